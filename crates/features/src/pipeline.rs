@@ -1,0 +1,174 @@
+//! The fitted feature pipeline: configuration, learned vocabularies and profiles,
+//! column names, and the imputation and scaling state.
+
+use anomalog_ingest::Record;
+use serde::{Deserialize, Serialize};
+
+use crate::config::FeatureConfig;
+use crate::error::FeatureError;
+use crate::families::lexical::{LexicalBuilder, LexicalModel};
+use crate::families::params::{ParamBuilder, ParamModel};
+use crate::preprocess::{ColumnScaler, FeatureSpec, fit_and_scale, nan_as_null};
+use crate::request::RequestView;
+use crate::stream::FeatureStream;
+
+/// A fitted feature pipeline. It is part of the model file: scoring with it computes
+/// exactly the features training computed.
+#[derive(Serialize, Clone, Debug)]
+pub struct FeaturePipeline {
+    pub(crate) config: FeatureConfig,
+    pub(crate) lexical: Option<LexicalModel>,
+    pub(crate) params: Option<ParamModel>,
+    pub(crate) specs: Vec<FeatureSpec>,
+    #[serde(skip)]
+    names: Vec<String>,
+    pub(crate) scalers: Vec<ColumnScaler>,
+    #[serde(with = "nan_as_null")]
+    medians: Vec<f64>,
+    training_records: u64,
+}
+
+impl FeaturePipeline {
+    /// Fits the pipeline on training records (in timestamp order, mostly normal
+    /// traffic) and returns it with the scaled training matrix (row-major, one row per
+    /// record, [`FeaturePipeline::names`] columns).
+    ///
+    /// Vocabularies and parameter profiles are learned first; then the training
+    /// records go through the same [`FeatureStream`] that scoring uses, and the
+    /// imputation and scaling are learned from those raw rows.
+    pub fn fit(
+        config: FeatureConfig,
+        training: &[Record<'_>],
+    ) -> Result<(FeaturePipeline, Vec<f64>), FeatureError> {
+        let config = config.validated()?;
+        if training.is_empty() {
+            return Err(FeatureError::EmptyTraining);
+        }
+        let families = config.families;
+        let mut lexical = families.lexical.then(LexicalBuilder::default);
+        let mut params = families.params.then(ParamBuilder::default);
+        if lexical.is_some() || params.is_some() {
+            let mut view = RequestView::default();
+            for record in training {
+                view.load(record);
+                if let Some(b) = &mut lexical {
+                    b.add(record, &view);
+                }
+                if let Some(b) = &mut params {
+                    b.add(&view);
+                }
+            }
+        }
+        let mut pipeline = FeaturePipeline {
+            lexical: lexical.map(|b| b.finish(config.max_vocabulary)),
+            params: params.map(|b| b.finish(config.max_profiles)),
+            config,
+            specs: Vec::new(),
+            names: Vec::new(),
+            scalers: Vec::new(),
+            medians: Vec::new(),
+            training_records: training.len() as u64,
+        };
+        pipeline.specs = pipeline.stream().specs();
+        pipeline.names = pipeline.specs.iter().map(|s| s.name.clone()).collect();
+
+        let width = pipeline.specs.len();
+        let mut matrix = Vec::with_capacity(training.len() * width);
+        let mut row = Vec::with_capacity(width);
+        let mut stream = pipeline.stream();
+        for record in training {
+            stream.push_raw(record, &mut row);
+            matrix.extend_from_slice(&row);
+        }
+        drop(stream);
+        let (scalers, medians) = fit_and_scale(&mut matrix, &pipeline.specs);
+        pipeline.scalers = scalers;
+        pipeline.medians = medians;
+        Ok((pipeline, matrix))
+    }
+
+    /// The column names, stable and readable (`sql_tokens`,
+    /// `client_error_ratio_60s`, `param_value_anomaly_max`).
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The column declarations (names and transforms).
+    pub fn specs(&self) -> &[FeatureSpec] {
+        &self.specs
+    }
+
+    /// The training median of each column's raw value ("typical" in explanations);
+    /// NaN for a column that had no value in training.
+    pub fn medians(&self) -> &[f64] {
+        &self.medians
+    }
+
+    /// The configuration the pipeline was fitted with.
+    pub fn config(&self) -> &FeatureConfig {
+        &self.config
+    }
+
+    /// How many records it was fitted on.
+    pub fn training_records(&self) -> u64 {
+        self.training_records
+    }
+
+    /// A fresh stream: empty client and site windows, ready for records in timestamp
+    /// order.
+    pub fn stream(&self) -> FeatureStream<'_> {
+        FeatureStream::new(self)
+    }
+}
+
+/// The serialized form, checked on the way in.
+#[derive(Deserialize)]
+struct Stored {
+    config: FeatureConfig,
+    lexical: Option<LexicalModel>,
+    params: Option<ParamModel>,
+    specs: Vec<FeatureSpec>,
+    scalers: Vec<ColumnScaler>,
+    #[serde(with = "nan_as_null")]
+    medians: Vec<f64>,
+    training_records: u64,
+}
+
+impl<'de> Deserialize<'de> for FeaturePipeline {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let s = Stored::deserialize(d)?;
+        let config = s.config.validated().map_err(D::Error::custom)?;
+        let mut p = FeaturePipeline {
+            config,
+            lexical: s.lexical,
+            params: s.params,
+            specs: Vec::new(),
+            names: Vec::new(),
+            scalers: s.scalers,
+            medians: s.medians,
+            training_records: s.training_records,
+        };
+        if p.config.families.lexical != p.lexical.is_some()
+            || p.config.families.params != p.params.is_some()
+        {
+            return Err(D::Error::custom(
+                "feature pipeline: fitted state does not match its families",
+            ));
+        }
+        // The columns this version computes for the stored configuration must be the
+        // stored columns, or the scalers would apply to the wrong features.
+        let expected = p.stream().specs();
+        if expected != s.specs
+            || p.scalers.len() != expected.len()
+            || p.medians.len() != expected.len()
+        {
+            return Err(D::Error::custom(
+                "feature pipeline: stored columns differ from the columns this version computes",
+            ));
+        }
+        p.names = expected.iter().map(|s| s.name.clone()).collect();
+        p.specs = expected;
+        Ok(p)
+    }
+}

@@ -1,0 +1,105 @@
+//! Streaming feature computation: one record in, one raw and one scaled row out.
+
+use anomalog_ingest::Record;
+
+use crate::families::basics::Basics;
+use crate::families::client::Client;
+use crate::families::lexical::Lexical;
+use crate::families::params::Params;
+use crate::families::site::Site;
+use crate::families::time::Time;
+use crate::families::{FeatureFamily, Input};
+use crate::pipeline::FeaturePipeline;
+use crate::preprocess::{ColumnScaler, FeatureSpec};
+use crate::request::RequestView;
+use crate::window::Clock;
+
+/// Feature state over a stream of records: the per-client and site windows and the
+/// reusable buffers. Training and scoring, batch and live, all go through
+/// [`FeatureStream::push`], so a model scores live traffic as it saw its training.
+///
+/// Records are expected in timestamp order; an earlier timestamp is clamped to the
+/// latest seen (see [`crate::window::Clock`]).
+pub struct FeatureStream<'p> {
+    pipeline: &'p FeaturePipeline,
+    view: RequestView,
+    clock: Clock,
+    basics: Basics,
+    lexical: Option<Lexical<'p>>,
+    params: Option<Params<'p>>,
+    client: Option<Client>,
+    site: Option<Site>,
+    time: Option<Time>,
+}
+
+impl<'p> FeatureStream<'p> {
+    pub(crate) fn new(pipeline: &'p FeaturePipeline) -> FeatureStream<'p> {
+        let c = &pipeline.config;
+        let f = c.families;
+        FeatureStream {
+            pipeline,
+            view: RequestView::default(),
+            clock: Clock::default(),
+            basics: Basics,
+            lexical: pipeline.lexical.as_ref().filter(|_| f.lexical).map(Lexical::new),
+            params: pipeline.params.as_ref().filter(|_| f.params).map(Params::new),
+            client: f.client.then(|| Client::new(c)),
+            site: f.site.then(|| Site::new(c)),
+            time: f.time.then(Time::default),
+        }
+    }
+
+    fn families(&mut self) -> [Option<&mut dyn FeatureFamily>; 6] {
+        [
+            Some(&mut self.basics as &mut dyn FeatureFamily),
+            self.lexical.as_mut().map(|f| f as &mut dyn FeatureFamily),
+            self.params.as_mut().map(|f| f as &mut dyn FeatureFamily),
+            self.client.as_mut().map(|f| f as &mut dyn FeatureFamily),
+            self.site.as_mut().map(|f| f as &mut dyn FeatureFamily),
+            self.time.as_mut().map(|f| f as &mut dyn FeatureFamily),
+        ]
+    }
+
+    /// The column declarations of the enabled families, in row order.
+    pub(crate) fn specs(&mut self) -> Vec<FeatureSpec> {
+        let mut out = Vec::new();
+        for family in self.families().into_iter().flatten() {
+            family.specs(&mut out);
+        }
+        out
+    }
+
+    /// Computes the raw row of a record (NaN for missing values) into `raw`.
+    pub(crate) fn push_raw(&mut self, record: &Record<'_>, raw: &mut Vec<f64>) {
+        raw.clear();
+        self.view.load(record);
+        let now = self.clock.observe(record.ts.map(|t| t.unix_secs_f64()));
+        let elapsed = self.clock.elapsed();
+        // Moved out so that the families can borrow the stream mutably.
+        let view = std::mem::take(&mut self.view);
+        let input = Input { record, view: &view, now, elapsed };
+        for family in self.families().into_iter().flatten() {
+            family.push(&input, raw);
+        }
+        self.view = view;
+    }
+
+    /// Updates the windows with `record` and writes its raw feature values (unscaled,
+    /// in operator units; NaN when missing) into `raw_out` and the scaled row the
+    /// detectors see (finite, missing values imputed) into `scaled_out`. Both are
+    /// cleared first and end up [`FeaturePipeline::names`] long.
+    pub fn push(&mut self, record: &Record<'_>, raw_out: &mut Vec<f64>, scaled_out: &mut Vec<f64>) {
+        self.push_raw(record, raw_out);
+        ColumnScaler::apply_row(&self.pipeline.scalers, raw_out, scaled_out);
+    }
+
+    /// Clients currently tracked by the client family (0 when it is disabled).
+    pub fn tracked_clients(&self) -> usize {
+        self.client.as_ref().map_or(0, |c| c.table().len())
+    }
+
+    /// Approximate bytes of state per tracked client.
+    pub fn bytes_per_client(&self) -> usize {
+        self.client.as_ref().map_or(0, |c| c.table().bytes_per_client())
+    }
+}

@@ -1,0 +1,209 @@
+//! Causal sliding windows as exponentially decayed sums.
+//!
+//! A sum decayed with time constant `w` seconds weighs an event `dt` seconds old by
+//! `exp(-dt / w)`: it behaves like a count over the last `w` seconds, needs one number
+//! per window instead of a buffer of events, and only ever looks at the past and the
+//! present record. This is the EWMA of the issue, in continuous time so that irregular
+//! arrivals are handled exactly.
+
+/// Rates need some elapsed time before they mean anything: a first request is not
+/// "infinitely fast".
+pub const MIN_ELAPSED_SECS: f64 = 5.0;
+
+/// The decay factor for `dt` seconds with time constant `window` seconds.
+#[inline]
+pub fn decay(dt: f64, window: f64) -> f64 {
+    if dt <= 0.0 { 1.0 } else { (-dt / window).exp() }
+}
+
+/// The time span a decayed sum has covered after `elapsed` seconds of observation:
+/// `window * (1 - exp(-elapsed / window))`. Dividing a decayed count by it gives a rate
+/// that is right from the start, not only once a whole window has passed.
+#[inline]
+pub fn effective_span(window: f64, elapsed: f64) -> f64 {
+    // Past 40 windows the correction is below 1e-17: skip the exponential.
+    if elapsed > 40.0 * window {
+        return window;
+    }
+    window * (1.0 - (-elapsed.max(MIN_ELAPSED_SECS) / window).exp())
+}
+
+/// `num / den`, NaN when the denominator is (nearly) empty: a ratio over no events is
+/// missing, not zero.
+#[inline]
+pub fn ratio(num: f64, den: f64) -> f64 {
+    if den > 1e-9 { num / den } else { f64::NAN }
+}
+
+/// The shared clock of a stream, in seconds since the epoch.
+///
+/// Out-of-order records never move it backwards: a record stamped earlier than the
+/// latest one seen is treated as happening at the latest time (clamped), so window
+/// state is never decayed by a negative interval. A record without a timestamp also
+/// happens at the latest time. A stream that never saw a timestamp stays at 0.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Clock {
+    now: f64,
+    start: Option<f64>,
+}
+
+impl Clock {
+    /// Advances to a record's time (if later) and returns the time the record is
+    /// treated as happening at.
+    pub fn observe(&mut self, ts: Option<f64>) -> f64 {
+        if let Some(t) = ts.filter(|t| t.is_finite()) {
+            if self.start.is_none() {
+                self.start = Some(t);
+                self.now = t;
+            }
+            if t > self.now {
+                self.now = t;
+            }
+        }
+        self.now
+    }
+
+    /// Seconds since the first timestamp of the stream.
+    pub fn elapsed(&self) -> f64 {
+        self.start.map_or(0.0, |s| self.now - s)
+    }
+}
+
+/// Latency bins per decade.
+const BINS_PER_DECADE: f64 = 10.0;
+/// The first bin's lower edge: 100 microseconds.
+const LOWEST_LOG10: f64 = -4.0;
+/// 100 µs .. 1000 s.
+const BINS: usize = 70;
+
+/// A latency histogram on log-spaced bins with decayed weights.
+///
+/// Uses forward decay: a sample at time `t` is added with weight `exp((t - origin) /
+/// window)`, which grows instead of every bin shrinking, so adding is O(1). Quantiles
+/// only need relative weights; the weights are rebased before they overflow.
+#[derive(Debug, Clone)]
+pub struct DecayedHistogram {
+    bins: [f64; BINS],
+    total: f64,
+    origin: f64,
+    window: f64,
+}
+
+impl DecayedHistogram {
+    /// An empty histogram with time constant `window` seconds.
+    pub fn new(window: f64) -> DecayedHistogram {
+        DecayedHistogram { bins: [0.0; BINS], total: 0.0, origin: 0.0, window }
+    }
+
+    /// Adds a latency (seconds) observed at time `now` (never decreasing).
+    pub fn add(&mut self, now: f64, seconds: f64) {
+        if !seconds.is_finite() || seconds < 0.0 {
+            return;
+        }
+        if self.total == 0.0 {
+            self.origin = now;
+        }
+        let mut exponent = (now - self.origin) / self.window;
+        if exponent > 50.0 {
+            let shrink = (-exponent).exp();
+            self.bins.iter_mut().for_each(|b| *b *= shrink);
+            self.total *= shrink;
+            self.origin = now;
+            exponent = 0.0;
+        }
+        let w = exponent.exp();
+        self.bins[bin_of(seconds)] += w;
+        self.total += w;
+    }
+
+    /// The decayed number of samples as of `now`.
+    pub fn weight(&self, now: f64) -> f64 {
+        self.total * (-(now - self.origin) / self.window).exp()
+    }
+
+    /// Several quantiles at once (each in `0..=1`, increasing), as `log10` of seconds
+    /// (the bins are log-spaced, and comparisons of latency are done in log space);
+    /// NaN when empty.
+    pub fn log_quantiles<const N: usize>(&self, qs: [f64; N]) -> [f64; N] {
+        let mut out = [f64::NAN; N];
+        if self.total <= 0.0 {
+            return out;
+        }
+        let mut cum = 0.0;
+        let mut k = 0;
+        for (i, &b) in self.bins.iter().enumerate() {
+            if b == 0.0 {
+                continue;
+            }
+            let before = cum;
+            cum += b;
+            while k < N && cum >= qs[k] * self.total {
+                // Interpolate inside the bin in log space.
+                let frac = ((qs[k] * self.total - before) / b).clamp(0.0, 1.0);
+                out[k] = LOWEST_LOG10 + (i as f64 + frac) / BINS_PER_DECADE;
+                k += 1;
+            }
+        }
+        while k < N {
+            out[k] = LOWEST_LOG10 + BINS as f64 / BINS_PER_DECADE;
+            k += 1;
+        }
+        out
+    }
+}
+
+fn bin_of(seconds: f64) -> usize {
+    let pos = (seconds.max(1e-12).log10() - LOWEST_LOG10) * BINS_PER_DECADE;
+    pos.clamp(0.0, (BINS - 1) as f64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_never_goes_back() {
+        let mut c = Clock::default();
+        assert_eq!(c.observe(None), 0.0);
+        assert_eq!(c.observe(Some(100.0)), 100.0);
+        assert_eq!(c.observe(Some(90.0)), 100.0);
+        assert_eq!(c.observe(None), 100.0);
+        assert_eq!(c.observe(Some(f64::NAN)), 100.0);
+        assert_eq!(c.observe(Some(110.0)), 110.0);
+        assert_eq!(c.elapsed(), 10.0);
+    }
+
+    #[test]
+    fn decayed_rate_matches_a_steady_rate() {
+        // 2 requests per second for 30 s, window 10 s.
+        let (w, mut sum, mut last) = (10.0, 0.0, 0.0);
+        for i in 0..60 {
+            let t = f64::from(i) * 0.5;
+            sum = sum * decay(t - last, w) + 1.0;
+            last = t;
+        }
+        let rate = sum / effective_span(w, last);
+        assert!((rate - 2.0).abs() < 0.15, "{rate}");
+        // Early, the span correction keeps the estimate sane.
+        assert!((3.0 / effective_span(w, 1.0) - 0.6).abs() < 0.2);
+    }
+
+    #[test]
+    fn histogram_quantiles_and_decay() {
+        let mut h = DecayedHistogram::new(10.0);
+        for i in 0..1000 {
+            h.add(f64::from(i) * 0.01, 0.1);
+        }
+        let [p50, p95] = h.log_quantiles([0.5, 0.95]);
+        assert!((p50 + 1.0).abs() < 0.1, "{p50}");
+        assert!((p95 + 1.0).abs() < 0.1, "{p95}");
+        // A long slow spell dominates once the old samples decayed.
+        for i in 0..100_000 {
+            h.add(10.0 + f64::from(i) * 0.01, 2.0);
+        }
+        let [p50] = h.log_quantiles([0.5]);
+        assert!((p50 - 2f64.log10()).abs() < 0.1, "{p50}");
+        assert!(h.weight(1010.0).is_finite());
+        assert!(DecayedHistogram::new(1.0).log_quantiles([0.5])[0].is_nan());
+    }
+}
