@@ -1,0 +1,128 @@
+use super::*;
+
+fn anomaly(client: &str, category: &str, score: f64) -> Anomaly {
+    Anomaly {
+        ts: None,
+        source: "access.log".into(),
+        line: 1,
+        client: Some(client.into()),
+        category: category.into(),
+        request: "GET /?id=1' OR 1=1-- HTTP/1.1".into(),
+        status: Some(200),
+        score,
+        explanation: vec![ExplanationItem {
+            feature: "query_special_chars".into(),
+            value: Some(9.0),
+            typical: Some(0.0),
+            contribution: 0.8,
+        }],
+    }
+}
+
+fn config() -> IncidentConfig {
+    IncidentConfig { window_secs: 60, update_interval_secs: 10, max_open: 100, max_samples: 3 }
+}
+
+const T0: i64 = 1_714_564_800_000;
+
+#[test]
+fn repeats_update_instead_of_realerting() {
+    let mut t = IncidentTracker::new(config());
+    let first = t.observe(&anomaly("1.2.3.4", "sqli", 0.85), T0).unwrap();
+    assert_eq!(first.event, EventKind::Opened);
+    // Repeats within the update interval at the same severity stay silent.
+    for i in 1..5 {
+        assert!(t.observe(&anomaly("1.2.3.4", "sqli", 0.85), T0 + i * 1000).is_none());
+    }
+    assert!(t.tick(T0 + 5_000).is_empty());
+    // Once the interval has passed, one update carries all of them.
+    let events = t.tick(T0 + 10_000);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event, EventKind::Updated);
+    assert_eq!(events[0].incident.count, 5);
+    assert_eq!(events[0].incident.id, first.incident.id);
+    assert_eq!(events[0].incident.samples.len(), 3);
+    assert!(t.tick(T0 + 11_000).is_empty());
+    assert_eq!(t.open_count(), 1);
+}
+
+#[test]
+fn severity_increase_updates_at_once() {
+    let mut t = IncidentTracker::new(config());
+    let e = t.observe(&anomaly("1.2.3.4", "sqli", 0.82), T0).unwrap();
+    assert_eq!(e.incident.severity, Severity::Medium);
+    let e = t.observe(&anomaly("1.2.3.4", "sqli", 0.99), T0 + 1).unwrap();
+    assert_eq!(e.event, EventKind::Updated);
+    assert_eq!(e.incident.severity, Severity::Critical);
+    assert_eq!(e.incident.max_score, 0.99);
+}
+
+#[test]
+fn different_clients_and_categories_are_different_incidents() {
+    let mut t = IncidentTracker::new(config());
+    let a = t.observe(&anomaly("1.2.3.4", "sqli", 0.9), T0).unwrap();
+    let b = t.observe(&anomaly("5.6.7.8", "sqli", 0.9), T0).unwrap();
+    let c = t.observe(&anomaly("1.2.3.4", "scan", 0.9), T0).unwrap();
+    for e in [&a, &b, &c] {
+        assert_eq!(e.event, EventKind::Opened);
+    }
+    assert_ne!(a.incident.id, b.incident.id);
+    assert_ne!(a.incident.id, c.incident.id);
+    assert_ne!(b.incident.id, c.incident.id);
+    assert_eq!(t.open_count(), 3);
+}
+
+#[test]
+fn closes_after_quiet_window() {
+    let mut t = IncidentTracker::new(config());
+    t.observe(&anomaly("1.2.3.4", "sqli", 0.9), T0);
+    t.observe(&anomaly("1.2.3.4", "sqli", 0.9), T0 + 30_000);
+    let events = t.tick(T0 + 60_000);
+    // Activity 30 s ago keeps it open; the pending change is sent as an update.
+    assert!(events.iter().all(|e| e.event == EventKind::Updated));
+    let events = t.tick(T0 + 90_000);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event, EventKind::Closed);
+    assert_eq!(events[0].incident.count, 2);
+    assert_eq!(t.open_count(), 0);
+    // A new anomaly afterwards opens a new incident with a new id.
+    let e = t.observe(&anomaly("1.2.3.4", "sqli", 0.9), T0 + 100_000).unwrap();
+    assert_eq!(e.event, EventKind::Opened);
+    assert_ne!(e.incident.id, events[0].incident.id);
+}
+
+#[test]
+fn cap_closes_least_recent() {
+    let mut t = IncidentTracker::new(IncidentConfig { max_open: 2, ..config() });
+    t.observe(&anomaly("a", "x", 0.9), T0);
+    t.observe(&anomaly("b", "x", 0.9), T0 + 1);
+    t.observe(&anomaly("c", "x", 0.9), T0 + 2);
+    assert_eq!(t.open_count(), 2);
+    let events = t.tick(T0 + 3);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event, EventKind::Closed);
+    assert_eq!(events[0].incident.client.as_deref(), Some("a"));
+}
+
+#[test]
+fn snapshot_restores_and_ids_are_stable() {
+    let mut t = IncidentTracker::new(config());
+    let opened = t.observe(&anomaly("1.2.3.4", "sqli", 0.9), T0).unwrap();
+    let mut restored = IncidentTracker::new(config());
+    restored.restore(&t.snapshot());
+    assert!(restored.observe(&anomaly("1.2.3.4", "sqli", 0.9), T0 + 1).is_none());
+    assert_eq!(opened.incident.id, incident_id(Some("1.2.3.4"), "sqli", T0));
+    assert_eq!(incident_id(Some("1.2.3.4"), "sqli", T0), incident_id(Some("1.2.3.4"), "sqli", T0));
+}
+
+#[test]
+fn events_round_trip_through_json() {
+    let mut t = IncidentTracker::new(config());
+    let e = t.observe(&anomaly("1.2.3.4", "sqli", 0.9), T0).unwrap();
+    let json = serde_json::to_string(&e).unwrap();
+    assert!(json.contains(r#""event":"opened""#), "{json}");
+    assert!(json.contains(r#""first_seen":"2024-05-01T12:00:00Z""#), "{json}");
+    let back: IncidentEvent = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, e);
+    assert!(e.incident.summary().starts_with("[HIGH] sqli from 1.2.3.4: 1 request"));
+}

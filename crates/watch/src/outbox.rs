@@ -1,0 +1,457 @@
+//! A durable queue of alerts per sink, and the thread that delivers it.
+//!
+//! Layout of a sink's outbox directory:
+//!
+//! - `events-<generation>.jsonl`: append-only, one [`IncidentEvent`] per line. The daemon
+//!   appends a batch's events and fsyncs before it commits the batch's source
+//!   positions, so an event is on disk before the lines that caused it are
+//!   considered done.
+//! - `acked.json`: `{"generation": G, "offset": N}`, replaced atomically after each delivery:
+//!   every line of generation `G` before byte `N` has been delivered.
+//!
+//! On open, a torn last line (a crash mid-append) is cut off and delivery resumes at
+//! the acknowledged offset, so a restart neither loses nor repeats an alert (unless it
+//! dies between a delivery and its acknowledgement: delivery is at least once). When
+//! everything is delivered and the file has grown past `compact_bytes`, the next
+//! generation starts with an empty file.
+//!
+//! The delivery thread sends events in order, one at a time, waiting on the sink's
+//! token bucket, and retries retryable failures forever with exponential backoff and
+//! jitter drawn from a seeded generator, so a receiver outage only delays alerts.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{sync_dir, write_atomic};
+use crate::error::{SinkError, WatchError};
+use crate::incident::IncidentEvent;
+use crate::ratelimit::TokenBucket;
+use crate::sink::Sink;
+
+/// Delivery counters of one sink.
+#[derive(Debug, Default)]
+pub struct SinkStats {
+    /// Events delivered.
+    pub sent: AtomicU64,
+    /// Failed delivery attempts (each retry counts).
+    pub failed: AtomicU64,
+    /// Events given up on (permanent failures, unreadable outbox lines).
+    pub dropped: AtomicU64,
+    /// Events waiting in the outbox.
+    pub queued: AtomicU64,
+}
+
+/// How a sink's outbox is delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// First retry delay in milliseconds; doubled per failed attempt.
+    pub initial_backoff_ms: u64,
+    /// Longest retry delay in milliseconds.
+    pub max_backoff_ms: u64,
+    /// Seed of the jitter (each delay is scaled by a factor in [0.5, 1)).
+    pub seed: u64,
+    /// Deliveries per second allowed (token bucket refill); `None` is unlimited.
+    pub rate_per_sec: Option<f64>,
+    /// Deliveries allowed at once (token bucket size).
+    pub burst: u32,
+    /// Start a new outbox file once everything is delivered and the file is this big.
+    pub compact_bytes: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            initial_backoff_ms: 500,
+            max_backoff_ms: 60_000,
+            seed: 0,
+            rate_per_sec: None,
+            burst: 10,
+            compact_bytes: 1 << 20,
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
+struct Acked {
+    generation: u64,
+    offset: u64,
+}
+
+struct State {
+    generation: u64,
+    writer: File,
+    /// End of the complete lines written.
+    end: u64,
+    acked: u64,
+    /// Set by shutdown: deliver until this instant, then stop.
+    stop_at: Option<Instant>,
+}
+
+struct Shared {
+    dir: PathBuf,
+    state: Mutex<State>,
+    cond: Condvar,
+    stats: Arc<SinkStats>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic in the other thread cannot leave the state inconsistent: every
+        // field is updated only after the operation it records succeeded.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn events_path(dir: &Path, generation: u64) -> PathBuf {
+    dir.join(format!("events-{generation}.jsonl"))
+}
+
+/// A sink's durable queue and its delivery thread.
+pub struct Outbox {
+    name: String,
+    shared: Arc<Shared>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Outbox {
+    /// Opens (creating) the outbox in `dir` and starts delivering its pending events
+    /// to `sink`.
+    pub fn open(
+        dir: &Path,
+        sink: Box<dyn Sink>,
+        config: DeliveryConfig,
+    ) -> Result<Outbox, WatchError> {
+        fs::create_dir_all(dir).map_err(|e| WatchError::io(dir, e))?;
+        let ack_path = dir.join("acked.json");
+        let acked: Acked = match fs::read(&ack_path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| WatchError::CorruptState {
+                path: ack_path.clone(),
+                message: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Acked::default(),
+            Err(e) => return Err(WatchError::io(ack_path, e)),
+        };
+        let path = events_path(dir, acked.generation);
+        let io = |e| WatchError::io(&path, e);
+        let mut writer =
+            OpenOptions::new().create(true).read(true).append(true).open(&path).map_err(io)?;
+        let mut content = Vec::new();
+        writer.seek(SeekFrom::Start(0)).map_err(io)?;
+        writer.read_to_end(&mut content).map_err(io)?;
+        // A crash mid-append leaves a torn last line: it was never acknowledged to the
+        // daemon (no checkpoint followed), so it is cut off and will be produced again.
+        let end = content.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        if end < content.len() {
+            writer.set_len(end as u64).map_err(io)?;
+            writer.sync_all().map_err(io)?;
+        }
+        let start = (acked.offset as usize).min(end);
+        let queued = content[start..end].iter().filter(|&&b| b == b'\n').count() as u64;
+        remove_other_generations(dir, acked.generation);
+        sync_dir(&path).map_err(io)?;
+
+        let stats = Arc::new(SinkStats::default());
+        stats.queued.store(queued, Ordering::Relaxed);
+        let shared = Arc::new(Shared {
+            dir: dir.to_path_buf(),
+            state: Mutex::new(State {
+                generation: acked.generation,
+                writer,
+                end: end as u64,
+                acked: start as u64,
+                stop_at: None,
+            }),
+            cond: Condvar::new(),
+            stats,
+        });
+        let name = sink.name().to_string();
+        let worker_shared = Arc::clone(&shared);
+        let worker = thread::Builder::new()
+            .name(format!("outbox-{name}"))
+            .spawn(move || Worker::new(worker_shared, sink, config).run())
+            .map_err(|e| WatchError::io(dir, e))?;
+        Ok(Outbox { name, shared, worker: Some(worker) })
+    }
+
+    /// The sink's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The sink's delivery counters.
+    pub fn stats(&self) -> Arc<SinkStats> {
+        Arc::clone(&self.shared.stats)
+    }
+
+    /// Appends events durably (written and fsynced when this returns) and wakes the
+    /// delivery thread.
+    pub fn append(&self, events: &[IncidentEvent]) -> Result<(), WatchError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut bytes = Vec::new();
+        for e in events {
+            serde_json::to_writer(&mut bytes, e).map_err(|err| WatchError::CorruptState {
+                path: self.shared.dir.clone(),
+                message: err.to_string(),
+            })?;
+            bytes.push(b'\n');
+        }
+        let mut st = self.shared.lock();
+        let path = events_path(&self.shared.dir, st.generation);
+        let written = st.writer.write_all(&bytes).and_then(|()| st.writer.sync_data());
+        if let Err(e) = written {
+            // Cut off whatever part was written so the file stays whole lines.
+            let end = st.end;
+            let _ = st.writer.set_len(end);
+            return Err(WatchError::io(path, e));
+        }
+        st.end += bytes.len() as u64;
+        self.shared.stats.queued.fetch_add(events.len() as u64, Ordering::Relaxed);
+        self.shared.cond.notify_all();
+        Ok(())
+    }
+
+    /// Delivers what can be delivered within `grace`, then stops the delivery thread.
+    /// Undelivered events stay in the outbox for the next start.
+    pub fn shutdown(mut self, grace: Duration) {
+        self.stop(grace);
+    }
+
+    fn stop(&mut self, grace: Duration) {
+        self.shared.lock().stop_at = Some(Instant::now() + grace);
+        self.shared.cond.notify_all();
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        self.stop(Duration::ZERO);
+    }
+}
+
+fn remove_other_generations(dir: &Path, generation: u64) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    let keep = format!("events-{generation}.jsonl");
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("events-") && name.ends_with(".jsonl") && name != keep {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// SplitMix64: a tiny seeded generator for the retry jitter.
+struct Jitter(u64);
+
+impl Jitter {
+    fn next_unit(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    sink: Box<dyn Sink>,
+    config: DeliveryConfig,
+    limiter: Option<TokenBucket>,
+    jitter: Jitter,
+    reader: Option<(u64, BufReader<File>)>,
+}
+
+enum Next {
+    /// The offset after the line, and the line without its newline.
+    Line(u64, Vec<u8>),
+    Stop,
+}
+
+impl Worker {
+    fn new(shared: Arc<Shared>, sink: Box<dyn Sink>, config: DeliveryConfig) -> Worker {
+        let limiter = config.rate_per_sec.map(|r| TokenBucket::new(r, config.burst));
+        let jitter = Jitter(config.seed);
+        Worker { shared, sink, config, limiter, jitter, reader: None }
+    }
+
+    fn run(mut self) {
+        while let Next::Line(next, line) = self.next_line() {
+            let Ok(event) = serde_json::from_slice::<IncidentEvent>(&line) else {
+                self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                self.ack(next);
+                continue;
+            };
+            if !self.wait_for_token() {
+                return;
+            }
+            let mut attempt = 0u32;
+            loop {
+                match self.sink.deliver(&event) {
+                    Ok(()) => {
+                        self.shared.stats.sent.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                    Err(SinkError::Permanent(_)) => {
+                        self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                    Err(SinkError::Retryable(_)) => {
+                        self.shared.stats.failed.fetch_add(1, Ordering::Relaxed);
+                        let delay = self.backoff(attempt);
+                        attempt = attempt.saturating_add(1);
+                        if !self.sleep(delay) {
+                            return;
+                        }
+                    }
+                }
+            }
+            self.ack(next);
+        }
+    }
+
+    /// The next undelivered line (without its newline) and the offset after it; `Stop` when
+    /// shutting down and nothing is left, or the grace period is over.
+    fn next_line(&mut self) -> Next {
+        loop {
+            let (generation, offset) = {
+                let mut st = self.shared.lock();
+                loop {
+                    if st.stop_at.is_some_and(|d| Instant::now() >= d) {
+                        return Next::Stop;
+                    }
+                    if st.acked < st.end {
+                        break;
+                    }
+                    if st.stop_at.is_some() {
+                        return Next::Stop;
+                    }
+                    if st.end >= self.config.compact_bytes {
+                        compact(&self.shared.dir, &mut st);
+                    }
+                    st = self.shared.cond.wait(st).unwrap_or_else(|p| p.into_inner());
+                }
+                (st.generation, st.acked)
+            };
+            if self.reader.as_ref().is_none_or(|(g, _)| *g != generation) {
+                let path = events_path(&self.shared.dir, generation);
+                match File::open(&path).and_then(|mut f| f.seek(SeekFrom::Start(offset)).map(|_| f))
+                {
+                    Ok(f) => self.reader = Some((generation, BufReader::new(f))),
+                    Err(_) => {
+                        if !self.sleep(Duration::from_millis(500)) {
+                            return Next::Stop;
+                        }
+                        continue;
+                    }
+                }
+            }
+            let Some((_, reader)) = self.reader.as_mut() else { continue };
+            let mut line = Vec::new();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(_) if line.last() == Some(&b'\n') => {
+                    let next = offset + line.len() as u64;
+                    line.pop();
+                    return Next::Line(next, line);
+                }
+                _ => {
+                    // Never expected (lines are complete before `end` moves): reopen.
+                    self.reader = None;
+                    if !self.sleep(Duration::from_millis(100)) {
+                        return Next::Stop;
+                    }
+                }
+            }
+        }
+    }
+
+    fn ack(&mut self, offset: u64) {
+        let generation = self.shared.lock().generation;
+        // A failed write only risks a repeat after a restart; the next ack retries.
+        let _ = write_ack(&self.shared.dir, Acked { generation, offset });
+        let mut st = self.shared.lock();
+        st.acked = offset;
+        self.shared.stats.queued.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn backoff(&mut self, attempt: u32) -> Duration {
+        let base = self.config.initial_backoff_ms.max(1) as f64;
+        let max = self.config.max_backoff_ms.max(1) as f64;
+        let delay = (base * 2f64.powi(attempt.min(30) as i32)).min(max);
+        Duration::from_secs_f64(delay * (0.5 + 0.5 * self.jitter.next_unit()) / 1000.0)
+    }
+
+    fn wait_for_token(&mut self) -> bool {
+        loop {
+            let Some(limiter) = self.limiter.as_mut() else { return true };
+            match limiter.try_take(Instant::now()) {
+                Ok(()) => return true,
+                Err(wait) => {
+                    if !self.sleep(wait) {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sleeps for `d`; false when the shutdown grace period ends first.
+    fn sleep(&self, d: Duration) -> bool {
+        let until = Instant::now() + d;
+        let mut st = self.shared.lock();
+        loop {
+            let now = Instant::now();
+            if st.stop_at.is_some_and(|deadline| now >= deadline) {
+                return false;
+            }
+            if now >= until {
+                return true;
+            }
+            let mut wait = until - now;
+            if let Some(deadline) = st.stop_at {
+                wait = wait.min(deadline - now);
+            }
+            st = self.shared.cond.wait_timeout(st, wait).map_or_else(|p| p.into_inner().0, |r| r.0);
+        }
+    }
+}
+
+/// Starts the next generation with an empty file; only called when everything is
+/// delivered.
+fn compact(dir: &Path, st: &mut State) {
+    let generation = st.generation + 1;
+    let path = events_path(dir, generation);
+    let Ok(file) = OpenOptions::new().create(true).read(true).append(true).open(&path) else {
+        return;
+    };
+    if write_ack(dir, Acked { generation, offset: 0 }).is_err() {
+        return;
+    }
+    let old = events_path(dir, st.generation);
+    st.generation = generation;
+    st.writer = file;
+    st.end = 0;
+    st.acked = 0;
+    let _ = fs::remove_file(old);
+}
+
+fn write_ack(dir: &Path, acked: Acked) -> Result<(), WatchError> {
+    let bytes = serde_json::to_vec(&acked).unwrap_or_default();
+    write_atomic(&dir.join("acked.json"), &bytes)
+}
+
+#[cfg(test)]
+mod tests;

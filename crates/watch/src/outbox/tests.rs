@@ -1,0 +1,209 @@
+use std::sync::atomic::AtomicBool;
+
+use super::*;
+use crate::incident::{Anomaly, IncidentConfig, IncidentTracker};
+
+#[derive(Clone, Default)]
+struct TestSink {
+    up: Arc<AtomicBool>,
+    permanent: Arc<AtomicBool>,
+    got: Arc<Mutex<Vec<String>>>,
+}
+
+impl Sink for TestSink {
+    fn name(&self) -> &str {
+        "test"
+    }
+
+    fn deliver(&mut self, event: &IncidentEvent) -> Result<(), SinkError> {
+        if self.permanent.load(Ordering::SeqCst) {
+            return Err(SinkError::Permanent("rejected".into()));
+        }
+        if !self.up.load(Ordering::SeqCst) {
+            return Err(SinkError::Retryable("down".into()));
+        }
+        self.got.lock().unwrap().push(event.incident.client.clone().unwrap_or_default());
+        Ok(())
+    }
+}
+
+fn events(n: usize) -> Vec<IncidentEvent> {
+    let mut t = IncidentTracker::new(IncidentConfig::default());
+    (0..n)
+        .filter_map(|i| {
+            let a = Anomaly {
+                ts: None,
+                source: "s".into(),
+                line: i as u64,
+                client: Some(format!("c{i}")),
+                category: "x".into(),
+                request: "GET /".into(),
+                status: Some(200),
+                score: 0.9,
+                explanation: vec![],
+            };
+            t.observe(&a, 1_000 + i as i64)
+        })
+        .collect()
+}
+
+fn fast() -> DeliveryConfig {
+    DeliveryConfig { initial_backoff_ms: 5, max_backoff_ms: 20, ..DeliveryConfig::default() }
+}
+
+fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+fn names(n: std::ops::Range<usize>) -> Vec<String> {
+    n.map(|i| format!("c{i}")).collect()
+}
+
+#[test]
+fn delivers_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = TestSink::default();
+    sink.up.store(true, Ordering::SeqCst);
+    let outbox = Outbox::open(dir.path(), Box::new(sink.clone()), fast()).unwrap();
+    outbox.append(&events(5)).unwrap();
+    assert!(wait_for(|| sink.got.lock().unwrap().len() == 5));
+    assert_eq!(*sink.got.lock().unwrap(), names(0..5));
+    let stats = outbox.stats();
+    assert!(wait_for(|| stats.queued.load(Ordering::SeqCst) == 0));
+    assert_eq!(stats.sent.load(Ordering::SeqCst), 5);
+}
+
+#[test]
+fn outage_and_restart_keep_every_alert_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = TestSink::default();
+    let outbox = Outbox::open(dir.path(), Box::new(sink.clone()), fast()).unwrap();
+    outbox.append(&events(3)).unwrap();
+    let stats = outbox.stats();
+    assert!(wait_for(|| stats.failed.load(Ordering::SeqCst) >= 3));
+    assert_eq!(stats.queued.load(Ordering::SeqCst), 3);
+    outbox.shutdown(Duration::from_millis(50));
+
+    // Restart with the receiver up: everything queued arrives, once.
+    let sink = TestSink::default();
+    sink.up.store(true, Ordering::SeqCst);
+    let outbox = Outbox::open(dir.path(), Box::new(sink.clone()), fast()).unwrap();
+    assert_eq!(outbox.stats().queued.load(Ordering::SeqCst), 3);
+    assert!(wait_for(|| sink.got.lock().unwrap().len() == 3));
+    let stats = outbox.stats();
+    assert!(wait_for(|| stats.queued.load(Ordering::SeqCst) == 0));
+    drop(outbox);
+
+    let again = TestSink::default();
+    again.up.store(true, Ordering::SeqCst);
+    let outbox = Outbox::open(dir.path(), Box::new(again.clone()), fast()).unwrap();
+    thread::sleep(Duration::from_millis(100));
+    assert!(again.got.lock().unwrap().is_empty());
+    assert_eq!(*sink.got.lock().unwrap(), names(0..3));
+    drop(outbox);
+}
+
+#[test]
+fn receiver_coming_back_gets_the_backlog() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = TestSink::default();
+    let outbox = Outbox::open(dir.path(), Box::new(sink.clone()), fast()).unwrap();
+    outbox.append(&events(4)).unwrap();
+    thread::sleep(Duration::from_millis(50));
+    sink.up.store(true, Ordering::SeqCst);
+    assert!(wait_for(|| sink.got.lock().unwrap().len() == 4));
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(*sink.got.lock().unwrap(), names(0..4));
+}
+
+#[test]
+fn torn_last_line_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut content = serde_json::to_vec(&events(1)[0]).unwrap();
+    content.extend_from_slice(b"\n{\"event\":\"op");
+    fs::write(dir.path().join("events-0.jsonl"), &content).unwrap();
+    let sink = TestSink::default();
+    sink.up.store(true, Ordering::SeqCst);
+    let outbox = Outbox::open(dir.path(), Box::new(sink.clone()), fast()).unwrap();
+    assert!(wait_for(|| sink.got.lock().unwrap().len() == 1));
+    outbox.append(&events(2)[1..]).unwrap();
+    assert!(wait_for(|| sink.got.lock().unwrap().len() == 2));
+    assert_eq!(outbox.stats().dropped.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn permanent_failures_are_dropped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = TestSink::default();
+    sink.permanent.store(true, Ordering::SeqCst);
+    let outbox = Outbox::open(dir.path(), Box::new(sink.clone()), fast()).unwrap();
+    outbox.append(&events(2)).unwrap();
+    let stats = outbox.stats();
+    assert!(wait_for(|| stats.dropped.load(Ordering::SeqCst) == 2));
+    assert!(wait_for(|| stats.queued.load(Ordering::SeqCst) == 0));
+}
+
+#[test]
+fn compaction_starts_new_generations() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = TestSink::default();
+    sink.up.store(true, Ordering::SeqCst);
+    let config = DeliveryConfig { compact_bytes: 100, ..fast() };
+    let outbox = Outbox::open(dir.path(), Box::new(sink.clone()), config).unwrap();
+    let all = events(6);
+    for chunk in all.chunks(2) {
+        let want = sink.got.lock().unwrap().len() + 2;
+        outbox.append(chunk).unwrap();
+        assert!(wait_for(|| sink.got.lock().unwrap().len() == want));
+    }
+    assert!(wait_for(|| !dir.path().join("events-0.jsonl").exists()));
+    drop(outbox);
+    let files: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("events-"))
+        .collect();
+    assert_eq!(files.len(), 1);
+    assert_eq!(*sink.got.lock().unwrap(), names(0..6));
+}
+
+#[test]
+fn rate_limit_spaces_deliveries() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = TestSink::default();
+    sink.up.store(true, Ordering::SeqCst);
+    let config = DeliveryConfig { rate_per_sec: Some(20.0), burst: 1, ..fast() };
+    let outbox = Outbox::open(dir.path(), Box::new(sink.clone()), config).unwrap();
+    let start = Instant::now();
+    outbox.append(&events(5)).unwrap();
+    assert!(wait_for(|| sink.got.lock().unwrap().len() == 5));
+    // One at once, then four at 50 ms intervals.
+    assert!(start.elapsed() >= Duration::from_millis(190), "{:?}", start.elapsed());
+}
+
+#[test]
+fn backoff_grows_and_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = DeliveryConfig {
+        initial_backoff_ms: 100,
+        max_backoff_ms: 1000,
+        seed: 7,
+        ..Default::default()
+    };
+    let shared = Outbox::open(dir.path(), Box::new(TestSink::default()), config.clone()).unwrap();
+    let mut a =
+        Worker::new(Arc::clone(&shared.shared), Box::new(TestSink::default()), config.clone());
+    let mut b = Worker::new(Arc::clone(&shared.shared), Box::new(TestSink::default()), config);
+    let da: Vec<_> = (0..8).map(|i| a.backoff(i)).collect();
+    let db: Vec<_> = (0..8).map(|i| b.backoff(i)).collect();
+    assert_eq!(da, db);
+    assert!(da[0] >= Duration::from_millis(50) && da[0] < Duration::from_millis(100));
+    assert!(da[7] >= Duration::from_millis(500) && da[7] < Duration::from_millis(1000));
+}

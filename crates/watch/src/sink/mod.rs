@@ -1,0 +1,155 @@
+//! Where alerts go: stdout, a JSONL file, a JSON webhook, Slack, Alertmanager.
+//!
+//! A [`Sink`] delivers one [`IncidentEvent`] and says whether a failure is worth a
+//! retry. Sinks do not queue, retry or rate-limit themselves: each sink is fed by a
+//! delivery thread reading its durable [`crate::outbox::Outbox`], which does that for
+//! all of them. A new sink is a new file here plus one arm in [`SinkSpec`].
+
+pub mod alertmanager;
+mod http;
+pub mod jsonl;
+pub mod slack;
+pub mod stdout;
+pub mod webhook;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{SinkError, WatchError};
+use crate::incident::IncidentEvent;
+
+/// An alert receiver.
+pub trait Sink: Send {
+    /// A short name for metrics and messages (`webhook`, `slack`).
+    fn name(&self) -> &str;
+
+    /// Delivers one event. [`SinkError::Retryable`] failures are retried with backoff;
+    /// [`SinkError::Permanent`] ones drop the event.
+    fn deliver(&mut self, event: &IncidentEvent) -> Result<(), SinkError>;
+}
+
+/// A sink as written on the command line (`--alert`) or in the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkSpec {
+    /// `stdout`: one JSON event per line.
+    Stdout,
+    /// `jsonl:FILE`: one JSON event per line, appended to FILE.
+    Jsonl(PathBuf),
+    /// `webhook:URL`: POST of the event JSON.
+    Webhook(String),
+    /// `slack:URL`: POST of `{"text": summary}` to a Slack-compatible webhook.
+    Slack(String),
+    /// `alertmanager:URL`: POST of alerts to `URL/api/v2/alerts`.
+    Alertmanager(String),
+}
+
+impl SinkSpec {
+    /// Parses `stdout`, `jsonl:FILE`, `webhook:URL`, `slack:URL`, `alertmanager:URL`.
+    pub fn parse(spec: &str) -> Result<SinkSpec, WatchError> {
+        let spec = spec.trim();
+        if spec == "stdout" || spec == "-" {
+            return Ok(SinkSpec::Stdout);
+        }
+        let (kind, target) = spec.split_once(':').ok_or_else(|| {
+            WatchError::Config(format!(
+                "alert `{spec}`: expected stdout, jsonl:FILE, webhook:URL, slack:URL or alertmanager:URL"
+            ))
+        })?;
+        if target.is_empty() {
+            return Err(WatchError::Config(format!("alert `{spec}`: empty target")));
+        }
+        let url = |t: &str| -> Result<String, WatchError> {
+            if t.starts_with("http://") {
+                Ok(t.to_string())
+            } else if t.starts_with("https://") {
+                Err(WatchError::Config(format!(
+                    "alert `{spec}`: https is not supported by this build; use http:// (for \
+                     example through a local relay)"
+                )))
+            } else {
+                Err(WatchError::Config(format!("alert `{spec}`: the URL must start with http://")))
+            }
+        };
+        match kind {
+            "jsonl" => Ok(SinkSpec::Jsonl(PathBuf::from(target))),
+            "webhook" => Ok(SinkSpec::Webhook(url(target)?)),
+            "slack" => Ok(SinkSpec::Slack(url(target)?)),
+            "alertmanager" => Ok(SinkSpec::Alertmanager(url(target)?)),
+            _ => Err(WatchError::Config(format!("alert `{spec}`: unknown kind `{kind}`"))),
+        }
+    }
+
+    /// The kind (`webhook`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SinkSpec::Stdout => "stdout",
+            SinkSpec::Jsonl(_) => "jsonl",
+            SinkSpec::Webhook(_) => "webhook",
+            SinkSpec::Slack(_) => "slack",
+            SinkSpec::Alertmanager(_) => "alertmanager",
+        }
+    }
+
+    /// A stable name made of the kind and target, safe as a directory name: the key of
+    /// the sink's outbox, so a restart with the same spec finds its queue again.
+    pub fn key(&self) -> String {
+        let target = match self {
+            SinkSpec::Stdout => String::new(),
+            SinkSpec::Jsonl(p) => p.to_string_lossy().into_owned(),
+            SinkSpec::Webhook(u) | SinkSpec::Slack(u) | SinkSpec::Alertmanager(u) => u.clone(),
+        };
+        let readable: String = target
+            .trim_start_matches("http://")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+            .take(48)
+            .collect();
+        let hash = crate::incident::incident_id(None, &target, 0);
+        if readable.is_empty() {
+            self.kind().to_string()
+        } else {
+            format!("{}-{readable}-{}", self.kind(), &hash[..8])
+        }
+    }
+
+    /// Builds the sink; HTTP sinks give up on one attempt after `timeout`.
+    pub fn build(&self, timeout: Duration) -> Result<Box<dyn Sink>, WatchError> {
+        Ok(match self {
+            SinkSpec::Stdout => Box::new(stdout::StdoutSink::new()),
+            SinkSpec::Jsonl(path) => Box::new(jsonl::JsonlSink::open(path)?),
+            SinkSpec::Webhook(url) => Box::new(webhook::WebhookSink::new(url, timeout)),
+            SinkSpec::Slack(url) => Box::new(slack::SlackSink::new(url, timeout)),
+            SinkSpec::Alertmanager(url) => {
+                Box::new(alertmanager::AlertmanagerSink::new(url, timeout))
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse() {
+        assert_eq!(SinkSpec::parse("stdout").unwrap(), SinkSpec::Stdout);
+        assert_eq!(
+            SinkSpec::parse("jsonl:/tmp/a.jsonl").unwrap(),
+            SinkSpec::Jsonl("/tmp/a.jsonl".into())
+        );
+        assert_eq!(
+            SinkSpec::parse("webhook:http://127.0.0.1:8080/hook").unwrap(),
+            SinkSpec::Webhook("http://127.0.0.1:8080/hook".into())
+        );
+        assert_eq!(
+            SinkSpec::parse("alertmanager:http://127.0.0.1:9093").unwrap(),
+            SinkSpec::Alertmanager("http://127.0.0.1:9093".into())
+        );
+        assert!(SinkSpec::parse("slack:https://hooks.example/x").is_err());
+        assert!(SinkSpec::parse("pager:x").is_err());
+        assert!(SinkSpec::parse("webhook:").is_err());
+        let key = SinkSpec::parse("webhook:http://127.0.0.1:8080/hook").unwrap().key();
+        assert!(key.starts_with("webhook-127.0.0.1_8080_hook-"), "{key}");
+        assert_eq!(SinkSpec::Stdout.key(), "stdout");
+    }
+}
