@@ -1,0 +1,156 @@
+//! Ensemble fitting, scoring and explanation.
+
+use super::params::{Combine, EnsembleParams, EnsembleValidParams};
+use crate::error::FitError;
+use crate::impute::Imputer;
+use crate::matrix::MatrixView;
+use crate::registry::AnyDetector;
+use crate::sketch::QuantileSketch;
+use crate::stats::{column_medians, derive_seed, validate_training};
+use crate::traits::{Detector, Fit, ParamGuard};
+use serde::{Deserialize, Serialize};
+
+/// A fitted member and the distribution of its scores on the training data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    detector: AnyDetector,
+    sketch: QuantileSketch,
+}
+
+impl Member {
+    /// The fitted detector.
+    pub fn detector(&self) -> &AnyDetector {
+        &self.detector
+    }
+
+    /// Its training score distribution.
+    pub fn sketch(&self) -> &QuantileSketch {
+        &self.sketch
+    }
+}
+
+/// A fitted ensemble: each member's raw score is mapped through the empirical CDF of its
+/// own training scores (so every member speaks the same 0..1 language) and the values are
+/// combined by mean or max.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ensemble {
+    members: Vec<Member>,
+    combine: Combine,
+    imputer: Imputer,
+}
+
+impl Fit for EnsembleParams {
+    type Model = Ensemble;
+
+    fn fit(&self, x: MatrixView<'_>, seed: u64) -> Result<Ensemble, FitError> {
+        self.check()?.fit(x, seed)
+    }
+}
+
+impl Fit for EnsembleValidParams {
+    type Model = Ensemble;
+
+    /// Members are fitted one after another (each is parallel inside), member `i` with
+    /// seed `derive_seed(seed, i)`.
+    fn fit(&self, x: MatrixView<'_>, seed: u64) -> Result<Ensemble, FitError> {
+        validate_training(x, 2)?;
+        let mut members = Vec::with_capacity(self.0.members.len());
+        for (i, p) in self.0.members.iter().enumerate() {
+            let detector = p.fit(x, derive_seed(seed, i as u64))?;
+            let sketch =
+                QuantileSketch::from_scores(&detector.score(x)).ok_or(FitError::Degenerate {
+                    detector: detector.name(),
+                    reason: "no finite training score",
+                })?;
+            members.push(Member { detector, sketch });
+        }
+        Ok(Ensemble { members, combine: self.0.combine, imputer: Imputer::new(column_medians(x)) })
+    }
+}
+
+impl Ensemble {
+    /// The members.
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    /// The combination rule.
+    pub fn combine_rule(&self) -> Combine {
+        self.combine
+    }
+
+    fn combine(&self, values: impl Iterator<Item = f64>) -> f64 {
+        match self.combine {
+            Combine::Mean => {
+                let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+                sum / n.max(1) as f64
+            }
+            Combine::Max => values.fold(0.0, f64::max),
+        }
+    }
+}
+
+impl Detector for Ensemble {
+    fn name(&self) -> &'static str {
+        "ensemble"
+    }
+
+    fn n_features(&self) -> usize {
+        self.imputer.medians().len()
+    }
+
+    fn medians(&self) -> &[f64] {
+        self.imputer.medians()
+    }
+
+    fn score_row(&self, row: &[f64]) -> f64 {
+        if row.len() != self.n_features() {
+            return f64::NAN;
+        }
+        self.combine(self.members.iter().map(|m| m.sketch.cdf(m.detector.score_row(row))))
+    }
+
+    /// Scores member by member over the whole matrix, so each member uses its own
+    /// parallel batch scoring.
+    fn score(&self, x: MatrixView<'_>) -> Vec<f64> {
+        if x.cols() != self.n_features() {
+            return vec![f64::NAN; x.rows()];
+        }
+        let per_member: Vec<Vec<f64>> = self
+            .members
+            .iter()
+            .map(|m| m.detector.score(x).into_iter().map(|s| m.sketch.cdf(s)).collect())
+            .collect();
+        (0..x.rows()).map(|i| self.combine(per_member.iter().map(|v| v[i]))).collect()
+    }
+
+    /// Each member's explanation normalized to sum to 1, weighted by that member's 0..1
+    /// value for the row (members that find the row unusual speak louder), then summed per
+    /// feature. When no member finds anything, members weigh equally.
+    fn explain(&self, row: &[f64]) -> Vec<(usize, f64)> {
+        let d = self.n_features();
+        if row.len() != d {
+            return Vec::new();
+        }
+        let parts: Vec<(f64, Vec<(usize, f64)>)> = self
+            .members
+            .iter()
+            .map(|m| (m.sketch.cdf(m.detector.score_row(row)), m.detector.explain(row)))
+            .collect();
+        let total_weight: f64 = parts.iter().map(|p| p.0).sum();
+        let mut contrib = vec![0.0; d];
+        for (w, e) in parts {
+            let w = if total_weight > 0.0 { w } else { 1.0 };
+            let valid = |c: f64| if c.is_finite() && c > 0.0 { c } else { 0.0 };
+            let sum: f64 = e.iter().map(|&(_, c)| valid(c)).sum();
+            if sum > 0.0 {
+                for (f, c) in e {
+                    if f < d {
+                        contrib[f] += w * valid(c) / sum;
+                    }
+                }
+            }
+        }
+        contrib.into_iter().enumerate().collect()
+    }
+}

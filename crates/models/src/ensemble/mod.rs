@@ -1,0 +1,62 @@
+//! Ensembles of detectors.
+//!
+//! Raw scores of different detectors live on incomparable scales (path lengths,
+//! log-densities, z-values, reconstruction errors). Each member's score is therefore
+//! mapped through the empirical CDF of its own training scores, stored as a
+//! [`crate::QuantileSketch`], and the resulting 0..1 values are averaged (default) or
+//! maxed. The default members are Isolation Forest, HBOS and robust z-scores, the
+//! intended default detector of anomalog.
+
+mod algorithm;
+mod params;
+
+pub use algorithm::{Ensemble, Member};
+pub use params::{Combine, EnsembleParams, EnsembleValidParams};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::FitError;
+    use crate::matrix::Matrix;
+    use crate::registry::{AnyDetector, AnyParams};
+    use crate::testutil::{Plant, blob, roc_auc, top_feature};
+    use crate::traits::{Detector, Fit, ParamGuard};
+
+    #[test]
+    fn default_ranks_and_explains() {
+        for p in [EnsembleParams::new(), EnsembleParams::full().combine(Combine::Max)] {
+            let (m, labels) = blob(1000, 20, 6, Plant::Everywhere, 1);
+            let e = p.fit(m.view(), 0).expect("fit");
+            let s = e.score(m.view());
+            assert!(roc_auc(&s, &labels) > 0.95);
+            assert!(s.iter().all(|v| (0.0..=1.0).contains(v)));
+            assert_eq!(s[7], e.score_row(m.view().row(7)));
+            let (m, labels) = blob(1000, 10, 6, Plant::Column(3, 8.0), 2);
+            let e = p.fit(m.view(), 0).expect("fit");
+            assert!(roc_auc(&e.score(m.view()), &labels) > 0.95);
+            for r in 1000..1010 {
+                let ex = e.explain(m.view().row(r));
+                assert_eq!(top_feature(&ex), 3);
+                let total: f64 = ex.iter().map(|c| c.1).sum();
+                assert!(total > 0.0 && total <= e.members().len() as f64 + 1e-9);
+            }
+        }
+    }
+
+    #[test]
+    fn validation_and_errors() {
+        assert!(EnsembleParams::from_members(vec![]).check().is_err());
+        let nested = EnsembleParams::from_members(vec![AnyParams::Ensemble(EnsembleParams::new())]);
+        assert!(nested.check().is_err());
+        let same = Matrix::new(vec![1.0; 6], 3, 2).expect("m");
+        assert!(matches!(
+            EnsembleParams::new().fit(same.view(), 0),
+            Err(FitError::IdenticalRows { .. })
+        ));
+        let (m, _) = blob(200, 0, 3, Plant::Everywhere, 1);
+        let e = AnyParams::Ensemble(EnsembleParams::new()).fit(m.view(), 0).expect("fit");
+        assert!(matches!(e, AnyDetector::Ensemble(_)));
+        assert!(e.score_row(&[0.0]).is_nan());
+        assert!(e.explain(&[0.0]).is_empty());
+    }
+}

@@ -1,0 +1,181 @@
+//! HBOS fitting, scoring and explanation.
+
+use super::params::{BinMode, HbosParams, HbosValidParams};
+use crate::error::FitError;
+use crate::impute::Imputer;
+use crate::matrix::MatrixView;
+use crate::stats::{column, column_medians, quantile_sorted, sort_f64, validate_training};
+use crate::traits::{Detector, Fit, ParamGuard};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Bin width used for distances from a constant column's only value, relative to that
+/// value's magnitude (at least 1e-3 in absolute units).
+const CONSTANT_WIDTH: f64 = 1e-3;
+
+/// One feature's histogram, stored as per-bin surprise terms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Histogram {
+    /// Bin edges, strictly increasing; a single edge for a constant column.
+    edges: Vec<f64>,
+    /// `ln(max height) - ln(height)` per bin: 0 for the densest bin, larger for rarer ones.
+    terms: Vec<f64>,
+    /// The term of a value outside the training range, before the distance penalty.
+    outside: f64,
+    /// Typical bin width, the unit of the distance penalty outside the range.
+    unit: f64,
+    equal_width: bool,
+}
+
+impl Histogram {
+    fn fit(values: &mut [f64], p: &HbosParams) -> Self {
+        let n = values.len() as f64;
+        let (lo, hi) = values
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let mut edges: Vec<f64> = match p.mode {
+            BinMode::EqualWidth => {
+                (0..=p.bins).map(|i| lo + (hi - lo) * i as f64 / p.bins as f64).collect()
+            }
+            BinMode::Quantile => {
+                // Only this mode needs the values in order.
+                sort_f64(values);
+                (0..=p.bins).map(|i| quantile_sorted(values, i as f64 / p.bins as f64)).collect()
+            }
+        };
+        edges.dedup_by(|a, b| a <= b);
+        if edges.len() < 2 {
+            let unit = CONSTANT_WIDTH * lo.abs().max(1.0);
+            return Self {
+                edges: vec![lo],
+                terms: vec![0.0],
+                outside: ((n + p.alpha) / p.alpha).ln(),
+                unit,
+                equal_width: true,
+            };
+        }
+        let bins = edges.len() - 1;
+        let mut counts = vec![0usize; bins];
+        let mut h = Self {
+            edges,
+            terms: Vec::new(),
+            outside: 0.0,
+            unit: (hi - lo) / bins as f64,
+            equal_width: p.mode == BinMode::EqualWidth,
+        };
+        for &v in values.iter() {
+            if let Some(b) = h.bin(v) {
+                counts[b] += 1;
+            }
+        }
+        let heights: Vec<f64> = counts
+            .iter()
+            .enumerate()
+            .map(|(b, &c)| (c as f64 + p.alpha) / (h.edges[b + 1] - h.edges[b]))
+            .collect();
+        let max = heights.iter().copied().fold(f64::MIN_POSITIVE, f64::max).ln();
+        h.terms = heights.iter().map(|x| max - x.ln()).collect();
+        h.outside = max - (p.alpha / h.unit).ln();
+        h
+    }
+
+    /// Bin of an in-range value.
+    fn bin(&self, v: f64) -> Option<usize> {
+        let bins = self.edges.len() - 1;
+        let (lo, hi) = (self.edges[0], self.edges[bins]);
+        if !(lo..=hi).contains(&v) {
+            return None;
+        }
+        if bins == 0 {
+            return Some(0);
+        }
+        let b = if self.equal_width {
+            ((v - lo) / (hi - lo) * bins as f64) as usize
+        } else {
+            self.edges[1..].partition_point(|&e| e <= v)
+        };
+        Some(b.min(bins - 1))
+    }
+
+    /// Surprise of `v`; outside the training range it grows with the log of the distance
+    /// in bin widths, so a far value is more surprising than a near one.
+    fn term(&self, v: f64) -> f64 {
+        match self.bin(v) {
+            Some(b) => self.terms[b],
+            None => {
+                let (lo, hi) = (self.edges[0], self.edges[self.edges.len() - 1]);
+                let dist = if v < lo { lo - v } else { v - hi };
+                self.outside + (1.0 + dist / self.unit).ln()
+            }
+        }
+    }
+}
+
+/// A fitted Histogram-Based Outlier Score model (Goldstein and Dengel, 2012).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hbos {
+    params: HbosParams,
+    histograms: Vec<Histogram>,
+    imputer: Imputer,
+}
+
+impl Fit for HbosParams {
+    type Model = Hbos;
+
+    fn fit(&self, x: MatrixView<'_>, seed: u64) -> Result<Hbos, FitError> {
+        self.check()?.fit(x, seed)
+    }
+}
+
+impl Fit for HbosValidParams {
+    type Model = Hbos;
+
+    /// Deterministic; the seed is unused.
+    fn fit(&self, x: MatrixView<'_>, _seed: u64) -> Result<Hbos, FitError> {
+        validate_training(x, 2)?;
+        let histograms = (0..x.cols())
+            .into_par_iter()
+            .map(|c| Histogram::fit(&mut column(x, c), &self.0))
+            .collect();
+        Ok(Hbos { params: self.0.clone(), histograms, imputer: Imputer::new(column_medians(x)) })
+    }
+}
+
+impl Hbos {
+    /// The parameters the model was fitted with.
+    pub fn params(&self) -> &HbosParams {
+        &self.params
+    }
+}
+
+impl Detector for Hbos {
+    fn name(&self) -> &'static str {
+        "hbos"
+    }
+
+    fn n_features(&self) -> usize {
+        self.histograms.len()
+    }
+
+    fn medians(&self) -> &[f64] {
+        self.imputer.medians()
+    }
+
+    /// Sum over features of `-ln(relative density)`: features are treated as independent.
+    fn score_row(&self, row: &[f64]) -> f64 {
+        if row.len() != self.histograms.len() {
+            return f64::NAN;
+        }
+        let row = self.imputer.clean(row);
+        self.histograms.iter().zip(row.iter()).map(|(h, &v)| h.term(v)).sum()
+    }
+
+    /// Each feature's term of the score sum.
+    fn explain(&self, row: &[f64]) -> Vec<(usize, f64)> {
+        if row.len() != self.histograms.len() {
+            return Vec::new();
+        }
+        let row = self.imputer.clean(row);
+        self.histograms.iter().zip(row.iter()).map(|(h, &v)| h.term(v)).enumerate().collect()
+    }
+}

@@ -1,0 +1,386 @@
+//! Isolation Forest fitting, scoring and explanation.
+
+use super::build::{Shape, Splitter, TreeArrays, average_path_length, grow_tree};
+use super::params::{
+    IsolationForestParams, IsolationForestValidParams, MAX_DEPTH_LIMIT, SplitRule,
+};
+use crate::error::FitError;
+use crate::impute::Imputer;
+use crate::matrix::MatrixView;
+use crate::stats::{column_mean_std, column_medians, derive_seed, safe_scale, validate_training};
+use crate::traits::{Detector, Fit, ParamGuard, SCORE_BLOCK};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+/// Rows scored together against one tree before moving to the next, so the tree stays in
+/// L1 cache while the rows stream past it.
+const TREE_BLOCK: usize = 64;
+
+/// An axis-parallel split: `feature >= threshold` goes right. Kept together (16 bytes) so a
+/// traversal step touches one cache line.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct AxisNode {
+    threshold: f64,
+    feature: u32,
+}
+
+/// The split nodes of every tree, tree after tree, in heap order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum Splits {
+    Axis(Vec<AxisNode>),
+    Hyper {
+        /// Features per hyperplane.
+        k: usize,
+        thresholds: Vec<f64>,
+        features: Vec<u32>,
+        coefs: Vec<f64>,
+        /// Per-feature spread used to scale normals at fit time; used again to weigh
+        /// hyperplane components in explanations.
+        scale: Vec<f64>,
+    },
+}
+
+/// A fitted Isolation Forest (classic or extended).
+///
+/// All trees live in flat arrays (one per forest) in a complete-binary-tree layout, so
+/// scoring is index arithmetic without pointers; see the `build` module doc.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IsolationForest {
+    params: IsolationForestParams,
+    n_features: usize,
+    n_trees: usize,
+    depth: usize,
+    sample_size: usize,
+    /// `c(sample_size)`, the path-length normalizer of the score.
+    c_norm: f64,
+    splits: Splits,
+    leaf_depths: Vec<f64>,
+    sizes: Vec<u32>,
+    imputer: Imputer,
+}
+
+impl Fit for IsolationForestParams {
+    type Model = IsolationForest;
+
+    fn fit(&self, x: MatrixView<'_>, seed: u64) -> Result<IsolationForest, FitError> {
+        self.check()?.fit(x, seed)
+    }
+}
+
+impl Fit for IsolationForestValidParams {
+    type Model = IsolationForest;
+
+    fn fit(&self, x: MatrixView<'_>, seed: u64) -> Result<IsolationForest, FitError> {
+        validate_training(x, 2)?;
+        let p = &self.0;
+        let (n, d) = (x.rows(), x.cols());
+        let psi = p.subsample.min(n);
+        // ceil(log2(psi)) for psi >= 2.
+        let auto_depth = (usize::BITS - (psi - 1).leading_zeros()) as usize;
+        let depth = p.max_depth.unwrap_or(auto_depth).clamp(1, MAX_DEPTH_LIMIT);
+        let shape = Shape::new(depth);
+        let scale = match p.split {
+            SplitRule::AxisParallel => Vec::new(),
+            SplitRule::Hyperplane { .. } => safe_scale(&column_mean_std(x).1),
+        };
+        let splitter = match p.split {
+            SplitRule::AxisParallel => Splitter::Axis,
+            SplitRule::Hyperplane { extension_level } => Splitter::Hyper {
+                k: extension_level.map_or(d, |e| e.saturating_add(1).min(d)),
+                scale: &scale,
+            },
+        };
+        let trees: Vec<TreeArrays> = (0..p.n_trees)
+            .into_par_iter()
+            .map(|t| {
+                let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, t as u64));
+                let sample = rand::seq::index::sample(&mut rng, n, psi).into_vec();
+                grow_tree(x, sample, shape, &splitter, rng)
+            })
+            .collect();
+
+        let mut leaf_depths = Vec::with_capacity(p.n_trees * shape.leaves);
+        let mut sizes = Vec::with_capacity(p.n_trees * (shape.internal + shape.leaves));
+        for t in &trees {
+            leaf_depths.extend_from_slice(&t.leaf_depths);
+            sizes.extend_from_slice(&t.sizes);
+        }
+        let splits = match splitter {
+            Splitter::Axis => Splits::Axis(
+                trees
+                    .iter()
+                    .flat_map(|t| {
+                        t.thresholds
+                            .iter()
+                            .zip(&t.features)
+                            .map(|(&threshold, &feature)| AxisNode { threshold, feature })
+                    })
+                    .collect(),
+            ),
+            Splitter::Hyper { k, .. } => Splits::Hyper {
+                k,
+                thresholds: trees.iter().flat_map(|t| t.thresholds.iter().copied()).collect(),
+                features: trees.iter().flat_map(|t| t.features.iter().copied()).collect(),
+                coefs: trees.iter().flat_map(|t| t.coefs.iter().copied()).collect(),
+                scale,
+            },
+        };
+        Ok(IsolationForest {
+            params: p.clone(),
+            n_features: d,
+            n_trees: p.n_trees,
+            depth,
+            sample_size: psi,
+            c_norm: average_path_length(psi),
+            splits,
+            leaf_depths,
+            sizes,
+            imputer: Imputer::new(column_medians(x)),
+        })
+    }
+}
+
+impl IsolationForest {
+    /// The parameters the forest was fitted with.
+    pub fn params(&self) -> &IsolationForestParams {
+        &self.params
+    }
+
+    /// Number of trees.
+    pub fn n_trees(&self) -> usize {
+        self.n_trees
+    }
+
+    /// Depth limit of every tree.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Rows each tree was grown on.
+    pub fn sample_size(&self) -> usize {
+        self.sample_size
+    }
+
+    fn shape(&self) -> Shape {
+        Shape::new(self.depth)
+    }
+
+    fn score_from_sum(&self, path_sum: f64) -> f64 {
+        let mean = path_sum / self.n_trees as f64;
+        // c_norm is 0 only for a 1-row subsample, which validation rules out.
+        (-mean / self.c_norm.max(f64::MIN_POSITIVE)).exp2()
+    }
+
+    /// Adds each row's path length summed over all trees to `acc`; `rows` holds
+    /// `acc.len()` finite rows of `n_features` values.
+    fn path_sums(&self, rows: &[f64], acc: &mut [f64]) {
+        let d = self.n_features;
+        let shape = self.shape();
+        for t in 0..self.n_trees {
+            let leaves = &self.leaf_depths[t * shape.leaves..(t + 1) * shape.leaves];
+            match &self.splits {
+                Splits::Axis(nodes) => {
+                    let nodes = &nodes[t * shape.internal..(t + 1) * shape.internal];
+                    axis_block(nodes, leaves, shape, rows, d, acc);
+                }
+                Splits::Hyper { k, thresholds, features, coefs, .. } => {
+                    let (a, b) = (t * shape.internal, (t + 1) * shape.internal);
+                    let tree = HyperTree {
+                        k: *k,
+                        thresholds: &thresholds[a..b],
+                        features: &features[a * k..b * k],
+                        coefs: &coefs[a * k..b * k],
+                    };
+                    for (row, s) in rows.chunks_exact(d).zip(acc.iter_mut()) {
+                        let mut i = 0;
+                        for _ in 0..shape.depth {
+                            i = 2 * i + 1 + tree.goes_right(i, row) as usize;
+                        }
+                        *s += leaves[i - shape.internal];
+                    }
+                }
+            }
+        }
+    }
+
+    fn score_block(&self, block: &[f64], out: &mut [f64]) {
+        let d = self.n_features;
+        let clean: Cow<'_, [f64]> = if block.iter().all(|v| v.is_finite()) {
+            Cow::Borrowed(block)
+        } else {
+            Cow::Owned(
+                block.chunks_exact(d).flat_map(|r| self.imputer.clean(r).into_owned()).collect(),
+            )
+        };
+        for (rows, o) in clean.chunks(TREE_BLOCK * d).zip(out.chunks_mut(TREE_BLOCK)) {
+            o.iter_mut().for_each(|v| *v = 0.0);
+            self.path_sums(rows, o);
+            o.iter_mut().for_each(|v| *v = self.score_from_sum(*v));
+        }
+    }
+}
+
+/// Rows traversed together: independent traversals overlap their memory latency.
+const LANES: usize = 8;
+
+/// Scores a block of rows on one axis-parallel tree, [`LANES`] rows at a time.
+fn axis_block(
+    nodes: &[AxisNode],
+    leaves: &[f64],
+    shape: Shape,
+    rows: &[f64],
+    d: usize,
+    acc: &mut [f64],
+) {
+    let step = |i: usize, row: &[f64]| {
+        let n = nodes[i];
+        2 * i + 1 + (row[n.feature as usize] >= n.threshold) as usize
+    };
+    let mut groups = rows.chunks_exact(LANES * d);
+    let mut acc_groups = acc.chunks_exact_mut(LANES);
+    for (g, a) in (&mut groups).zip(&mut acc_groups) {
+        let mut idx = [0usize; LANES];
+        for _ in 0..shape.depth {
+            for (j, i) in idx.iter_mut().enumerate() {
+                *i = step(*i, &g[j * d..(j + 1) * d]);
+            }
+        }
+        for (a, i) in a.iter_mut().zip(idx) {
+            *a += leaves[i - shape.internal];
+        }
+    }
+    for (row, a) in groups.remainder().chunks_exact(d).zip(acc_groups.into_remainder()) {
+        let mut i = 0;
+        for _ in 0..shape.depth {
+            i = step(i, row);
+        }
+        *a += leaves[i - shape.internal];
+    }
+}
+
+/// One hyperplane tree's slices.
+struct HyperTree<'a> {
+    k: usize,
+    thresholds: &'a [f64],
+    features: &'a [u32],
+    coefs: &'a [f64],
+}
+
+impl HyperTree<'_> {
+    fn goes_right(&self, node: usize, row: &[f64]) -> bool {
+        let base = node * self.k;
+        let f = &self.features[base..base + self.k];
+        let c = &self.coefs[base..base + self.k];
+        let dot: f64 = f.iter().zip(c).map(|(&f, &c)| c * row[f as usize]).sum();
+        dot >= self.thresholds[node]
+    }
+}
+
+impl Detector for IsolationForest {
+    fn name(&self) -> &'static str {
+        match self.params.split {
+            SplitRule::AxisParallel => "iforest",
+            SplitRule::Hyperplane { .. } => "eif",
+        }
+    }
+
+    fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    fn medians(&self) -> &[f64] {
+        self.imputer.medians()
+    }
+
+    fn score_row(&self, row: &[f64]) -> f64 {
+        if row.len() != self.n_features {
+            return f64::NAN;
+        }
+        let mut out = [0.0];
+        self.score_block(row, &mut out);
+        out[0]
+    }
+
+    fn score(&self, x: MatrixView<'_>) -> Vec<f64> {
+        if x.cols() != self.n_features {
+            return vec![f64::NAN; x.rows()];
+        }
+        let mut out = vec![0.0; x.rows()];
+        let d = self.n_features;
+        out.par_chunks_mut(SCORE_BLOCK)
+            .zip(x.as_slice().par_chunks(SCORE_BLOCK * d))
+            .for_each(|(o, block)| self.score_block(block, o));
+        out
+    }
+
+    /// Credits each split on the row's path with the isolation it achieved,
+    /// `log2(samples at node / samples in the child the row went to)`, weighted by
+    /// `1 / path length` of the tree so trees that isolated the row early count more.
+    /// Hyperplane splits share their credit among their features in proportion to
+    /// `|coefficient| * feature spread`, i.e. how much each feature moves the projection.
+    fn explain(&self, row: &[f64]) -> Vec<(usize, f64)> {
+        if row.len() != self.n_features {
+            return Vec::new();
+        }
+        let row = self.imputer.clean(row);
+        let shape = self.shape();
+        let mut contrib = vec![0.0; self.n_features];
+        let tree_nodes = shape.internal + shape.leaves;
+        for t in 0..self.n_trees {
+            let sizes = &self.sizes[t * tree_nodes..(t + 1) * tree_nodes];
+            let h = &self.leaf_depths[t * shape.leaves..(t + 1) * shape.leaves];
+            let mut path = Vec::with_capacity(shape.depth);
+            let mut i = 0;
+            for _ in 0..shape.depth {
+                let next = match &self.splits {
+                    Splits::Axis(nodes) => {
+                        let n = nodes[t * shape.internal + i];
+                        2 * i + 1 + (row[n.feature as usize] >= n.threshold) as usize
+                    }
+                    Splits::Hyper { k, thresholds, features, coefs, .. } => {
+                        let (a, b) = (t * shape.internal, (t + 1) * shape.internal);
+                        let tree = HyperTree {
+                            k: *k,
+                            thresholds: &thresholds[a..b],
+                            features: &features[a * k..b * k],
+                            coefs: &coefs[a * k..b * k],
+                        };
+                        2 * i + 1 + tree.goes_right(i, &row) as usize
+                    }
+                };
+                let gain = (sizes[i] as f64 / sizes[next].max(1) as f64).log2();
+                if gain > 0.0 {
+                    path.push((t * shape.internal + i, gain));
+                }
+                i = next;
+            }
+            let weight = 1.0 / h[i - shape.internal].max(1.0);
+            for (node, gain) in path {
+                match &self.splits {
+                    Splits::Axis(nodes) => {
+                        contrib[nodes[node].feature as usize] += weight * gain;
+                    }
+                    Splits::Hyper { k, features, coefs, scale, .. } => {
+                        let base = node * k;
+                        let parts: Vec<(usize, f64)> = (base..base + k)
+                            .map(|j| {
+                                let f = features[j] as usize;
+                                (f, (coefs[j] * scale[f]).abs())
+                            })
+                            .collect();
+                        let total: f64 = parts.iter().map(|p| p.1).sum();
+                        if total > 0.0 {
+                            for (f, w) in parts {
+                                contrib[f] += weight * gain * w / total;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        contrib.into_iter().enumerate().collect()
+    }
+}

@@ -1,0 +1,126 @@
+use super::*;
+use crate::error::FitError;
+use crate::matrix::Matrix;
+use crate::testutil::{Plant, blob, roc_auc, top_feature};
+use crate::traits::{Detector, Fit};
+
+fn both() -> [IsolationForestParams; 2] {
+    [IsolationForestParams::new(), IsolationForestParams::extended()]
+}
+
+#[test]
+fn ranks_planted_outliers_first() {
+    let (m, labels) = blob(1000, 20, 6, Plant::Everywhere, 1);
+    for p in both() {
+        let f = p.fit(m.view(), 7).expect("fit");
+        let auc = roc_auc(&f.score(m.view()), &labels);
+        assert!(auc > 0.95, "{} auc {auc}", f.name());
+    }
+}
+
+#[test]
+fn explanation_names_shifted_column() {
+    let (m, labels) = blob(1000, 10, 6, Plant::Column(3, 8.0), 2);
+    for p in both() {
+        let f = p.fit(m.view(), 3).expect("fit");
+        let auc = roc_auc(&f.score(m.view()), &labels);
+        assert!(auc > 0.95, "{} auc {auc}", f.name());
+        for r in 1000..1010 {
+            assert_eq!(top_feature(&f.explain(m.view().row(r))), 3, "{} row {r}", f.name());
+        }
+    }
+}
+
+#[test]
+fn deterministic_and_seed_dependent() {
+    let (m, _) = blob(500, 5, 4, Plant::Everywhere, 3);
+    for p in both() {
+        let a = p.fit(m.view(), 11).expect("fit").score(m.view());
+        let b = p.fit(m.view(), 11).expect("fit").score(m.view());
+        let c = p.fit(m.view(), 12).expect("fit").score(m.view());
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+}
+
+#[test]
+fn score_row_matches_batch_and_scores_in_range() {
+    let (m, _) = blob(300, 5, 4, Plant::Everywhere, 4);
+    let f = IsolationForestParams::new().fit(m.view(), 1).expect("fit");
+    let batch = f.score(m.view());
+    for (i, s) in batch.iter().enumerate() {
+        assert_eq!(*s, f.score_row(m.view().row(i)));
+        assert!(*s > 0.0 && *s <= 1.0);
+    }
+}
+
+#[test]
+fn errors_and_missing_values() {
+    let p = IsolationForestParams::new();
+    assert_eq!(p.fit(Matrix::new(vec![], 0, 2).expect("m").view(), 0).err(), Some(FitError::Empty));
+    let one = Matrix::new(vec![1.0, 2.0], 1, 2).expect("m");
+    assert!(matches!(p.fit(one.view(), 0), Err(FitError::TooFewRows { .. })));
+    let same = Matrix::new(vec![1.0; 20], 10, 2).expect("m");
+    assert!(matches!(p.fit(same.view(), 0), Err(FitError::IdenticalRows { .. })));
+    let nan = Matrix::new(vec![1.0, 2.0, 3.0, f64::NAN], 2, 2).expect("m");
+    assert!(matches!(p.fit(nan.view(), 0), Err(FitError::NonFinite { row: 1, col: 1, .. })));
+    assert!(IsolationForestParams::new().n_trees(0).fit(nan.view(), 0).is_err());
+
+    let (m, _) = blob(200, 0, 3, Plant::Everywhere, 5);
+    let f = p.fit(m.view(), 0).expect("fit");
+    let wrong = Matrix::new(vec![0.0; 8], 2, 4).expect("m");
+    assert!(f.try_score(wrong.view()).is_err());
+    assert!(f.score(wrong.view()).iter().all(|s| s.is_nan()));
+    assert!(f.score_row(&[0.0]).is_nan());
+    assert!(f.explain(&[0.0]).is_empty());
+    // A missing value scores like the column's median.
+    let med = f.medians().to_vec();
+    let mut row = med.clone();
+    row[1] = f64::NAN;
+    assert_eq!(f.score_row(&row), f.score_row(&med));
+    assert!(f.score_row(&[f64::INFINITY, f64::NAN, f64::NEG_INFINITY]).is_finite());
+}
+
+#[test]
+fn tiny_training_set() {
+    let m = Matrix::new(vec![0.0, 1.0, 1.0, 0.0], 2, 2).expect("m");
+    let f = IsolationForestParams::new().fit(m.view(), 0).expect("fit");
+    assert_eq!(f.depth(), 1);
+    assert!(f.score_row(&[0.5, 0.5]).is_finite());
+}
+
+/// Throughput check: `cargo test --release -p anomalog-models -- --ignored --nocapture`.
+/// Reports the best of three scoring runs, since a shared machine adds noise.
+#[test]
+#[ignore]
+fn perf_million_rows() {
+    let (m, _) = blob(1_000_000, 0, 30, Plant::Everywhere, 9);
+    let t = std::time::Instant::now();
+    let f = IsolationForestParams::new().fit(m.view(), 1).expect("fit");
+    let fit = t.elapsed();
+    let best = (0..3)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            let s = f.score(m.view());
+            assert_eq!(s.len(), 1_000_000);
+            t.elapsed()
+        })
+        .min()
+        .expect("three runs");
+    eprintln!(
+        "iforest 1M x 30: fit {fit:?}, score {best:?} = {:.2} M rows/s on {} threads",
+        1.0 / best.as_secs_f64(),
+        rayon::current_num_threads()
+    );
+    let t = std::time::Instant::now();
+    let e = crate::ensemble::EnsembleParams::new().fit(m.view(), 1).expect("fit");
+    let fit = t.elapsed();
+    let t = std::time::Instant::now();
+    let s = e.score(m.view());
+    eprintln!("ensemble 1M x 30: fit {fit:?}, score {:?} ({} rows)", t.elapsed(), s.len());
+    for member in e.members() {
+        let t = std::time::Instant::now();
+        member.detector().score(m.view());
+        eprintln!("  member {} score {:?}", member.detector().name(), t.elapsed());
+    }
+}
