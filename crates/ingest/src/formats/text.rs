@@ -1,0 +1,329 @@
+//! Field-level helpers shared by the line formats: log-escape decoding, lossless text,
+//! quoted-field scanning and the numeric fields.
+//!
+//! Web servers escape what they log: Apache writes `\"`, `\\`, `\n`, `\t` and `\xHH`;
+//! nginx writes `\xHH` for `"`, `\` and every byte outside printable ASCII. Decoding
+//! turns those back into bytes. Text is kept lossless and visible: a byte that is not
+//! part of valid UTF-8 (raw in the line, or produced by decoding) becomes the four
+//! characters `\xHH`, never U+FFFD.
+
+use std::borrow::Cow;
+
+use crate::error::{ParseError, RejectReason};
+use crate::record::Field;
+
+/// Trailing bytes real logs leave after the last field.
+pub(crate) fn trim_end(line: &[u8]) -> &[u8] {
+    let mut end = line.len();
+    while end > 0 && matches!(line[end - 1], b' ' | b'\t' | b'\r' | b'\n') {
+        end -= 1;
+    }
+    &line[..end]
+}
+
+/// Rejects units holding a NUL byte, which no text log format writes.
+pub(crate) fn check_binary(unit: &[u8]) -> Result<(), ParseError> {
+    match memchr::memchr(0, unit) {
+        Some(col) => Err(ParseError::new(RejectReason::Binary, "line", col)),
+        None => Ok(()),
+    }
+}
+
+/// The bytes as text: borrowed when they are valid UTF-8, otherwise every invalid byte
+/// is written as `\xHH`.
+pub(crate) fn text(raw: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(raw) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Owned(lossless(raw)),
+    }
+}
+
+/// Owned lossless text of arbitrary bytes (see the module doc).
+pub(crate) fn lossless(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            push_hex_escape(&mut out, *b);
+        }
+    }
+    out
+}
+
+fn push_hex_escape(out: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('\\');
+    out.push('x');
+    out.push(char::from(HEX[usize::from(b >> 4)]));
+    out.push(char::from(HEX[usize::from(b & 0xf)]));
+}
+
+/// Decodes the log escapes of a field (see the module doc) into lossless text;
+/// borrowed when the field holds no backslash and is valid UTF-8.
+///
+/// An unknown escape (`\q`) and a trailing lone backslash are kept as written.
+pub(crate) fn unescape(raw: &[u8]) -> Cow<'_, str> {
+    if memchr::memchr(b'\\', raw).is_none() {
+        return text(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if b != b'\\' || i + 1 == raw.len() {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let decoded = match raw[i + 1] {
+            b'"' => Some((b'"', 2)),
+            b'\\' => Some((b'\\', 2)),
+            b'n' => Some((b'\n', 2)),
+            b'r' => Some((b'\r', 2)),
+            b't' => Some((b'\t', 2)),
+            b'b' => Some((0x08, 2)),
+            b'v' => Some((0x0b, 2)),
+            b'x' | b'X' => {
+                let high = raw.get(i + 2).and_then(|&h| hex_val(h));
+                let low = raw.get(i + 3).and_then(|&l| hex_val(l));
+                high.zip(low).map(|(h, l)| (h << 4 | l, 4))
+            }
+            _ => None,
+        };
+        match decoded {
+            Some((byte, len)) => {
+                out.push(byte);
+                i += len;
+            }
+            None => {
+                out.push(b'\\');
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(match String::from_utf8(out) {
+        Ok(s) => s,
+        Err(e) => lossless(e.as_bytes()),
+    })
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// A line prepared for slicing fields out of it: when the whole line is valid UTF-8
+/// and holds no backslash (the common case), fields are borrowed `&str` slices with no
+/// per-field validation or escape search.
+pub(crate) struct Src<'a> {
+    bytes: &'a [u8],
+    plain: Option<&'a str>,
+}
+
+impl<'a> Src<'a> {
+    /// Prepares `bytes` (one pass for UTF-8, one `memchr` for backslashes).
+    pub(crate) fn new(bytes: &'a [u8]) -> Src<'a> {
+        let plain = match memchr::memchr(b'\\', bytes) {
+            Some(_) => None,
+            None => std::str::from_utf8(bytes).ok(),
+        };
+        Src { bytes, plain }
+    }
+
+    /// The whole line.
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The text `start..end`, decoded (see [`unescape`]); `-` is kept as text.
+    pub(crate) fn text(&self, start: usize, end: usize) -> Cow<'a, str> {
+        match self.plain.and_then(|s| s.get(start..end)) {
+            Some(s) => Cow::Borrowed(s),
+            None => unescape(&self.bytes[start..end]),
+        }
+    }
+
+    /// The field `start..end` (see [`field`]).
+    pub(crate) fn field(&self, start: usize, end: usize) -> Field<'a> {
+        match self.plain.and_then(|s| s.get(start..end)) {
+            Some("-") => None,
+            Some(s) => Some(Cow::Borrowed(s)),
+            None => field(&self.bytes[start..end]),
+        }
+    }
+}
+
+/// A text field: `-` is missing, anything else is decoded (see [`unescape`]).
+pub(crate) fn field(raw: &[u8]) -> Field<'_> {
+    if raw == b"-" { None } else { Some(unescape(raw)) }
+}
+
+/// The end of the space-terminated word starting at `from` (the next space, or the end
+/// of the line). A plain loop: fields scanned this way are a few bytes long, where a
+/// vectorized search costs more than it saves.
+pub(crate) fn word_end(line: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while i < line.len() && line[i] != b' ' {
+        i += 1;
+    }
+    i
+}
+
+/// Finds the quote closing a quoted field whose text starts at `from`: the first
+/// unescaped `"` followed by a space or the end of the line. A quote followed by
+/// anything else is taken as part of the text, which keeps lines from servers that do
+/// not escape quotes readable.
+pub(crate) fn closing_quote(line: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i < line.len() {
+        let at = i + memchr::memchr2(b'"', b'\\', &line[i..])?;
+        if line[at] == b'\\' {
+            i = at + 2;
+            continue;
+        }
+        if at + 1 == line.len() || line[at + 1] == b' ' {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
+}
+
+/// A status code: `-` is missing, otherwise exactly three digits.
+pub(crate) fn status(raw: &[u8], column: usize) -> Result<Option<u16>, ParseError> {
+    match raw {
+        b"-" => Ok(None),
+        [a, b, c] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => {
+            Ok(Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')))
+        }
+        _ => Err(ParseError::new(RejectReason::BadStatus, "status", column)),
+    }
+}
+
+/// An unsigned integer of up to 19 digits, or `None` when `raw` is anything else.
+pub(crate) fn uint(raw: &[u8]) -> Option<u64> {
+    if raw.is_empty() || raw.len() > 19 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in raw {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u64::from(b - b'0');
+    }
+    Some(v)
+}
+
+/// A byte count: `-` is missing, otherwise digits (`BadNumber` naming `field`).
+pub(crate) fn bytes(
+    raw: &[u8],
+    field: &'static str,
+    column: usize,
+) -> Result<Option<u64>, ParseError> {
+    if raw == b"-" {
+        return Ok(None);
+    }
+    uint(raw).map(Some).ok_or_else(|| ParseError::new(RejectReason::BadNumber, field, column))
+}
+
+/// A non-negative decimal number (`0.003`, `12`, `.5`) with no sign, exponent or
+/// `inf`/`nan`; `None` for anything else.
+pub(crate) fn decimal(raw: &[u8]) -> Option<f64> {
+    if raw.is_empty() || raw.len() > 32 || raw == b"." {
+        return None;
+    }
+    let mut dots = 0;
+    for &b in raw {
+        match b {
+            b'0'..=b'9' => {}
+            b'.' => dots += 1,
+            _ => return None,
+        }
+    }
+    if dots > 1 {
+        return None;
+    }
+    // Validated above: ASCII digits and at most one dot always parse.
+    std::str::from_utf8(raw).ok()?.parse().ok()
+}
+
+/// A duration: `-` is missing, otherwise a decimal number multiplied by `scale` to
+/// get seconds (`BadNumber` naming `field`).
+pub(crate) fn seconds(
+    raw: &[u8],
+    scale: f64,
+    field: &'static str,
+    column: usize,
+) -> Result<Option<f64>, ParseError> {
+    if raw == b"-" {
+        return Ok(None);
+    }
+    decimal(raw)
+        .map(|v| Some(v * scale))
+        .ok_or_else(|| ParseError::new(RejectReason::BadNumber, field, column))
+}
+
+/// The first of the comma- or colon-separated values nginx writes for
+/// `$upstream_*` variables when several upstreams were tried (`0.003, 0.002`,
+/// `0.010 : 0.004`).
+pub(crate) fn first_upstream_value(raw: &[u8]) -> &[u8] {
+    let end = raw.iter().position(|&b| b == b',' || b == b' ').unwrap_or(raw.len());
+    &raw[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unescape_apache_and_nginx() {
+        assert_eq!(unescape(br#"say \"hi\""#), r#"say "hi""#);
+        assert_eq!(unescape(br"a\\b"), r"a\b");
+        assert_eq!(unescape(br"say \x22hi\x22 \x5C"), r#"say "hi" \"#);
+        assert_eq!(unescape(br"caf\xC3\xA9"), "café");
+        assert!(matches!(unescape(b"plain"), Cow::Borrowed("plain")));
+        // Decoded bytes that are not UTF-8 stay visible as escapes.
+        assert_eq!(unescape(br"\x16\x03\x01\xA5"), "\u{16}\u{3}\u{1}\\xA5");
+        // Unknown and truncated escapes are kept.
+        assert_eq!(unescape(br"\q \x4 \"), r"\q \x4 \");
+        assert_eq!(unescape(br"\x4"), r"\x4");
+    }
+
+    #[test]
+    fn invalid_utf8_is_lossless_and_visible() {
+        assert_eq!(text(b"a\xffb\xc3"), r"a\xFFb\xC3");
+        assert_eq!(text("é".as_bytes()), "é");
+        assert_eq!(unescape(b"\xfe\\\""), "\\xFE\"");
+    }
+
+    #[test]
+    fn quotes_close_before_space_or_end() {
+        let line = br#""a \" b" "c"d" x"#;
+        assert_eq!(closing_quote(line, 1), Some(7));
+        assert_eq!(closing_quote(line, 10), Some(13));
+        assert_eq!(closing_quote(br#""open"#, 1), None);
+        assert_eq!(closing_quote(br#""ends\"#, 1), None);
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(status(b"200", 0), Ok(Some(200)));
+        assert_eq!(status(b"-", 0), Ok(None));
+        assert_eq!(status(b"20x", 5).unwrap_err().column, 5);
+        assert!(status(b"2000", 0).is_err());
+        assert_eq!(uint(b"18446744073709551615"), None);
+        assert_eq!(uint(b"1234"), Some(1234));
+        assert_eq!(decimal(b"0.003"), Some(0.003));
+        assert_eq!(decimal(b".5"), Some(0.5));
+        for bad in [&b"inf"[..], b"1e3", b"-1", b"1.2.3", b".", b""] {
+            assert_eq!(decimal(bad), None);
+        }
+        assert_eq!(first_upstream_value(b"0.003, 0.002"), b"0.003");
+        assert_eq!(first_upstream_value(b"0.010 : 0.004"), b"0.010");
+    }
+}
