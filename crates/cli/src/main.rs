@@ -2,7 +2,9 @@
 
 mod commands;
 mod input_args;
+mod model_args;
 mod progress;
+mod records;
 
 use std::process::ExitCode;
 
@@ -12,6 +14,7 @@ use clap::{Parser, Subcommand};
 /// learning.
 #[derive(Parser)]
 #[command(name = "anomalog", version, about, propagate_version = true)]
+#[command(after_help = "Start with: anomalog demo")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -19,13 +22,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Demo(commands::demo::DemoArgs),
+    Simulate(commands::simulate::SimulateArgs),
     Parse(commands::parse::ParseArgs),
+    Features(commands::features::FeaturesArgs),
+    Train(commands::train::TrainArgs),
+    Detect(commands::detect::DetectArgs),
+    Eval(commands::eval::EvalArgs),
+    Watch(commands::watch::WatchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => commands::demo::run(args),
+        Command::Simulate(args) => commands::simulate::run(args),
         Command::Parse(args) => commands::parse::run(args),
+        Command::Features(args) => commands::features::run(args),
+        Command::Train(args) => commands::train::run(args),
+        Command::Detect(args) => commands::detect::run(args),
+        Command::Eval(args) => commands::eval::run(args),
+        Command::Watch(args) => commands::watch::run(args),
     };
     match result {
         Ok(code) => code,

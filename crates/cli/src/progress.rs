@@ -33,13 +33,6 @@ impl Progress {
         }
     }
 
-    /// Shows a short message beside the count.
-    pub fn message(&self, msg: String) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(msg);
-        }
-    }
-
     /// Removes the display.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {

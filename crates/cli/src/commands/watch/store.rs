@@ -1,0 +1,424 @@
+//! Keeping what the daemon sees in the SQLite store behind the dashboard and the API.
+//!
+//! Three paths lead there:
+//! - incident events go through [`StoreSink`], an alert sink like the others, so they
+//!   get the daemon's durable outbox and retries: an incident reaches the database
+//!   even when the disk was full for a while;
+//! - anomalies and per-minute series points go from the scorer through [`StoreFeed`]
+//!   (a bounded channel that never blocks scoring) to one writer thread that batches
+//!   them into transactions and applies retention;
+//! - the sink tells the writer which incident each client and category currently
+//!   belongs to ([`IncidentLinks`]), so stored anomalies point at their incident.
+//!
+//! Store errors are reported on stderr (at most once a minute) and counted in
+//! [`StoreStats`]; scoring goes on.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anomalog_server::{
+    AnomalyRow, Batch, IncidentQuery, IncidentRow, Sample, SeriesPoint, Severity, Status, Store,
+};
+use anomalog_watch::SinkError;
+use anomalog_watch::incident::{self, Anomaly, EventKind, IncidentEvent};
+use anomalog_watch::sink::Sink;
+
+/// Messages the writer thread may hold before the feed drops (and counts) them.
+const QUEUE: usize = 10_000;
+/// How often the writer commits what it has.
+const WRITE_EVERY: Duration = Duration::from_secs(1);
+/// How long an anomaly waits for its incident's id before it is stored without one.
+const LINK_WAIT: Duration = Duration::from_secs(5);
+/// How often retention runs.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+/// Least time between two store error messages on stderr.
+const ERROR_REPORT_EVERY: Duration = Duration::from_secs(60);
+
+/// Counters of the store side, served on `/metrics`.
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    /// Anomaly rows written.
+    pub anomalies_written: AtomicU64,
+    /// Incident rows written (inserts and updates).
+    pub incidents_written: AtomicU64,
+    /// Series points written.
+    pub series_written: AtomicU64,
+    /// Failed writes (each loses its batch of anomalies and series points; incident
+    /// writes are retried by the outbox).
+    pub write_errors: AtomicU64,
+    /// Rows dropped because the writer was behind.
+    pub dropped: AtomicU64,
+}
+
+impl StoreStats {
+    /// The counters in the Prometheus text format.
+    pub fn render_prometheus(&self) -> String {
+        let mut out = String::new();
+        for (name, help, c) in [
+            ("store_anomalies_written_total", "Anomaly rows stored.", &self.anomalies_written),
+            ("store_incidents_written_total", "Incident rows stored.", &self.incidents_written),
+            ("store_series_written_total", "Series points stored.", &self.series_written),
+            ("store_write_errors_total", "Failed store writes.", &self.write_errors),
+            ("store_dropped_total", "Rows dropped: the store writer was behind.", &self.dropped),
+        ] {
+            out.push_str(&format!(
+                "# HELP anomalog_{name} {help}\n# TYPE anomalog_{name} counter\nanomalog_{name} {}\n",
+                c.load(Ordering::Relaxed)
+            ));
+        }
+        out
+    }
+}
+
+/// Which incident each (client, category) belongs to now, as the incident events said.
+#[derive(Debug, Default)]
+pub struct IncidentLinks(Mutex<HashMap<(Option<String>, String), String>>);
+
+impl IncidentLinks {
+    /// Links seeded with the incidents the store holds as open (after a restart, the
+    /// daemon resumes them).
+    pub fn from_store(store: &Store) -> IncidentLinks {
+        let links = IncidentLinks::default();
+        let query = IncidentQuery {
+            status: Some(Status::Open),
+            limit: IncidentQuery::MAX_LIMIT,
+            ..IncidentQuery::default()
+        };
+        if let Ok(page) = store.list_incidents(&query) {
+            let mut map = links.lock();
+            for i in page.items {
+                map.insert((i.client, i.category), i.id);
+            }
+        }
+        links
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(Option<String>, String), String>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, client: &Option<String>, category: &str) -> Option<String> {
+        self.lock().get(&(client.clone(), category.to_string())).cloned()
+    }
+
+    fn apply(&self, event: &IncidentEvent) {
+        let inc = &event.incident;
+        let key = (inc.client.clone(), inc.category.clone());
+        let mut map = self.lock();
+        match event.event {
+            EventKind::Opened | EventKind::Updated => {
+                map.insert(key, inc.id.clone());
+            }
+            EventKind::Closed => {
+                if map.get(&key) == Some(&inc.id) {
+                    map.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+/// Writes every incident event into the store (upsert by incident id).
+pub struct StoreSink {
+    store: Arc<Store>,
+    links: Arc<IncidentLinks>,
+    stats: Arc<StoreStats>,
+}
+
+impl StoreSink {
+    /// A sink writing to `store` and keeping `links` current.
+    pub fn new(store: Arc<Store>, links: Arc<IncidentLinks>, stats: Arc<StoreStats>) -> StoreSink {
+        StoreSink { store, links, stats }
+    }
+}
+
+impl Sink for StoreSink {
+    fn name(&self) -> &str {
+        "store"
+    }
+
+    fn deliver(&mut self, event: &IncidentEvent) -> Result<(), SinkError> {
+        self.links.apply(event);
+        match self.store.upsert_incident(&incident_row(event)) {
+            Ok(()) => {
+                self.stats.incidents_written.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.write_errors.fetch_add(1, Ordering::Relaxed);
+                Err(SinkError::Retryable(e.to_string()))
+            }
+        }
+    }
+}
+
+/// An incident event as a store row.
+pub fn incident_row(event: &IncidentEvent) -> IncidentRow {
+    let inc = &event.incident;
+    IncidentRow {
+        id: inc.id.clone(),
+        client: inc.client.clone(),
+        category: inc.category.clone(),
+        severity: match inc.severity {
+            incident::Severity::Low => Severity::Low,
+            incident::Severity::Medium => Severity::Medium,
+            incident::Severity::High => Severity::High,
+            incident::Severity::Critical => Severity::Critical,
+        },
+        first_seen: inc.first_seen.div_euclid(1000),
+        last_seen: inc.last_seen.div_euclid(1000),
+        count: inc.count,
+        max_score: inc.max_score,
+        samples: inc
+            .samples
+            .iter()
+            .map(|s| Sample {
+                ts: s.ts.map(|t| t.to_string()),
+                request: s.request.clone(),
+                status: s.status,
+                score: s.score,
+                source: s.source.clone(),
+                line: s.line,
+            })
+            .collect(),
+        explanation: inc.explanation.iter().map(explanation_item).collect(),
+        status: match event.event {
+            EventKind::Closed => Status::Closed,
+            EventKind::Opened | EventKind::Updated => Status::Open,
+        },
+        feedback: None,
+    }
+}
+
+fn explanation_item(e: &incident::ExplanationItem) -> anomalog_server::ExplanationItem {
+    anomalog_server::ExplanationItem {
+        feature: e.feature.clone(),
+        value: e.value,
+        typical: e.typical,
+        contribution: e.contribution,
+    }
+}
+
+enum Message {
+    /// An anomaly row and its category (which, with the client, finds its incident).
+    Anomaly(Box<Pending>),
+}
+
+/// An anomaly row waiting for its incident's id.
+struct Pending {
+    since: Instant,
+    category: String,
+    row: AnomalyRow,
+}
+
+/// Requests counted per minute, shared between the scorer (adding) and the writer
+/// (taking what is there every second, so the chart follows even when traffic stops).
+#[derive(Debug, Default)]
+struct Series {
+    /// Finished minutes not yet taken, then the current one last.
+    points: Vec<SeriesPoint>,
+    /// Sum of the scores of the last point's requests (its mean is computed on take).
+    score_sum: f64,
+}
+
+impl Series {
+    fn take(&mut self) -> Vec<SeriesPoint> {
+        if let Some(last) = self.points.last_mut() {
+            last.mean_score = self.score_sum / last.requests.max(1) as f64;
+        }
+        self.score_sum = 0.0;
+        std::mem::take(&mut self.points)
+    }
+}
+
+/// The scorer's side of the store: counts the series of the current minute and
+/// queues anomalies, never blocking.
+pub struct StoreFeed {
+    tx: SyncSender<Message>,
+    stats: Arc<StoreStats>,
+    series: Arc<Mutex<Series>>,
+}
+
+impl StoreFeed {
+    /// Counts one scored request in the current minute.
+    pub fn count(&mut self, status: Option<u16>, score: f64, flagged: bool) {
+        let minute = now_secs().div_euclid(60) * 60;
+        let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
+        if series.points.last().is_none_or(|p| p.minute != minute) {
+            let sum = std::mem::take(&mut series.score_sum);
+            if let Some(last) = series.points.last_mut() {
+                last.mean_score = sum / last.requests.max(1) as f64;
+            }
+            series.points.push(SeriesPoint { minute, ..SeriesPoint::default() });
+        }
+        let score = if score.is_finite() { score } else { 0.0 };
+        series.score_sum += score;
+        if let Some(p) = series.points.last_mut() {
+            p.requests += 1;
+            match status {
+                Some(400..=499) => p.errors_4xx += 1,
+                Some(500..=599) => p.errors_5xx += 1,
+                _ => {}
+            }
+            if flagged {
+                p.anomalies += 1;
+            }
+            p.max_score = p.max_score.max(score);
+        }
+    }
+
+    /// Queues an anomaly row.
+    pub fn anomaly(&mut self, a: &Anomaly) {
+        let row = AnomalyRow {
+            id: 0,
+            incident_id: None,
+            seen: now_secs(),
+            ts: a.ts.map(|t| t.to_string()),
+            source: a.source.clone(),
+            line: a.line,
+            client: a.client.clone(),
+            request: a.request.clone(),
+            status: a.status,
+            score: a.score,
+            explanation: a.explanation.iter().map(explanation_item).collect(),
+        };
+        let pending = Pending { since: Instant::now(), category: a.category.clone(), row };
+        self.send(Message::Anomaly(Box::new(pending)));
+    }
+
+    fn send(&self, message: Message) {
+        match self.tx.try_send(message) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Retention settings of the writer.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// Maximum age in seconds; 0 keeps everything.
+    pub max_age_secs: u64,
+    /// Rows kept per table.
+    pub max_rows: usize,
+}
+
+/// Starts the writer thread; it ends (after a last write) once the feed is dropped.
+pub fn spawn_writer(
+    store: Arc<Store>,
+    links: Arc<IncidentLinks>,
+    stats: Arc<StoreStats>,
+    retention: Retention,
+) -> std::io::Result<(StoreFeed, JoinHandle<()>)> {
+    let (tx, rx) = sync_channel(QUEUE);
+    let series = Arc::new(Mutex::new(Series::default()));
+    let feed = StoreFeed { tx, stats: Arc::clone(&stats), series: Arc::clone(&series) };
+    let writer = Writer { store, links, stats, retention, series, last_error: None };
+    let handle =
+        std::thread::Builder::new().name("anomalog-store".into()).spawn(move || writer.run(&rx))?;
+    Ok((feed, handle))
+}
+
+struct Writer {
+    store: Arc<Store>,
+    links: Arc<IncidentLinks>,
+    stats: Arc<StoreStats>,
+    retention: Retention,
+    series: Arc<Mutex<Series>>,
+    last_error: Option<Instant>,
+}
+
+impl Writer {
+    fn run(mut self, rx: &Receiver<Message>) {
+        let mut waiting: Vec<Pending> = Vec::new();
+        let mut last_write = Instant::now();
+        let mut last_retention: Option<Instant> = None;
+        loop {
+            let open = match rx.recv_timeout(WRITE_EVERY) {
+                Ok(Message::Anomaly(pending)) => {
+                    waiting.push(*pending);
+                    true
+                }
+                Err(RecvTimeoutError::Timeout) => true,
+                Err(RecvTimeoutError::Disconnected) => false,
+            };
+            if !open || last_write.elapsed() >= WRITE_EVERY || waiting.len() >= 1000 {
+                self.write(&mut waiting, !open);
+                last_write = Instant::now();
+            }
+            if last_retention.is_none_or(|t| t.elapsed() >= RETENTION_EVERY) {
+                self.retain();
+                last_retention = Some(Instant::now());
+            }
+            if !open {
+                return;
+            }
+        }
+    }
+
+    /// Writes the series and the anomalies whose incident is known (or that waited
+    /// long enough, or all of them at the end).
+    fn write(&mut self, waiting: &mut Vec<Pending>, all: bool) {
+        let series = self.series.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let mut ready = Vec::new();
+        let mut kept = Vec::with_capacity(waiting.len());
+        for mut p in waiting.drain(..) {
+            p.row.incident_id = self.links.get(&p.row.client, &p.category);
+            if p.row.incident_id.is_some() || all || p.since.elapsed() >= LINK_WAIT {
+                ready.push(p.row);
+            } else {
+                kept.push(p);
+            }
+        }
+        *waiting = kept;
+        if ready.is_empty() && series.is_empty() {
+            return;
+        }
+        let batch = Batch { incidents: &[], anomalies: &ready, series: &series };
+        match self.store.write(&batch) {
+            Ok(()) => {
+                self.stats.anomalies_written.fetch_add(ready.len() as u64, Ordering::Relaxed);
+                self.stats.series_written.fetch_add(series.len() as u64, Ordering::Relaxed);
+            }
+            Err(e) => {
+                self.stats.write_errors.fetch_add(1, Ordering::Relaxed);
+                self.report(&format!(
+                    "cannot store {} anomalies and {} series points: {e}",
+                    ready.len(),
+                    series.len()
+                ));
+            }
+        }
+    }
+
+    fn retain(&mut self) {
+        if self.retention.max_age_secs == 0 && self.retention.max_rows == usize::MAX {
+            return;
+        }
+        let age = match self.retention.max_age_secs {
+            0 => u64::MAX / 2,
+            n => n,
+        };
+        if let Err(e) = self.store.enforce_retention(age, self.retention.max_rows) {
+            self.stats.write_errors.fetch_add(1, Ordering::Relaxed);
+            self.report(&format!("retention failed: {e}"));
+        }
+    }
+
+    fn report(&mut self, message: &str) {
+        if self.last_error.is_none_or(|t| t.elapsed() >= ERROR_REPORT_EVERY) {
+            eprintln!("anomalog: store: {message} (scoring continues)");
+            self.last_error = Some(Instant::now());
+        }
+    }
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}

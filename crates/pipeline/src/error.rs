@@ -1,0 +1,40 @@
+//! Errors of training, scoring and the model file.
+
+use anomalog_features::FeatureError;
+use anomalog_models::file::ModelFileError;
+use anomalog_models::{FitError, MatrixError};
+
+/// What can go wrong between records and a trained model.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// No record to train on.
+    #[error("no training records (did every line fail to parse?)")]
+    NoTrainingData,
+    /// Feature extraction could not be fitted.
+    #[error("features: {0}")]
+    Features(#[from] FeatureError),
+    /// The detector could not be fitted.
+    #[error("detector: {0}")]
+    Fit(#[from] FitError),
+    /// The feature matrix is inconsistent (a bug, reported rather than hidden).
+    #[error("feature matrix: {0}")]
+    Matrix(#[from] MatrixError),
+    /// The model file could not be read or written.
+    #[error("{path}: {source}")]
+    ModelFile {
+        /// The model file.
+        path: String,
+        /// What is wrong with it.
+        #[source]
+        source: ModelFileError,
+    },
+    /// A file could not be opened or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}

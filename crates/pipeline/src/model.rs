@@ -1,0 +1,177 @@
+//! The trained model: feature pipeline, calibrated detector and what it was trained on,
+//! stored as one versioned file.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::Path;
+
+use anomalog_features::{FeatureConfig, FeaturePipeline};
+use anomalog_ingest::{Record, Timestamp};
+use anomalog_models::file::{read_model_file, write_model_file};
+use anomalog_models::{
+    AnyParams, CalibratedDetector, DetectorKind, Fit, MatrixView, ThresholdRule,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::PipelineError;
+use crate::score::Scorer;
+
+/// What the model was trained on, kept in the model file for operators and drift checks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSummary {
+    /// Records the model was fitted on.
+    pub records: u64,
+    /// Lines of the training inputs that did not parse.
+    pub rejected: u64,
+    /// Timestamp of the earliest training record (RFC 3339).
+    pub first_ts: Option<String>,
+    /// Timestamp of the latest training record (RFC 3339).
+    pub last_ts: Option<String>,
+    /// Seconds between the earliest and the latest record.
+    pub span_seconds: Option<f64>,
+    /// The formats the inputs were read with.
+    pub formats: Vec<String>,
+    /// Names of the training inputs (file names only, no directories).
+    pub inputs: Vec<String>,
+}
+
+impl TrainingSummary {
+    /// Fills the time range and record count from the records.
+    pub fn from_records(records: &[Record<'_>]) -> TrainingSummary {
+        let first = records.iter().filter_map(|r| r.ts).min();
+        let last = records.iter().filter_map(|r| r.ts).max();
+        TrainingSummary {
+            records: records.len() as u64,
+            first_ts: first.map(|t| t.to_string()),
+            last_ts: last.map(|t| t.to_string()),
+            span_seconds: first
+                .zip(last)
+                .map(|(a, b): (Timestamp, Timestamp)| (b.unix_micros - a.unix_micros) as f64 / 1e6),
+            ..TrainingSummary::default()
+        }
+    }
+}
+
+/// How to train.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// The detector (the ensemble by default).
+    pub detector: AnyParams,
+    /// How the alerting threshold is chosen.
+    pub threshold: ThresholdRule,
+    /// Feature settings.
+    pub features: FeatureConfig,
+    /// Seed of every random choice.
+    pub seed: u64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            detector: DetectorKind::Ensemble.default_params(),
+            threshold: ThresholdRule::default(),
+            features: FeatureConfig::default(),
+            seed: 42,
+        }
+    }
+}
+
+/// A trained model: everything `detect` and `watch` need to score new records the way
+/// the training records were scored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Model {
+    /// Version of anomalog that trained it.
+    pub anomalog_version: String,
+    /// Name of the detector (`ensemble`, `iforest`, ...).
+    pub detector_name: String,
+    /// What it was trained on.
+    pub training: TrainingSummary,
+    /// Fitted feature extraction and preprocessing.
+    pub features: FeaturePipeline,
+    /// The fitted detector, its training score distribution and threshold.
+    pub detector: CalibratedDetector,
+    /// Seed used for training.
+    pub seed: u64,
+}
+
+impl Model {
+    /// Fits features and detector on `records` (in time order, mostly normal traffic).
+    pub fn train(
+        records: &[Record<'_>],
+        mut summary: TrainingSummary,
+        options: &TrainOptions,
+    ) -> Result<Model, PipelineError> {
+        if records.is_empty() {
+            return Err(PipelineError::NoTrainingData);
+        }
+        let (features, matrix) = FeaturePipeline::fit(options.features.clone(), records)?;
+        let cols = features.names().len();
+        let view = MatrixView::new(&matrix, records.len(), cols)?;
+        let fitted = options.detector.fit(view, options.seed)?;
+        let detector_name = fitted.as_detector().name().to_string();
+        let computed = TrainingSummary::from_records(records);
+        summary.records = computed.records;
+        summary.first_ts = computed.first_ts;
+        summary.last_ts = computed.last_ts;
+        summary.span_seconds = computed.span_seconds;
+        let detector =
+            CalibratedDetector::calibrate(fitted, view, summary.span_seconds, options.threshold)?;
+        Ok(Model {
+            anomalog_version: env!("CARGO_PKG_VERSION").to_string(),
+            detector_name,
+            training: summary,
+            features,
+            detector,
+            seed: options.seed,
+        })
+    }
+
+    /// A fresh scorer (empty client and site windows) over this model.
+    pub fn scorer(&self) -> Scorer<'_> {
+        Scorer::new(self)
+    }
+
+    /// Writes the model file (owner-only permissions on Unix: a model describes the
+    /// traffic of a site).
+    pub fn save(&self, path: &Path) -> Result<(), PipelineError> {
+        let io = |source| PipelineError::Io { path: path.display().to_string(), source };
+        let file = create_private(path).map_err(io)?;
+        let mut w = BufWriter::new(file);
+        write_model_file(&mut w, self).map_err(|source| PipelineError::ModelFile {
+            path: path.display().to_string(),
+            source,
+        })?;
+        w.flush().map_err(io)?;
+        Ok(())
+    }
+
+    /// Reads a model file; another format version, a truncated or corrupt file is a clear
+    /// error.
+    pub fn load(path: &Path) -> Result<Model, PipelineError> {
+        let file = File::open(path)
+            .map_err(|source| PipelineError::Io { path: path.display().to_string(), source })?;
+        read_model_file(BufReader::new(file))
+            .map_err(|source| PipelineError::ModelFile { path: path.display().to_string(), source })
+    }
+
+    /// The alerting threshold on the 0..1 score scale.
+    pub fn threshold(&self) -> f64 {
+        self.detector.probability_threshold()
+    }
+}
+
+fn create_private(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let file = options.open(path)?;
+        // An existing file keeps its mode on open; tighten it too.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    options.open(path)
+}

@@ -1,0 +1,80 @@
+//! Scoring records with a trained model, one at a time, as batch and live use share.
+
+use anomalog_features::FeatureStream;
+use anomalog_ingest::Record;
+use anomalog_models::Detector;
+use anomalog_models::explain::{Explanation, top_features};
+
+use crate::category::categorize;
+use crate::model::Model;
+
+/// How many features an explanation lists.
+pub const EXPLANATION_FEATURES: usize = 5;
+
+/// The verdict on one record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    /// The detector's raw score (higher = more anomalous; its scale depends on the
+    /// detector).
+    pub raw: f64,
+    /// The score on 0..1: the share of training records that scored lower.
+    pub score: f64,
+    /// Whether the score is above the model's alerting threshold.
+    pub flagged: bool,
+}
+
+/// Scores a stream of records in time order: keeps the client and site windows of the
+/// features, so each record is scored in the context of those before it.
+pub struct Scorer<'m> {
+    model: &'m Model,
+    stream: FeatureStream<'m>,
+    raw: Vec<f64>,
+    scaled: Vec<f64>,
+}
+
+impl<'m> Scorer<'m> {
+    pub(crate) fn new(model: &'m Model) -> Scorer<'m> {
+        Scorer { model, stream: model.features.stream(), raw: Vec::new(), scaled: Vec::new() }
+    }
+
+    /// Scores the next record.
+    pub fn score(&mut self, record: &Record<'_>) -> Scored {
+        self.stream.push(record, &mut self.raw, &mut self.scaled);
+        let detector = &self.model.detector;
+        let raw = detector.detector().score_row(&self.scaled);
+        Scored { raw, score: detector.probability(raw), flagged: detector.is_anomaly(raw) }
+    }
+
+    /// Why the last scored record scored as it did: the top features with their raw
+    /// values and training medians.
+    pub fn explain(&self) -> Vec<Explanation> {
+        let contributions = self.model.detector.detector().explain(&self.scaled);
+        top_features(
+            &contributions,
+            &self.raw,
+            self.model.features.names(),
+            self.model.features.medians(),
+            EXPLANATION_FEATURES,
+        )
+    }
+
+    /// The category of the last scored record (see [`crate::category`]).
+    pub fn category(&self, explanation: &[Explanation]) -> &'static str {
+        categorize(self.model.features.names(), &self.raw, explanation)
+    }
+
+    /// The raw (operator-unit) feature values of the last scored record.
+    pub fn raw_features(&self) -> &[f64] {
+        &self.raw
+    }
+
+    /// The scaled feature row of the last scored record, as the detector saw it.
+    pub fn scaled_features(&self) -> &[f64] {
+        &self.scaled
+    }
+
+    /// The model being used.
+    pub fn model(&self) -> &'m Model {
+        self.model
+    }
+}
