@@ -1,5 +1,7 @@
 //! Errors of the features stage.
 
+use std::path::PathBuf;
+
 use thiserror::Error;
 
 /// Why a feature pipeline could not be fitted or configured.
@@ -14,6 +16,14 @@ pub enum FeatureError {
         /// The configuration key at fault.
         field: &'static str,
         /// What is wrong with it.
+        reason: String,
+    },
+    /// The MaxMind database given for the geography features cannot be read.
+    #[error("cannot read the GeoIP database {}: {reason}", path.display())]
+    GeoIp {
+        /// The database file.
+        path: PathBuf,
+        /// What went wrong.
         reason: String,
     },
     /// Every feature family is disabled, so there is nothing to compute.

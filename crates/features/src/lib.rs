@@ -15,7 +15,8 @@
 //!   indicators, method and status one-hot, size, time), [`families::lexical`]
 //!   (request content), [`families::params`] (endpoint parameter profiles),
 //!   [`families::client`] (per-client windows), [`families::site`] (site-wide series
-//!   against their baseline) and [`families::time`] (hour and weekday).
+//!   against their baseline), [`families::time`] (hour and weekday) and
+//!   [`families::geo`] (country and ASN rarity, when fitted with a GeoIP database).
 //! - [`preprocess`] is the missing-value, log-transform and median/IQR scaling layer.
 //!
 //! Column names are part of the model file and of explanations; they are stable and
@@ -60,16 +61,22 @@
 pub mod config;
 pub mod error;
 pub mod families;
+pub mod geoip;
 pub mod hash;
 pub mod pipeline;
 pub mod preprocess;
 pub mod request;
+pub mod scan;
 pub mod stream;
 pub mod template;
 pub mod tokens;
 pub mod vocab;
 pub mod window;
 
+#[cfg(test)]
+mod mmdb_writer;
+#[cfg(test)]
+mod pinned;
 #[cfg(test)]
 mod tests;
 

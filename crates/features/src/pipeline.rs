@@ -1,13 +1,18 @@
 //! The fitted feature pipeline: configuration, learned vocabularies and profiles,
 //! column names, and the imputation and scaling state.
 
+use std::path::Path;
+use std::sync::Arc;
+
 use anomalog_ingest::Record;
 use serde::{Deserialize, Serialize};
 
 use crate::config::FeatureConfig;
 use crate::error::FeatureError;
+use crate::families::geo::{GeoBuilder, GeoModel};
 use crate::families::lexical::{LexicalBuilder, LexicalModel};
 use crate::families::params::{ParamBuilder, ParamModel};
+use crate::geoip::GeoDb;
 use crate::preprocess::{ColumnScaler, FeatureSpec, fit_and_scale, nan_as_null};
 use crate::request::RequestView;
 use crate::stream::FeatureStream;
@@ -26,6 +31,13 @@ pub struct FeaturePipeline {
     #[serde(with = "nan_as_null")]
     medians: Vec<f64>,
     training_records: u64,
+    /// Country and ASN frequencies: present exactly when the pipeline was fitted with
+    /// a GeoIP database, which fixes whether the geography columns exist.
+    pub(crate) geo: Option<GeoModel>,
+    /// The database the geography features look addresses up in; not part of the
+    /// model file (see [`FeaturePipeline::attach_geoip`]).
+    #[serde(skip)]
+    pub(crate) geo_db: Option<Arc<GeoDb>>,
 }
 
 impl FeaturePipeline {
@@ -45,11 +57,21 @@ impl FeaturePipeline {
             return Err(FeatureError::EmptyTraining);
         }
         let families = config.families;
+        let geo_db = config.geoip.as_deref().map(GeoDb::open).transpose()?;
         let mut lexical = families.lexical.then(LexicalBuilder::default);
         let mut params = families.params.then(ParamBuilder::default);
-        if lexical.is_some() || params.is_some() {
+        let mut geo = geo_db.as_ref().map(|_| GeoBuilder::default());
+        if lexical.is_some() || params.is_some() || geo.is_some() {
             let mut view = RequestView::default();
             for record in training {
+                if let (Some(b), Some(db), Some(addr)) =
+                    (&mut geo, &geo_db, record.client.as_deref())
+                {
+                    b.add(db, addr);
+                }
+                if lexical.is_none() && params.is_none() {
+                    continue;
+                }
                 view.load(record);
                 if let Some(b) = &mut lexical {
                     b.add(record, &view);
@@ -60,14 +82,16 @@ impl FeaturePipeline {
             }
         }
         let mut pipeline = FeaturePipeline {
+            config: config.clone(),
             lexical: lexical.map(|b| b.finish(config.max_vocabulary)),
             params: params.map(|b| b.finish(config.max_profiles)),
-            config,
             specs: Vec::new(),
             names: Vec::new(),
             scalers: Vec::new(),
             medians: Vec::new(),
             training_records: training.len() as u64,
+            geo: geo.map(|b| b.finish(config.max_vocabulary)),
+            geo_db: geo_db.map(Arc::new),
         };
         pipeline.specs = pipeline.stream().specs();
         pipeline.names = pipeline.specs.iter().map(|s| s.name.clone()).collect();
@@ -114,6 +138,28 @@ impl FeaturePipeline {
         self.training_records
     }
 
+    /// Whether the pipeline was fitted with a GeoIP database, and so has the geography
+    /// columns (`geo_country_rarity`, `geo_asn_rarity`, `geo_missing`).
+    pub fn uses_geoip(&self) -> bool {
+        self.geo.is_some()
+    }
+
+    /// Whether a GeoIP database is attached. A pipeline that [uses
+    /// geography](FeaturePipeline::uses_geoip) but has none attached scores every
+    /// record with missing geography (`geo_missing` = 1).
+    pub fn has_geoip(&self) -> bool {
+        self.geo_db.is_some()
+    }
+
+    /// Opens a GeoIP database for scoring (a model file does not carry one). Has no
+    /// effect on the columns: a pipeline fitted without geography stays without it.
+    pub fn attach_geoip(&mut self, path: &Path) -> Result<(), FeatureError> {
+        let db = GeoDb::open(path)?;
+        self.config.geoip = Some(path.to_path_buf());
+        self.geo_db = Some(Arc::new(db));
+        Ok(())
+    }
+
     /// A fresh stream: empty client and site windows, ready for records in timestamp
     /// order.
     pub fn stream(&self) -> FeatureStream<'_> {
@@ -132,6 +178,9 @@ struct Stored {
     #[serde(with = "nan_as_null")]
     medians: Vec<f64>,
     training_records: u64,
+    /// Absent from model files written before geography existed.
+    #[serde(default)]
+    geo: Option<GeoModel>,
 }
 
 impl<'de> Deserialize<'de> for FeaturePipeline {
@@ -148,6 +197,8 @@ impl<'de> Deserialize<'de> for FeaturePipeline {
             scalers: s.scalers,
             medians: s.medians,
             training_records: s.training_records,
+            geo: s.geo,
+            geo_db: None,
         };
         if p.config.families.lexical != p.lexical.is_some()
             || p.config.families.params != p.params.is_some()

@@ -32,6 +32,9 @@ static LN_1P_SMALL: LazyLock<[f64; 1024]> = LazyLock::new(|| {
     t
 });
 
+/// 2^52: the smallest power of two whose doubles are all whole numbers.
+const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
+
 impl Transform {
     #[inline]
     fn apply(self, x: f64) -> f64 {
@@ -43,10 +46,13 @@ impl Transform {
         match self {
             Transform::Log1p => {
                 // Most values are small whole counts: a table lookup instead of a log.
+                // Adding 2^52 rounds a value below 2^52 to an integer, so `x` is whole
+                // exactly when the round trip gives it back, and the integer is then
+                // the low bits of the sum (cheaper than a saturating float-to-int cast).
                 if (0.0..1024.0).contains(&x) {
-                    let n = x as usize;
-                    if n as f64 == x {
-                        return table[n];
+                    let y = x + TWO_POW_52;
+                    if y - TWO_POW_52 == x {
+                        return table[(y.to_bits() & 1023) as usize];
                     }
                 }
                 x.signum() * x.abs().ln_1p()
@@ -136,10 +142,11 @@ impl ColumnScaler {
         if !self.active || raw.is_nan() {
             return 0.0;
         }
-        if self.transform == Transform::Binary {
-            return raw.clamp(0.0, 1.0);
-        }
-        let t = self.transform.apply_with(raw.clamp(-f64::MAX, f64::MAX), table);
+        let t = match self.transform {
+            Transform::Binary => return raw.clamp(0.0, 1.0),
+            Transform::Identity => raw.clamp(-f64::MAX, f64::MAX),
+            Transform::Log1p => Transform::Log1p.apply_with(raw.clamp(-f64::MAX, f64::MAX), table),
+        };
         ((t - self.center) / self.scale).clamp(-CLIP, CLIP)
     }
 
@@ -153,6 +160,86 @@ impl ColumnScaler {
     /// The scaled value a missing raw value gets.
     pub fn imputed(&self) -> f64 {
         0.0
+    }
+}
+
+/// The scalers of a whole row, arranged for the streaming hot path: columns are
+/// grouped by what their scaling does, so that each group is one loop without
+/// per-column dispatch, and every log column remembers its last logarithm (values
+/// such as the site latency quantiles repeat for many records in a row). Gives exactly
+/// the values of [`ColumnScaler::apply_row`].
+#[derive(Debug, Clone, Default)]
+pub struct RowScaler {
+    width: usize,
+    binary: Vec<usize>,
+    linear: Vec<(usize, f64, f64)>,
+    log: Vec<LogColumn>,
+}
+
+#[derive(Debug, Clone)]
+struct LogColumn {
+    col: usize,
+    center: f64,
+    scale: f64,
+    /// The bits of the last input and its transform; the initial bits are a NaN,
+    /// which no input reaching the memo is.
+    last_in: u64,
+    last_out: f64,
+}
+
+impl RowScaler {
+    /// Arranges fitted column scalers.
+    pub fn new(scalers: &[ColumnScaler]) -> RowScaler {
+        let mut row = RowScaler { width: scalers.len(), ..RowScaler::default() };
+        for (col, s) in scalers.iter().enumerate() {
+            if !s.active {
+                continue;
+            }
+            match s.transform {
+                Transform::Binary => row.binary.push(col),
+                Transform::Identity => row.linear.push((col, s.center, s.scale)),
+                Transform::Log1p => row.log.push(LogColumn {
+                    col,
+                    center: s.center,
+                    scale: s.scale,
+                    last_in: u64::MAX,
+                    last_out: 0.0,
+                }),
+            }
+        }
+        row
+    }
+
+    /// Scales a raw row into `out` (cleared first; inactive and missing columns are 0).
+    pub fn apply(&mut self, raw: &[f64], out: &mut Vec<f64>) {
+        out.clear();
+        out.resize(self.width, 0.0);
+        let at = |col: usize| raw.get(col).copied().unwrap_or(f64::NAN);
+        for &col in &self.binary {
+            let x = at(col);
+            if !x.is_nan() {
+                out[col] = x.clamp(0.0, 1.0);
+            }
+        }
+        for &(col, center, scale) in &self.linear {
+            let x = at(col);
+            if !x.is_nan() {
+                out[col] = ((x.clamp(-f64::MAX, f64::MAX) - center) / scale).clamp(-CLIP, CLIP);
+            }
+        }
+        let table = &*LN_1P_SMALL;
+        for c in &mut self.log {
+            let x = at(c.col);
+            if x.is_nan() {
+                continue;
+            }
+            let x = x.clamp(-f64::MAX, f64::MAX);
+            if x.to_bits() != c.last_in {
+                c.last_in = x.to_bits();
+                c.last_out = Transform::Log1p.apply_with(x, table);
+            }
+            out[c.col] = ((c.last_out - c.center) / c.scale).clamp(-CLIP, CLIP);
+        }
     }
 }
 
@@ -251,6 +338,26 @@ mod tests {
         let (s, _) = ColumnScaler::fit(Transform::Log1p, &mut v);
         assert!(s.apply(1.0) > 10.0);
         assert_eq!(s.apply(0.0), 0.0);
+    }
+
+    #[test]
+    fn row_scaler_matches_column_scalers() {
+        let specs = [Transform::Log1p, Transform::Identity, Transform::Binary, Transform::Log1p];
+        let mut scalers = Vec::new();
+        for (j, t) in specs.into_iter().enumerate() {
+            let mut v: Vec<f64> = (0..50).map(|i| f64::from(i * (j as i32 + 1)) * 0.7).collect();
+            scalers.push(ColumnScaler::fit(t, &mut v).0);
+        }
+        scalers.push(ColumnScaler::fit(Transform::Identity, &mut vec![f64::NAN]).0);
+        let mut row = RowScaler::new(&scalers);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for x in [0.0, -0.0, 3.0, 2.5, 2.5, 1e300, f64::INFINITY, -7.25, f64::NAN, 1023.0, 1024.0] {
+            let raw = [x, x * 2.0, x, x + 0.5, x];
+            ColumnScaler::apply_row(&scalers, &raw, &mut a);
+            row.apply(&raw, &mut b);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b), "{x}");
+        }
     }
 
     #[test]

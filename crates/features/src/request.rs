@@ -83,11 +83,12 @@ impl RequestView {
         self.percent_escapes = 0;
         self.double_escapes = 0;
         self.has_target = record.target.is_some();
-        self.raw_path_len = record.path().map(str::len);
-        self.raw_query_len = record.query().map(str::len);
+        let (path, query) = split_target(record);
+        self.raw_path_len = path.map(str::len);
+        self.raw_query_len = query.map(str::len);
         self.raw_body_len = record.body.as_deref().map(str::len);
 
-        if let Some(path) = record.path() {
+        if let Some(path) = path {
             self.percent_escapes += count_escapes(path.as_bytes());
             decode_into(path, false, &mut self.scratch, &mut self.path);
             self.double_escapes += count_escapes(self.path.as_bytes());
@@ -96,7 +97,7 @@ impl RequestView {
             self.content.extend_from_slice(self.path.as_bytes());
         }
         self.payload_start = self.content.len();
-        if let Some(query) = record.query() {
+        if let Some(query) = query {
             self.percent_escapes += count_escapes(query.as_bytes());
             self.content.push(b'?');
             self.parse_params(query, ParamSource::Query);
@@ -163,6 +164,19 @@ impl RequestView {
     /// The decoded query and body part of [`RequestView::content`].
     pub fn payload(&self) -> &[u8] {
         &self.content[self.payload_start..]
+    }
+}
+
+/// [`Record::path`] and [`Record::query`] in one scan of the target. An origin-form
+/// target (`/...`, nearly all of them) has no authority to strip, so only the others
+/// take the general route.
+fn split_target<'r>(record: &'r Record<'_>) -> (Option<&'r str>, Option<&'r str>) {
+    match record.target.as_deref() {
+        Some(target) if target.starts_with('/') => match memchr::memchr(b'?', target.as_bytes()) {
+            Some(q) => (Some(&target[..q]), Some(&target[q + 1..])),
+            None => (Some(target), None),
+        },
+        _ => (record.path(), record.query()),
     }
 }
 

@@ -4,13 +4,14 @@ use anomalog_ingest::Record;
 
 use crate::families::basics::Basics;
 use crate::families::client::Client;
+use crate::families::geo::Geo;
 use crate::families::lexical::Lexical;
 use crate::families::params::Params;
 use crate::families::site::Site;
 use crate::families::time::Time;
 use crate::families::{FeatureFamily, Input};
 use crate::pipeline::FeaturePipeline;
-use crate::preprocess::{ColumnScaler, FeatureSpec};
+use crate::preprocess::{FeatureSpec, RowScaler};
 use crate::request::RequestView;
 use crate::window::Clock;
 
@@ -21,8 +22,8 @@ use crate::window::Clock;
 /// Records are expected in timestamp order; an earlier timestamp is clamped to the
 /// latest seen (see [`crate::window::Clock`]).
 pub struct FeatureStream<'p> {
-    pipeline: &'p FeaturePipeline,
     view: RequestView,
+    scaler: RowScaler,
     clock: Clock,
     basics: Basics,
     lexical: Option<Lexical<'p>>,
@@ -30,6 +31,7 @@ pub struct FeatureStream<'p> {
     client: Option<Client>,
     site: Option<Site>,
     time: Option<Time>,
+    geo: Option<Geo<'p>>,
 }
 
 impl<'p> FeatureStream<'p> {
@@ -37,8 +39,8 @@ impl<'p> FeatureStream<'p> {
         let c = &pipeline.config;
         let f = c.families;
         FeatureStream {
-            pipeline,
             view: RequestView::default(),
+            scaler: RowScaler::new(&pipeline.scalers),
             clock: Clock::default(),
             basics: Basics,
             lexical: pipeline.lexical.as_ref().filter(|_| f.lexical).map(Lexical::new),
@@ -46,10 +48,11 @@ impl<'p> FeatureStream<'p> {
             client: f.client.then(|| Client::new(c)),
             site: f.site.then(|| Site::new(c)),
             time: f.time.then(Time::default),
+            geo: pipeline.geo.as_ref().map(|m| Geo::new(m, pipeline.geo_db.as_deref())),
         }
     }
 
-    fn families(&mut self) -> [Option<&mut dyn FeatureFamily>; 6] {
+    fn families(&mut self) -> [Option<&mut dyn FeatureFamily>; 7] {
         [
             Some(&mut self.basics as &mut dyn FeatureFamily),
             self.lexical.as_mut().map(|f| f as &mut dyn FeatureFamily),
@@ -57,6 +60,7 @@ impl<'p> FeatureStream<'p> {
             self.client.as_mut().map(|f| f as &mut dyn FeatureFamily),
             self.site.as_mut().map(|f| f as &mut dyn FeatureFamily),
             self.time.as_mut().map(|f| f as &mut dyn FeatureFamily),
+            self.geo.as_mut().map(|f| f as &mut dyn FeatureFamily),
         ]
     }
 
@@ -90,7 +94,7 @@ impl<'p> FeatureStream<'p> {
     /// cleared first and end up [`FeaturePipeline::names`] long.
     pub fn push(&mut self, record: &Record<'_>, raw_out: &mut Vec<f64>, scaled_out: &mut Vec<f64>) {
         self.push_raw(record, raw_out);
-        ColumnScaler::apply_row(&self.pipeline.scalers, raw_out, scaled_out);
+        self.scaler.apply(raw_out, scaled_out);
     }
 
     /// Clients currently tracked by the client family (0 when it is disabled).

@@ -49,16 +49,20 @@ fn push_segment(segment: &str, out: &mut String) {
         out.push_str("{id}");
         return;
     }
-    let mut in_digits = false;
-    for c in segment.chars() {
-        if c.is_ascii_digit() {
-            if !in_digits {
-                out.push_str("{n}");
+    // Digits are ASCII, so every digit run starts and ends on a character boundary and
+    // the text between runs is copied as whole slices.
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        while i < bytes.len() && !bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        out.push_str(&segment[start..i]);
+        if i < bytes.len() {
+            out.push_str("{n}");
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
             }
-            in_digits = true;
-        } else {
-            in_digits = false;
-            out.push(c);
         }
     }
 }
@@ -74,8 +78,11 @@ fn is_uuid(b: &[u8]) -> bool {
 /// when the last segment has none or it does not look like one.
 pub fn extension(path: &str, out: &mut String) {
     out.clear();
-    let last = path.rsplit('/').next().unwrap_or("");
-    if let Some(dot) = last.rfind('.') {
+    let last = match memchr::memrchr(b'/', path.as_bytes()) {
+        Some(slash) => &path[slash + 1..],
+        None => path,
+    };
+    if let Some(dot) = memchr::memrchr(b'.', last.as_bytes()) {
         let ext = &last[dot + 1..];
         if !ext.is_empty() && ext.len() <= 8 && ext.bytes().all(|b| b.is_ascii_alphanumeric()) {
             out.extend(ext.chars().map(|c| c.to_ascii_lowercase()));

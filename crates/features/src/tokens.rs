@@ -5,6 +5,8 @@
 //! is matched by a few short patterns. One pass with no allocation, instead of one
 //! substring search per keyword.
 
+use crate::scan::is_syntax;
+
 /// Token counts by attack class.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct TokenCounts {
@@ -146,19 +148,17 @@ fn is_weak(word: &[u8]) -> bool {
     )
 }
 
-/// Bytes that make a request look like injected syntax rather than prose.
-fn is_syntax(b: u8) -> bool {
-    matches!(
-        b,
-        b'\'' | b'"' | b'(' | b')' | b';' | b'<' | b'>' | b'|' | b'`' | b'$' | b'\\' | b'*' | b'#'
-    )
-}
-
 /// Counts the attack tokens in `text` (decoded; case is ignored).
 pub fn scan(text: &[u8]) -> TokenCounts {
-    let mut c = TokenCounts::default();
     let syntax_seen =
         text.iter().any(|&b| is_syntax(b)) || contains(text, b"../") || contains(text, b"..\\");
+    scan_with_syntax(text, syntax_seen)
+}
+
+/// [`scan`] when whether `text` holds attack syntax (see
+/// [`crate::scan::TextStats::syntax_seen`]) is already known.
+pub fn scan_with_syntax(text: &[u8], syntax_seen: bool) -> TokenCounts {
+    let mut c = TokenCounts::default();
     let mut word = [0u8; 24];
     let mut i = 0;
     // The last non-space byte before the current position, to spot `' or 1=1`.

@@ -9,10 +9,11 @@ use anomalog_ingest::Record;
 use serde::{Deserialize, Serialize};
 
 use crate::families::basics::indicator;
-use crate::families::{FeatureFamily, Input, entropy};
+use crate::families::{FeatureFamily, Input, entropy_of_counts};
 use crate::hash::{PreHashedMap, hash_bytes};
 use crate::preprocess::{FeatureSpec, Transform};
 use crate::request::RequestView;
+use crate::scan::TextStats;
 use crate::template;
 use crate::tokens;
 use crate::vocab::{NgramSketch, NgramSketchBuilder, Vocabulary, VocabularyBuilder};
@@ -88,12 +89,19 @@ pub struct Lexical<'p> {
     buf: String,
     lower: Vec<u8>,
     ua_cache: PreHashedMap<(f64, bool)>,
+    stats: Box<TextStats>,
 }
 
 impl<'p> Lexical<'p> {
     /// The family scoring against `model`.
     pub fn new(model: &'p LexicalModel) -> Lexical<'p> {
-        Lexical { model, buf: String::new(), lower: Vec::new(), ua_cache: PreHashedMap::default() }
+        Lexical {
+            model,
+            buf: String::new(),
+            lower: Vec::new(),
+            ua_cache: PreHashedMap::default(),
+            stats: Box::default(),
+        }
     }
 
     /// Rarity of the user agent's family and whether it is a known scanner.
@@ -161,31 +169,9 @@ impl FeatureFamily for Lexical<'_> {
         let len = |x: Option<usize>| x.map_or(if target { 0.0 } else { f64::NAN }, |n| n as f64);
 
         let content = &v.content;
-        let (mut nonprint, mut non_ascii, mut special) = (0u32, 0u32, 0u32);
-        for &b in content {
-            if b < 0x20 || b == 0x7f {
-                nonprint += 1;
-            } else if b >= 0xc0 {
-                // A UTF-8 lead byte: one non-ASCII character.
-                non_ascii += 1;
-            } else if is_special(b) {
-                special += 1;
-            }
-        }
-        let payload = v.payload();
-        let (mut letters, mut digits, mut upper, mut pspecial) = (0u32, 0u32, 0u32, 0u32);
-        for &b in payload {
-            if b.is_ascii_alphabetic() {
-                letters += 1;
-                upper += u32::from(b.is_ascii_uppercase());
-            } else if b.is_ascii_digit() {
-                digits += 1;
-            } else if is_special(b) {
-                pspecial += 1;
-            }
-        }
-        // The `?`/newline separators are not the client's characters.
-        let plen = payload.iter().filter(|&&b| b != b'?' && b != b'\n').count();
+        let st = &mut self.stats;
+        st.compute(content, v.payload_start);
+        let plen = st.payload_len as usize;
         let pratio = |n: u32| if plen == 0 { t(0.0) } else { f64::from(n) / plen as f64 };
 
         out.push(len(v.raw_path_len));
@@ -193,20 +179,25 @@ impl FeatureFamily for Lexical<'_> {
         out.push(len(v.raw_body_len));
         out.push(r.user_agent.as_deref().map_or(f64::NAN, |ua| ua.len() as f64));
         out.push(t((v.params.len() + v.params_dropped) as f64));
-        out.push(t(v.path.split('/').filter(|s| !s.is_empty()).count() as f64));
+        out.push(t(f64::from(st.path_depth)));
         out.push(t(v.percent_escapes as f64));
         out.push(t(v.double_escapes as f64));
-        out.push(t(f64::from(nonprint)));
-        out.push(t(f64::from(non_ascii)));
+        out.push(t(f64::from(st.nonprint)));
+        out.push(t(f64::from(st.non_ascii)));
 
+        let letters = st.payload_letters;
         out.push(pratio(letters));
-        out.push(pratio(digits));
-        out.push(if letters == 0 { t(0.0) } else { f64::from(upper) / f64::from(letters) });
-        out.push(pratio(pspecial));
-        out.push(t(entropy(payload)));
+        out.push(pratio(st.payload_digits));
+        out.push(if letters == 0 {
+            t(0.0)
+        } else {
+            f64::from(st.payload_upper) / f64::from(letters)
+        });
+        out.push(pratio(st.payload_special));
+        out.push(t(entropy_of_counts(&st.payload_counts, v.payload().len())));
 
-        let tok = tokens::scan(content);
-        out.push(t(f64::from(special)));
+        let tok = tokens::scan_with_syntax(content, st.syntax_seen);
+        out.push(t(f64::from(st.special)));
         out.push(t(f64::from(tok.sql)));
         out.push(t(f64::from(tok.script)));
         out.push(t(f64::from(tok.shell)));
@@ -225,36 +216,4 @@ impl FeatureFamily for Lexical<'_> {
         out.push(t(ngram.map_or(0.0, |s| s.unseen_ratio)));
         out.push(ua.map_or(f64::NAN, |u| indicator(u.1)));
     }
-}
-
-/// Characters that carry syntax in injection payloads (quotes, brackets, operators,
-/// whitespace), as opposed to the letters, digits and `/-_.=&?~,:` of ordinary URLs.
-#[inline]
-fn is_special(b: u8) -> bool {
-    matches!(
-        b,
-        b' ' | b'\t'
-            | b'\''
-            | b'"'
-            | b'<'
-            | b'>'
-            | b'('
-            | b')'
-            | b'['
-            | b']'
-            | b'{'
-            | b'}'
-            | b';'
-            | b'|'
-            | b'`'
-            | b'$'
-            | b'!'
-            | b'*'
-            | b'@'
-            | b'#'
-            | b'\\'
-            | b'^'
-            | b'%'
-            | b'+'
-    )
 }

@@ -9,9 +9,11 @@
 //! | [`site`] | site volume, 5xx ratio, latency against the baseline | site windows |
 //! | [`time`] | hour of day, day of week | none |
 //! | [`params`] | per-endpoint parameter profiles | learned profiles |
+//! | [`geo`] | rarity of the client's country and ASN (only with a GeoIP database) | learned frequencies, lookup cache |
 
 pub mod basics;
 pub mod client;
+pub mod geo;
 pub mod lexical;
 pub mod params;
 pub mod site;
@@ -56,13 +58,18 @@ static C_LOG2_C: LazyLock<[f64; 256]> = LazyLock::new(|| {
 
 /// Shannon entropy in bits per byte of `bytes` (0 when empty).
 pub fn entropy(bytes: &[u8]) -> f64 {
-    if bytes.is_empty() {
-        return 0.0;
-    }
     let mut counts = [0u16; 256];
     for &b in bytes {
         let c = &mut counts[usize::from(b)];
         *c = c.saturating_add(1);
+    }
+    entropy_of_counts(&counts, bytes.len())
+}
+
+/// [`entropy`] from the byte histogram of a text of `len` bytes.
+pub fn entropy_of_counts(counts: &[u16; 256], len: usize) -> f64 {
+    if len == 0 {
+        return 0.0;
     }
     let table = &*C_LOG2_C;
     // H = log2(n) - (1/n) * sum(c * log2(c)).
@@ -73,7 +80,7 @@ pub fn entropy(bytes: &[u8]) -> f64 {
             table.get(usize::from(c)).copied().unwrap_or_else(|| f64::from(c) * f64::from(c).log2())
         })
         .sum();
-    let n = bytes.len() as f64;
+    let n = len as f64;
     (n.log2() - sum / n).max(0.0)
 }
 

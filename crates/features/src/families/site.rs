@@ -43,6 +43,9 @@ pub struct Site {
     short_name: u32,
     last: Option<f64>,
     counts: [Counts; 2],
+    /// The decay factors of the short and baseline windows for `last_dt`.
+    factors: [f64; 2],
+    last_dt: f64,
     hist: [DecayedHistogram; 2],
     cached: Latency,
     cached_at: f64,
@@ -63,6 +66,8 @@ impl Site {
             short_name,
             last: None,
             counts: [Counts::default(); 2],
+            factors: [1.0; 2],
+            last_dt: 0.0,
             hist: [DecayedHistogram::new(short), DecayedHistogram::new(baseline)],
             cached: Latency {
                 p50_ms: f64::NAN,
@@ -115,8 +120,13 @@ impl FeatureFamily for Site {
         let dt = self.last.map_or(0.0, |l| now - l);
         self.last = Some(now);
         let is5xx = r.status.map(|s| (500..600).contains(&s));
-        for (c, w) in self.counts.iter_mut().zip([self.short, self.baseline]) {
-            let f = decay(dt, w);
+        // Arrivals are often evenly spaced (or share a timestamp): the factors of the
+        // last interval are reused when it repeats.
+        if dt.to_bits() != self.last_dt.to_bits() {
+            self.last_dt = dt;
+            self.factors = [decay(dt, self.short), decay(dt, self.baseline)];
+        }
+        for (c, f) in self.counts.iter_mut().zip(self.factors) {
             c.n = c.n * f + 1.0;
             c.status_n = c.status_n * f + f64::from(u8::from(is5xx.is_some()));
             c.e5xx = c.e5xx * f + f64::from(u8::from(is5xx == Some(true)));

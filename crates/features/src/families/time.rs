@@ -4,8 +4,7 @@
 //! The record's own timestamp is used (not the stream clock), since these features
 //! describe when the request says it happened, not window state.
 //!
-//! Geography (country, ASN from a MaxMind database) is not computed yet: with or
-//! without `--geoip`, no geography columns exist.
+//! Geography (country, ASN) is its own family, [`crate::families::geo`].
 
 use std::f64::consts::TAU;
 
