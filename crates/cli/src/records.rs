@@ -54,7 +54,7 @@ pub fn load_into(
                 lines.push(loc.line);
             }
             unit += 1;
-            if unit % 65_536 == 0 {
+            if unit.is_multiple_of(65_536) {
                 progress.inc(65_536);
             }
         })?;

@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anomalog_eval::{Category, SimConfig, SimSummary};
@@ -69,9 +69,9 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
 }
 
 /// Writes a simulation to `out` (and the labels, or a sink when not wanted).
-pub fn write(config: &SimConfig, out: &PathBuf, labels: Option<&PathBuf>) -> Result<SimSummary> {
+pub fn write(config: &SimConfig, out: &Path, labels: Option<&PathBuf>) -> Result<SimSummary> {
     config.validate().context("invalid simulation settings")?;
-    let create = |p: &PathBuf| {
+    let create = |p: &Path| {
         File::create(p)
             .map(BufWriter::new)
             .with_context(|| format!("cannot create {}", p.display()))
@@ -90,7 +90,7 @@ pub fn write(config: &SimConfig, out: &PathBuf, labels: Option<&PathBuf>) -> Res
     Ok(summary)
 }
 
-fn print_summary(summary: &SimSummary, out: &PathBuf, labels: Option<&PathBuf>) {
+fn print_summary(summary: &SimSummary, out: &Path, labels: Option<&PathBuf>) {
     println!("wrote {} lines to {}", summary.lines, out.display());
     if let Some(l) = labels {
         println!("wrote labels to {}", l.display());

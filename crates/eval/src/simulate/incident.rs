@@ -25,7 +25,7 @@ pub(crate) fn apply(
         return 0;
     }
     let span = (end_ms - start_ms) as f64;
-    let t0 = start_ms + (span * rng.random_range(0.45..0.85)) as i64;
+    let t0 = start_ms + (span * rng.random_range(0.1..0.6)) as i64;
     let first = events.partition_point(|e| e.ts_ms < t0);
     let nearby = events[first..]
         .iter()
@@ -63,6 +63,7 @@ fn degrade(rng: &mut SimRng, event: &mut Event) {
         event.request_time = rt;
     } else {
         let slow = event.request_time * lognormal(rng, 20.0, 0.5) + lognormal(rng, 1.5, 0.5);
-        event.request_time = slow.min(59.9);
+        // At least half a second: a surge an operator would call one.
+        event.request_time = slow.clamp(0.5, 59.9);
     }
 }

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use browse::Shop;
 use clients::{ClientKind, Population};
 use dist::{SimRng, diurnal_rate};
-use event::TimeCache;
+use event::{Event, TimeCache};
 use sink::Sink;
 
 /// A kind of labeled anomaly; its name is what the labels file says after `1 `.
@@ -266,20 +266,31 @@ pub fn simulate(
     normal_traffic(&mut rng, &shop, config.lines, start_ms, end_ms, &mut normal);
     let mut events = normal.events;
 
+    // The time by which half of the traffic has been seen. Every category gets campaigns
+    // on both sides of it, so that a log cut in two by record count (train on the first
+    // half, test on the second) has every kind of attack in each part.
+    let mid_ms = median_ts(&events).unwrap_or((start_ms + end_ms) / 2).clamp(start_ms, end_ms - 1);
     for &(category, budget) in budgets.iter().filter(|(c, _)| *c != Category::Incident) {
-        let mut sink = Sink::new(budget, end_ms);
-        let mut idle_rounds = 0;
-        while sink.remaining() > 0 && idle_rounds < 1_000 {
-            let before = sink.remaining();
-            let at = rng.random_range(start_ms..end_ms);
-            attacks::campaign(&mut rng, &shop, category, at, &mut sink);
-            idle_rounds = if sink.remaining() == before { idle_rounds + 1 } else { 0 };
+        let first_half = budget / 2;
+        for (from, to, share) in
+            [(start_ms, mid_ms, first_half), (mid_ms, end_ms, budget - first_half)]
+        {
+            let mut sink = Sink::new(share, end_ms);
+            let mut idle_rounds = 0;
+            while sink.remaining() > 0 && idle_rounds < 1_000 {
+                let before = sink.remaining();
+                let at = rng.random_range(from..to.max(from + 1));
+                attacks::campaign(&mut rng, &shop, category, at, &mut sink);
+                idle_rounds = if sink.remaining() == before { idle_rounds + 1 } else { 0 };
+            }
+            events.extend(sink.events);
         }
-        events.extend(sink.events);
     }
     // Stable, so each client's requests within one millisecond keep their order.
     events.sort_by_key(|e| e.ts_ms);
-    incident::apply(&mut rng, &mut events, incident_budget, start_ms, end_ms);
+    // The site incident falls in the second half: training data should be mostly normal,
+    // and an outage is rare enough that a day has at most one.
+    incident::apply(&mut rng, &mut events, incident_budget, mid_ms, end_ms);
 
     let mut summary = SimSummary {
         per_category: budgets.iter().map(|(c, _)| (*c, 0)).collect(),
@@ -304,6 +315,16 @@ pub fn simulate(
     log.flush()?;
     labels.flush()?;
     Ok(summary)
+}
+
+/// The median timestamp of `events` (in any order).
+fn median_ts(events: &[Event]) -> Option<i64> {
+    let mut ts: Vec<i64> = events.iter().map(|e| e.ts_ms).collect();
+    if ts.is_empty() {
+        return None;
+    }
+    let mid = ts.len() / 2;
+    Some(*ts.select_nth_unstable(mid).1)
 }
 
 /// Fills `sink` with legitimate sessions: the uptime monitor first (1% of lines), then

@@ -98,13 +98,34 @@ impl Default for StoreConfig {
 
 /// `[privacy]`: client addresses pseudonymized and secrets redacted before anything
 /// is stored or alerted.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PrivacyConfig {
-    /// Turns pseudonymization on.
+    /// Turns pseudonymization on. Not available in this build: `true` refuses to start
+    /// rather than store and alert raw client addresses.
     pub enabled: bool,
     /// Name of the environment variable holding the pseudonymization key.
-    pub key_env: Option<String>,
+    pub key_env: String,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        PrivacyConfig { enabled: false, key_env: "ANOMALOG_KEY".to_string() }
+    }
+}
+
+impl PrivacyConfig {
+    /// Checks the section: enabling it is refused until watch can pseudonymize.
+    pub fn check(&self) -> Result<()> {
+        if self.enabled {
+            bail!(
+                "[privacy] enabled = true, but this build of watch cannot pseudonymize; \
+                 refusing to store and alert raw client addresses (set enabled = false or \
+                 anonymize the logs upstream)"
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Keys of this module at the top level of the file; the others belong to the daemon.

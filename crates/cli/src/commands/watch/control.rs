@@ -3,7 +3,7 @@
 //! terminal.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -61,7 +61,7 @@ impl Signals {
     }
 }
 
-fn reload(path: &PathBuf, slot: &ModelSlot) {
+fn reload(path: &Path, slot: &ModelSlot) {
     match Model::load(path) {
         Ok(model) => {
             eprintln!("anomalog: SIGHUP: loaded {}; it scores from the next line", path.display());

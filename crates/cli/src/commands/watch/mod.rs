@@ -126,17 +126,11 @@ impl WatchArgs {
         if c.model.is_none() {
             bail!("no model: pass --model MODEL or set `model` in the config file");
         }
+        c.privacy.check()?;
         if c.daemon.sources.is_empty() {
             bail!(
                 "no source: pass --source file:/var/log/nginx/access.log (or syslog:udp://ADDR, \
                  stdin) or set `sources` in the config file"
-            );
-        }
-        if c.privacy.enabled {
-            bail!(
-                "[privacy] enabled = true, but this build of watch cannot pseudonymize yet; \
-                 refusing to store and alert raw client addresses. Set enabled = false or \
-                 anonymize upstream"
             );
         }
         Ok(c)

@@ -1,0 +1,481 @@
+//! `anomalog watch` run as an operator would: the built binary following a real log
+//! file, alerting to a JSONL file, a webhook and an Alertmanager on loopback sockets,
+//! storing incidents in SQLite and serving them over HTTP, stopped with SIGTERM and
+//! resumed from its checkpoint. Every wait is bounded (20 s) and every child killed.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(20);
+const ATTACKER: &str = "203.0.113.66";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn exe() -> &'static str {
+    env!("CARGO_BIN_EXE_anomalog")
+}
+
+/// A model trained once for all tests, and clean traffic to replay.
+struct Fixture {
+    model: PathBuf,
+    normal: Vec<String>,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let run = |args: &[&str]| {
+            let out = Command::new(exe()).args(args).current_dir(&dir).output().unwrap();
+            assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        run(&["simulate", "--lines", "20000", "--seed", "3", "--out", "train.log"]);
+        run(&["train", "train.log", "-o", "m.model"]);
+        run(&[
+            "simulate",
+            "--lines",
+            "300",
+            "--seed",
+            "9",
+            "--attack-fraction",
+            "0",
+            "--out",
+            "normal.log",
+        ]);
+        let normal = std::fs::read_to_string(dir.join("normal.log")).unwrap();
+        Fixture { model: dir.join("m.model"), normal: normal.lines().map(String::from).collect() }
+    })
+}
+
+fn attack_lines(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "{ATTACKER} - - [02/Mar/2026:10:00:{:02} +0000] \"GET /product?id=1%27%20UNION%20\
+                 SELECT%20username,password%20FROM%20users--{i} HTTP/1.1\" 500 0 \"-\" \
+                 \"sqlmap/1.7.2\" 0.004\n",
+                i % 60
+            )
+        })
+        .collect()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+/// Polls `check` until it returns `Some`, for at most [`WAIT`].
+fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `GET path` on loopback; `None` when nothing answers.
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_string());
+    Some((status, body))
+}
+
+fn metric(port: u16, name: &str) -> Option<u64> {
+    let (_, body) = get(port, "/metrics")?;
+    body.lines().find_map(|l| l.strip_prefix(&format!("{name} "))?.parse().ok())
+}
+
+/// A running `anomalog watch`, killed when dropped.
+struct Watch {
+    child: Child,
+    port: u16,
+    stderr: PathBuf,
+}
+
+impl Watch {
+    /// Starts watch on `log` in `dir` with `extra` flags (the shared model unless they
+    /// name one) and waits until it serves.
+    fn start(dir: &Path, log: &Path, extra: &[String]) -> Watch {
+        let port = free_port();
+        let stderr = dir.join(format!("stderr-{port}.txt"));
+        let model = match extra.iter().any(|a| a == "--model") {
+            true => Vec::new(),
+            false => vec!["--model".into(), fixture().model.display().to_string()],
+        };
+        let child = Command::new(exe())
+            .arg("watch")
+            .args(model)
+            .arg("--source")
+            .arg(format!("file:{}", log.display()))
+            .arg("--db")
+            .arg(dir.join("x.db"))
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+        let mut watch = Watch { child, port, stderr };
+        wait_for("/healthz", || {
+            if let Ok(Some(status)) = watch.child.try_wait() {
+                panic!("watch exited ({status}): {}", watch.stderr_text());
+            }
+            get(port, "/healthz").filter(|(s, _)| *s == 200)
+        });
+        watch
+    }
+
+    fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    fn stop(mut self) -> String {
+        self.signal("TERM");
+        let status = wait_for("watch to exit", || self.child.try_wait().unwrap());
+        let text = self.stderr_text();
+        assert!(status.success(), "exit {status}: {text}");
+        text
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn opened_for(alerts: &Path, client: &str) -> usize {
+    std::fs::read_to_string(alerts)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "opened" && e["incident"]["client"] == client)
+        .count()
+}
+
+fn incidents_of(port: u16, client: &str) -> Option<Vec<serde_json::Value>> {
+    let (status, body) = get(port, &format!("/api/incidents?client={client}"))?;
+    assert_eq!(status, 200, "{body}");
+    let page: serde_json::Value = serde_json::from_str(&body).ok()?;
+    page["items"].as_array().cloned().filter(|items| !items.is_empty())
+}
+
+#[test]
+fn alerts_stores_serves_and_resumes_after_sigterm() {
+    let fx = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let (log, alerts) = (dir.path().join("access.log"), dir.path().join("alerts.jsonl"));
+    std::fs::write(&log, "").unwrap();
+    let flags = vec![format!("--alert=jsonl:{}", alerts.display())];
+    let watch = Watch::start(dir.path(), &log, &flags);
+    assert!(watch.stderr_text().contains("anomalog watch: model"), "{}", watch.stderr_text());
+
+    let normal = fx.normal[..200].join("\n") + "\n";
+    append(&log, &normal);
+    append(&log, &attack_lines(20));
+    let total = 220;
+    wait_for("an alert for the attacker", || (opened_for(&alerts, ATTACKER) > 0).then_some(()));
+    let incidents = wait_for("the incident in the API", || incidents_of(watch.port, ATTACKER));
+    assert_eq!(incidents[0]["category"], "sqli", "{incidents:?}");
+    wait_for("every line scored", || {
+        (metric(watch.port, "anomalog_lines_scored_total")? == total).then_some(())
+    });
+    assert_eq!(metric(watch.port, "anomalog_lines_read_total"), Some(total));
+    assert_eq!(metric(watch.port, "anomalog_lines_rejected_total"), Some(0));
+    // Stored anomalies point at their incident, and all lines count in the series.
+    let id = incidents[0]["id"].as_str().unwrap().to_string();
+    let detail = wait_for("anomalies linked to the incident", || {
+        let (_, body) = get(watch.port, &format!("/api/incidents/{id}"))?;
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        (v["anomalies"].as_array()?.len() >= 10).then_some(v)
+    });
+    assert!(detail["anomalies"][0]["request"].as_str().unwrap().contains("UNION"));
+    wait_for("the series", || {
+        let (_, body) = get(watch.port, "/api/series")?;
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let points = v.as_array().or_else(|| v["points"].as_array())?.clone();
+        let requests: u64 = points.iter().filter_map(|p| p["requests"].as_u64()).sum();
+        (requests == total).then_some(())
+    });
+
+    let text = watch.stop();
+    assert!(text.contains(&format!("stopped: {total} lines read")), "{text}");
+
+    // Restarted on the same state: nothing is read again, no alert repeats, new lines
+    // are read once and the attacker's incident continues.
+    let watch = Watch::start(dir.path(), &log, &flags);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(metric(watch.port, "anomalog_lines_read_total"), Some(0));
+    append(&log, &(fx.normal[200..210].join("\n") + "\n"));
+    append(&log, &attack_lines(3));
+    wait_for("the new lines", || {
+        (metric(watch.port, "anomalog_lines_scored_total")? == 13).then_some(())
+    });
+    let text = watch.stop();
+    assert!(text.contains("stopped: 13 lines read"), "{text}");
+    assert_eq!(opened_for(&alerts, ATTACKER), 1, "the alert was repeated");
+}
+
+/// A loopback HTTP receiver answering 200 to every POST; sends (path, body) on.
+fn receiver() -> (u16, mpsc::Receiver<(String, String)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut reader = BufReader::new(stream);
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = header.split_once(':')
+                    && k.eq_ignore_ascii_case("content-length")
+                {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let mut stream = reader.into_inner();
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let path = request_line.split(' ').nth(1).unwrap_or("").to_string();
+            if tx.send((path, String::from_utf8_lossy(&body).into_owned())).is_err() {
+                return;
+            }
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn webhook_and_alertmanager_receive_the_incident_and_sighup_reloads() {
+    let fx = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    std::fs::write(&log, "").unwrap();
+    let (hook, hook_rx) = receiver();
+    let (am, am_rx) = receiver();
+    let model = dir.path().join("site.model");
+    std::fs::copy(&fx.model, &model).unwrap();
+    let flags = vec![
+        format!("--alert=webhook:http://127.0.0.1:{hook}/hook"),
+        format!("--alert=alertmanager:http://127.0.0.1:{am}"),
+        "--model".to_string(),
+        model.display().to_string(),
+        "--format".to_string(),
+        "combined".to_string(),
+    ];
+    let watch = Watch::start(dir.path(), &log, &flags);
+    append(&log, &(fx.normal[..50].join("\n") + "\n"));
+    append(&log, &attack_lines(10));
+
+    let deadline = Instant::now() + WAIT;
+    let mut hooked = None;
+    while hooked.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (path, body) = hook_rx.recv_timeout(left).expect("no webhook call within 20 s");
+        let event: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if event["incident"]["client"] == ATTACKER {
+            assert_eq!(path, "/hook");
+            hooked = Some(event);
+        }
+    }
+    let event = hooked.unwrap();
+    assert_eq!(event["event"], "opened");
+    assert_eq!(event["incident"]["category"], "sqli");
+    let mut alerted = None;
+    while alerted.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (path, body) = am_rx.recv_timeout(left).expect("no Alertmanager call within 20 s");
+        assert_eq!(path, "/api/v2/alerts");
+        let alerts: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if alerts[0]["labels"]["client"] == ATTACKER {
+            alerted = Some(alerts);
+        }
+    }
+    let alerts = alerted.unwrap();
+    assert_eq!(alerts[0]["labels"]["alertname"], "AnomalogIncident");
+    assert_eq!(alerts[0]["labels"]["category"], "sqli");
+    assert!(alerts[0]["startsAt"].is_string() && alerts[0]["endsAt"].is_string());
+
+    // SIGHUP with a broken model file keeps the running model...
+    std::fs::write(&model, b"not a model").unwrap();
+    watch.signal("HUP");
+    wait_for("the refused reload", || {
+        (metric(watch.port, "anomalog_model_reload_failures_total")? == 1).then_some(())
+    });
+    assert!(watch.stderr_text().contains("the current model keeps running"));
+    append(&log, &(fx.normal[50..60].join("\n") + "\n"));
+    wait_for("scoring after the refused reload", || {
+        (metric(watch.port, "anomalog_lines_scored_total")? == 70).then_some(())
+    });
+    // ...and with a good one swaps it in before the next line.
+    std::fs::copy(&fx.model, &model).unwrap();
+    watch.signal("HUP");
+    wait_for("the reload message", || watch.stderr_text().contains("SIGHUP: loaded").then_some(()));
+    append(&log, &(fx.normal[60..70].join("\n") + "\n"));
+    wait_for("the reloaded model", || {
+        (metric(watch.port, "anomalog_model_reloads_total")? == 1).then_some(())
+    });
+    wait_for("scoring after the reload", || {
+        (metric(watch.port, "anomalog_lines_scored_total")? == 80).then_some(())
+    });
+    watch.stop();
+}
+
+#[test]
+fn two_line_config_on_stdin_alerts_to_stdout() {
+    let fx = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("anomalog.toml");
+    std::fs::write(
+        &config,
+        format!("model = {:?}\nsources = [\"stdin\"]\n", fx.model.display().to_string()),
+    )
+    .unwrap();
+    let input = fx.normal[..100].join("\n") + "\n" + &attack_lines(5);
+    let out = assert_cmd::Command::new(exe())
+        .current_dir(dir.path())
+        .args(["watch", "--config", "anomalog.toml", "--listen", "off"])
+        .write_stdin(input)
+        .timeout(WAIT)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("stopped: 105 lines read"), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let opened = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .any(|e| e["event"] == "opened" && e["incident"]["client"] == ATTACKER);
+    assert!(opened, "no alert on stdout: {stdout}");
+    assert!(dir.path().join("anomalog.db").exists());
+    assert!(dir.path().join("anomalog-state/checkpoint.json").exists());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "model = \"m\"\nsources = [\"stdin\"]\nbatch_line = 3\n").unwrap();
+    for args in [
+        vec!["watch".to_string(), "--source".into(), "stdin".into()],
+        vec!["watch".into(), "--model".into(), "m.model".into()],
+        vec!["watch".into(), "--config".into(), bad.display().to_string()],
+    ] {
+        let out = Command::new(exe()).args(&args).current_dir(dir.path()).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = Command::new(exe()).args(["watch", "--help"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--alert"));
+}
+
+#[test]
+fn dashboard_in_chromium_shows_the_incident() {
+    if !Path::new(CHROMIUM).exists() {
+        assert!(std::env::var_os("CI").is_none(), "{CHROMIUM} is missing; CI must install it");
+        eprintln!("skipping the browser test: {CHROMIUM} not found");
+        return;
+    }
+    let fx = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    std::fs::write(&log, "").unwrap();
+    let watch = Watch::start(dir.path(), &log, &["--alert=stdout".to_string()]);
+    append(&log, &(fx.normal[..100].join("\n") + "\n"));
+    append(&log, &attack_lines(10));
+    wait_for("the incident in the API", || incidents_of(watch.port, ATTACKER));
+
+    let mut child = Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", dir.path().join("profile").display()))
+        .arg(format!("http://127.0.0.1:{}/", watch.port))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut dom = String::new();
+        let _ = stdout.read_to_string(&mut dom);
+        dom
+    });
+    let finished = wait_for_exit(&mut child);
+    let dom = reader.join().unwrap();
+    assert!(finished, "chromium did not finish within 20 s");
+    assert!(dom.contains("class=\"incident\""), "no incident rendered:\n{dom}");
+    assert!(dom.contains(ATTACKER) && dom.contains("sqli"), "the incident is missing:\n{dom}");
+    assert!(dom.contains("UNION"), "the sample request is missing");
+    watch.stop();
+}
+
+/// Waits up to [`WAIT`] for `child`; kills it on timeout. Returns whether it finished.
+fn wait_for_exit(child: &mut Child) -> bool {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if child.try_wait().ok().flatten().is_some() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    false
+}
