@@ -28,6 +28,14 @@ pub enum PipelineError {
         #[source]
         source: ModelFileError,
     },
+    /// The model was trained with geography features and needs its database.
+    #[error(
+        "{path}: the model was trained with geography features; give the database with --geoip FILE"
+    )]
+    GeoIpRequired {
+        /// The model file.
+        path: String,
+    },
     /// A file could not be opened or written.
     #[error("{path}: {source}")]
     Io {

@@ -154,6 +154,23 @@ impl Model {
             .map_err(|source| PipelineError::ModelFile { path: path.display().to_string(), source })
     }
 
+    /// Reads a model file and opens the GeoIP database it needs: a model trained with
+    /// geography features scores every record as missing its country without one, which
+    /// would look anomalous, so that is an error rather than a silent degradation.
+    pub fn load_with_geoip(path: &Path, geoip: Option<&Path>) -> Result<Model, PipelineError> {
+        let mut model = Model::load(path)?;
+        match geoip {
+            Some(db) if model.features.uses_geoip() => model.features.attach_geoip(db)?,
+            // Geography was not learned: the database has nothing to add.
+            Some(_) => {}
+            None if model.features.uses_geoip() => {
+                return Err(PipelineError::GeoIpRequired { path: path.display().to_string() });
+            }
+            None => {}
+        }
+        Ok(model)
+    }
+
     /// The alerting threshold on the 0..1 score scale.
     pub fn threshold(&self) -> f64 {
         self.detector.probability_threshold()

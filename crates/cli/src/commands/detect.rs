@@ -46,6 +46,10 @@ pub struct DetectArgs {
     /// Flag above this score (0..1) instead of the model's threshold.
     #[arg(long, value_name = "SCORE")]
     pub threshold: Option<f64>,
+
+    /// MaxMind .mmdb database, for a model trained with --geoip.
+    #[arg(long, value_name = "FILE")]
+    pub geoip: Option<PathBuf>,
 }
 
 /// Output formats of `detect`.
@@ -97,7 +101,7 @@ pub fn request_text(r: &Record<'_>) -> String {
 
 /// Runs `anomalog detect`.
 pub fn run(args: DetectArgs) -> Result<ExitCode> {
-    let mut model = Model::load(&args.model)?;
+    let mut model = Model::load_with_geoip(&args.model, args.geoip.as_deref())?;
     if let Some(p) = args.threshold {
         anyhow::ensure!(
             (0.0..=1.0).contains(&p),

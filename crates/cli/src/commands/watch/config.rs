@@ -26,6 +26,8 @@ use serde::{Deserialize, Serialize};
 pub struct WatchConfig {
     /// The model file written by `anomalog train`. Required (here or `--model`).
     pub model: Option<PathBuf>,
+    /// MaxMind `.mmdb` database for a model trained with geography features.
+    pub geoip: Option<PathBuf>,
     /// Log format of the sources: `auto` (detected per source on its first lines),
     /// `combined`, `common`, `nginx:'<log_format>'`, `apache:'<LogFormat>'`, `json`
     /// or `uri`.
@@ -48,6 +50,7 @@ impl Default for WatchConfig {
     fn default() -> Self {
         WatchConfig {
             model: None,
+            geoip: None,
             format: "auto".to_string(),
             status_interval_secs: 10,
             server: ServerConfig::default(),
@@ -130,7 +133,7 @@ impl PrivacyConfig {
 
 /// Keys of this module at the top level of the file; the others belong to the daemon.
 const OWN_KEYS: &[&str] =
-    &["model", "format", "status_interval_secs", "server", "store", "privacy"];
+    &["model", "geoip", "format", "status_interval_secs", "server", "store", "privacy"];
 
 impl WatchConfig {
     /// Reads a config file.

@@ -30,6 +30,7 @@ impl Signals {
     pub fn install(
         shutdown: Arc<AtomicBool>,
         model: PathBuf,
+        geoip: Option<PathBuf>,
         slot: Arc<ModelSlot>,
     ) -> Result<Signals> {
         let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
@@ -40,7 +41,7 @@ impl Signals {
             .spawn(move || {
                 for signal in signals.forever() {
                     if signal == SIGHUP {
-                        reload(&model, &slot);
+                        reload(&model, geoip.as_deref(), &slot);
                     } else if shutdown.swap(true, Ordering::SeqCst) {
                         eprintln!("anomalog: second stop signal: exiting without waiting");
                         std::process::exit(1);
@@ -61,8 +62,8 @@ impl Signals {
     }
 }
 
-fn reload(path: &Path, slot: &ModelSlot) {
-    match Model::load(path) {
+fn reload(path: &Path, geoip: Option<&Path>, slot: &ModelSlot) {
+    match Model::load_with_geoip(path, geoip) {
         Ok(model) => {
             eprintln!("anomalog: SIGHUP: loaded {}; it scores from the next line", path.display());
             slot.offer(model);

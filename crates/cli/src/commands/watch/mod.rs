@@ -83,6 +83,10 @@ pub struct WatchArgs {
     #[arg(long, value_name = "VAR")]
     pub token_env: Option<String>,
 
+    /// MaxMind .mmdb database, for a model trained with --geoip (config `geoip`).
+    #[arg(long, value_name = "FILE")]
+    pub geoip: Option<PathBuf>,
+
     /// Read files that exist at the first start from their beginning instead of their
     /// end (config `[file] start_at = "beginning"`).
     #[arg(long)]
@@ -98,6 +102,9 @@ impl WatchArgs {
         };
         if let Some(m) = &self.model {
             c.model = Some(m.clone());
+        }
+        if let Some(g) = &self.geoip {
+            c.geoip = Some(g.clone());
         }
         if !self.sources.is_empty() {
             c.daemon.sources = self.sources.clone();
@@ -148,7 +155,7 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     };
     let model_path = config.model.clone().unwrap_or_default();
     let format = scorer::parse_format(&config.format).context("format")?;
-    let model = load_model(&model_path)?;
+    let model = load_model(&model_path, config.geoip.as_deref())?;
     let model_line = format!(
         "{} ({}, threshold {:.4})",
         model_path.display(),
@@ -177,7 +184,12 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     let mut scorer = ModelScorer::new(model, format, Arc::clone(&slot), feed);
 
     let shutdown = Arc::new(AtomicBool::new(false));
-    let signals = control::Signals::install(Arc::clone(&shutdown), model_path, Arc::clone(&slot))?;
+    let signals = control::Signals::install(
+        Arc::clone(&shutdown),
+        model_path,
+        config.geoip.clone(),
+        Arc::clone(&slot),
+    )?;
     let url = server.as_ref().map_or("off".to_string(), |s| format!("http://{}/", s.local_addr()));
     eprintln!(
         "anomalog watch: model {model_line}; sources {}; alerts {}; db {}; listening on {url}",
@@ -214,8 +226,9 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn load_model(path: &Path) -> Result<Model> {
-    Model::load(path).with_context(|| format!("cannot load the model {}", path.display()))
+fn load_model(path: &Path, geoip: Option<&Path>) -> Result<Model> {
+    Model::load_with_geoip(path, geoip)
+        .with_context(|| format!("cannot load the model {}", path.display()))
 }
 
 fn open_store(path: &Path) -> Result<Store> {
