@@ -25,18 +25,24 @@ pub fn categorize(names: &[String], raw: &[f64], explanation: &[Explanation]) ->
         names.iter().position(|n| n == name).and_then(|i| raw.get(i)).copied().unwrap_or(0.0)
     };
     let positive = |name: &str| value(name) > 0.0;
-    // Payload tokens are the strongest evidence of intent; check the most specific first.
-    if positive("sql_tokens") {
-        return "sqli";
+    // Payload tokens are the strongest evidence of intent: the family with the most
+    // tokens names the attack. On a tie the more specific family wins: a quote alone
+    // counts as SQL syntax, and script and shell payloads often carry quotes too.
+    let families = [
+        ("script_tokens", "xss"),
+        ("traversal_tokens", "traversal"),
+        ("shell_tokens", "cmdi"),
+        ("sql_tokens", "sqli"),
+    ];
+    let mut best: Option<(f64, &'static str)> = None;
+    for (feature, category) in families {
+        let n = value(feature);
+        if n > 0.0 && best.is_none_or(|(m, _)| n > m) {
+            best = Some((n, category));
+        }
     }
-    if positive("script_tokens") {
-        return "xss";
-    }
-    if positive("traversal_tokens") {
-        return "traversal";
-    }
-    if positive("shell_tokens") {
-        return "cmdi";
+    if let Some((_, category)) = best {
+        return category;
     }
     if positive("user_agent_scanner") {
         return "scanner";
@@ -69,6 +75,9 @@ mod tests {
             ["sql_tokens", "script_tokens", "client_rate_10s"].map(String::from).to_vec();
         assert_eq!(categorize(&names, &[2.0, 0.0, 0.0], &expl("path_length")), "sqli");
         assert_eq!(categorize(&names, &[0.0, 1.0, 0.0], &expl("path_length")), "xss");
+        // `<body onload=alert('x')>`: a quote counts as SQL, the script tokens win the tie.
+        assert_eq!(categorize(&names, &[1.0, 1.0, 0.0], &expl("path_length")), "xss");
+        assert_eq!(categorize(&names, &[3.0, 1.0, 0.0], &expl("path_length")), "sqli");
         assert_eq!(
             categorize(&names, &[0.0, 0.0, 9.0], &expl("client_rate_10s")),
             "client_behaviour"

@@ -49,13 +49,19 @@ impl<'m> Scorer<'m> {
     /// values and training medians.
     pub fn explain(&self) -> Vec<Explanation> {
         let contributions = self.model.detector.detector().explain(&self.scaled);
-        top_features(
+        let mut explanation = top_features(
             &contributions,
             &self.raw,
             self.model.features.names(),
             self.model.features.medians(),
             EXPLANATION_FEATURES,
-        )
+        );
+        // Decayed window sums leave values like 1e-280 where an operator means zero.
+        for e in &mut explanation {
+            e.value = flush_tiny(e.value);
+            e.typical = flush_tiny(e.typical);
+        }
+        explanation
     }
 
     /// The category of the last scored record (see [`crate::category`]).
@@ -77,4 +83,9 @@ impl<'m> Scorer<'m> {
     pub fn model(&self) -> &'m Model {
         self.model
     }
+}
+
+/// Zero for magnitudes below a billionth (NaN, meaning missing, stays NaN).
+fn flush_tiny(v: f64) -> f64 {
+    if v.abs() < 1e-9 { 0.0 } else { v }
 }
