@@ -108,6 +108,16 @@ impl<R: Read> LineReader<R> {
                 self.start = line_end + 1;
                 self.line_no += 1;
                 let line = trim_cr(&self.buf[line_start..line_end]);
+                if line.len() > self.max_line {
+                    // A long line that happened to fit in the buffer is still too long.
+                    self.long_prefix.clear();
+                    self.long_prefix.extend_from_slice(&line[..LONG_PREFIX.min(line.len())]);
+                    let len = line.len() as u64;
+                    return Ok(Some((
+                        self.line_no,
+                        Unit::TooLong { len, prefix: &self.long_prefix },
+                    )));
+                }
                 return Ok(Some((self.line_no, Unit::Data(line))));
             }
             if self.end - self.start > self.max_line {
@@ -123,6 +133,15 @@ impl<R: Read> LineReader<R> {
                 self.start = self.end;
                 self.line_no += 1;
                 let line = trim_cr(&self.buf[line_start..self.end]);
+                if line.len() > self.max_line {
+                    self.long_prefix.clear();
+                    self.long_prefix.extend_from_slice(&line[..LONG_PREFIX.min(line.len())]);
+                    let len = line.len() as u64;
+                    return Ok(Some((
+                        self.line_no,
+                        Unit::TooLong { len, prefix: &self.long_prefix },
+                    )));
+                }
                 return Ok(Some((self.line_no, Unit::Data(line))));
             }
             self.fill()?;
@@ -260,6 +279,13 @@ impl<R: Read> LineReader<R> {
     }
 }
 
+/// Keeps the first bytes of an over-long line in `prefix` and returns its length.
+fn keep_prefix(prefix: &mut Vec<u8>, line: &[u8]) -> u64 {
+    prefix.clear();
+    prefix.extend_from_slice(&line[..LONG_PREFIX.min(line.len())]);
+    line.len() as u64
+}
+
 fn push_line(unit: &mut Vec<u8>, line: &[u8], max: usize, too_long: &mut bool) {
     if unit.len() + line.len() + 1 > max {
         *too_long = true;
@@ -365,7 +391,16 @@ GET http://h/c HTTP/1.1\nHost: h\n\n";
             while let Some((n, unit)) = r.next_line().unwrap() {
                 count += 1;
                 prop_assert_eq!(n, count);
-                total += match unit { Unit::Data(l) => l.len() as u64, Unit::TooLong { len, .. } => len };
+                total += match unit {
+                    Unit::Data(l) => {
+                        prop_assert!(l.len() <= max, "a {}-byte line passed a limit of {max}", l.len());
+                        l.len() as u64
+                    }
+                    Unit::TooLong { len, .. } => {
+                        prop_assert!(len as usize > max);
+                        len
+                    }
+                };
             }
             let newlines = input.iter().filter(|&&b| b == b'\n').count() as u64;
             let crlf = input.windows(2).filter(|w| w == b"\r\n").count() as u64;
