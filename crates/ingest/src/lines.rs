@@ -110,9 +110,7 @@ impl<R: Read> LineReader<R> {
                 let line = trim_cr(&self.buf[line_start..line_end]);
                 if line.len() > self.max_line {
                     // A long line that happened to fit in the buffer is still too long.
-                    self.long_prefix.clear();
-                    self.long_prefix.extend_from_slice(&line[..LONG_PREFIX.min(line.len())]);
-                    let len = line.len() as u64;
+                    let len = keep_prefix(&mut self.long_prefix, line);
                     return Ok(Some((
                         self.line_no,
                         Unit::TooLong { len, prefix: &self.long_prefix },
@@ -134,9 +132,7 @@ impl<R: Read> LineReader<R> {
                 self.line_no += 1;
                 let line = trim_cr(&self.buf[line_start..self.end]);
                 if line.len() > self.max_line {
-                    self.long_prefix.clear();
-                    self.long_prefix.extend_from_slice(&line[..LONG_PREFIX.min(line.len())]);
-                    let len = line.len() as u64;
+                    let len = keep_prefix(&mut self.long_prefix, line);
                     return Ok(Some((
                         self.line_no,
                         Unit::TooLong { len, prefix: &self.long_prefix },
