@@ -25,8 +25,8 @@ pub struct InputArgs {
 }
 
 impl InputArgs {
-    /// The scanner for these options.
-    pub fn scanner(&self) -> Result<Scanner> {
+    /// The format options (`--field` overrides) of these options.
+    pub fn scanner_options(&self) -> Result<FormatOptions> {
         let mut options = FormatOptions::default();
         for field in &self.fields {
             let Some((name, path)) = field.split_once('=') else {
@@ -34,7 +34,12 @@ impl InputArgs {
             };
             options.json_fields.push((name.trim().to_string(), path.trim().to_string()));
         }
-        Ok(Scanner::new(&self.format, options)?.max_line(self.max_line))
+        Ok(options)
+    }
+
+    /// The scanner for these options.
+    pub fn scanner(&self) -> Result<Scanner> {
+        Ok(Scanner::new(&self.format, self.scanner_options()?)?.max_line(self.max_line))
     }
 }
 

@@ -28,8 +28,11 @@ enum Command {
     Features(commands::features::FeaturesArgs),
     Train(commands::train::TrainArgs),
     Detect(commands::detect::DetectArgs),
+    Drift(commands::drift::DriftArgs),
     Eval(commands::eval::EvalArgs),
+    Tune(commands::tune::TuneArgs),
     Watch(commands::watch::WatchArgs),
+    Anonymize(commands::anonymize::AnonymizeArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,8 +44,11 @@ fn main() -> ExitCode {
         Command::Features(args) => commands::features::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Detect(args) => commands::detect::run(args),
+        Command::Drift(args) => commands::drift::run(args),
         Command::Eval(args) => commands::eval::run(args),
+        Command::Tune(args) => commands::tune::run(args),
         Command::Watch(args) => commands::watch::run(args),
+        Command::Anonymize(args) => commands::anonymize::run(args),
     };
     match result {
         Ok(code) => code,

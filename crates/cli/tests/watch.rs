@@ -393,6 +393,53 @@ fn two_line_config_on_stdin_alerts_to_stdout() {
 }
 
 #[test]
+fn privacy_keeps_raw_addresses_out_of_alerts_and_the_database() {
+    let fx = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("anomalog.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "model = {:?}\nsources = [\"stdin\"]\n[privacy]\nenabled = true\nkey_env = \"TEST_KEY\"\n",
+            fx.model.display().to_string()
+        ),
+    )
+    .unwrap();
+    let secret = "password=hunter2hunter2";
+    let attacks = attack_lines(5).replace("HTTP/1.1", &format!("&{secret} HTTP/1.1"));
+    let input = fx.normal[..100].join("\n") + "\n" + &attacks;
+    let run = |key: Option<&str>| {
+        let mut cmd = assert_cmd::Command::new(exe());
+        cmd.current_dir(dir.path())
+            .args(["watch", "--config", "anomalog.toml", "--listen", "off"])
+            .env_remove("TEST_KEY")
+            .write_stdin(input.clone())
+            .timeout(WAIT);
+        if let Some(k) = key {
+            cmd.env("TEST_KEY", k);
+        }
+        cmd.output().unwrap()
+    };
+    // Without its key, privacy refuses to start rather than alert raw addresses.
+    let refused = run(None);
+    assert_eq!(refused.status.code(), Some(2), "{}", String::from_utf8_lossy(&refused.stderr));
+
+    let out = run(Some("a test key that is long enough"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("\"opened\""), "no alert: {stdout}");
+    let db = std::fs::read(dir.path().join("anomalog.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("anomalog.db-wal")).unwrap_or_default();
+    for text in [stdout.as_bytes(), &db, &wal] {
+        let text = String::from_utf8_lossy(text);
+        assert!(!text.contains(ATTACKER), "raw address stored or alerted");
+        assert!(!text.contains("hunter2hunter2"), "secret stored or alerted");
+    }
+    assert!(stdout.contains("ip4-"), "{stdout}");
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");

@@ -33,10 +33,12 @@
 //! ```
 
 pub mod category;
+pub mod drift;
 mod error;
 mod model;
 mod score;
 
+pub use drift::{DriftMonitor, DriftOptions, DriftReport, TrainingProfile};
 pub use error::PipelineError;
 pub use model::{Model, TrainOptions, TrainingSummary};
 pub use score::{EXPLANATION_FEATURES, Scored, Scorer};

@@ -13,6 +13,7 @@ use anomalog_models::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::drift::TrainingProfile;
 use crate::error::PipelineError;
 use crate::score::Scorer;
 
@@ -33,6 +34,9 @@ pub struct TrainingSummary {
     pub formats: Vec<String>,
     /// Names of the training inputs (file names only, no directories).
     pub inputs: Vec<String>,
+    /// Distributions of the raw training features and scores, the reference of drift
+    /// checks (see [`crate::drift`]). Filled by [`Model::train`]; empty by default.
+    pub profile: TrainingProfile,
 }
 
 impl TrainingSummary {
@@ -116,6 +120,9 @@ impl Model {
         summary.span_seconds = computed.span_seconds;
         let detector =
             CalibratedDetector::calibrate(fitted, view, summary.span_seconds, options.threshold)?;
+        drop(matrix);
+        summary.profile =
+            TrainingProfile::from_training(&features, records, detector.calibration().sketch());
         Ok(Model {
             anomalog_version: env!("CARGO_PKG_VERSION").to_string(),
             detector_name,

@@ -124,7 +124,8 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn dataset(args: &EvalArgs) -> Result<Dataset> {
+/// Loads the training records and the labeled test records the options describe.
+pub fn dataset(args: &EvalArgs) -> Result<Dataset> {
     if let Some(share) = args.split {
         ensure!(share > 0.0 && share < 1.0, "--split {share}: expected a share between 0 and 1");
         ensure!(!args.inputs.is_empty(), "--split needs INPUT");

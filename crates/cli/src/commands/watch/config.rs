@@ -16,6 +16,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use anomalog_privacy::{ClientMode, Key, MIN_KEY_LEN, Privacy, RedactionRules};
 use anomalog_watch::DaemonConfig;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -100,38 +101,79 @@ impl Default for StoreConfig {
 }
 
 /// `[privacy]`: client addresses pseudonymized and secrets redacted before anything
-/// is stored or alerted.
+/// is stored, shown or alerted. Scoring itself sees the raw record in memory, so
+/// per-client windows and geography work as in training.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PrivacyConfig {
-    /// Turns pseudonymization on. Not available in this build: `true` refuses to start
-    /// rather than store and alert raw client addresses.
+    /// Turns pseudonymization and redaction on.
     pub enabled: bool,
-    /// Name of the environment variable holding the pseudonymization key.
+    /// `hmac` (keyed pseudonyms, stable for a key) or `truncate` (keep the network
+    /// prefix only).
+    pub mode: PrivacyMode,
+    /// Name of the environment variable holding the pseudonymization key (at least 16
+    /// bytes; required by `hmac`).
     pub key_env: String,
+    /// With `truncate`: IPv4 prefix length kept.
+    pub ipv4_prefix: u8,
+    /// With `truncate`: IPv6 prefix length kept.
+    pub ipv6_prefix: u8,
+    /// More parameter and header names whose values are secrets.
+    pub secret_names: Vec<String>,
+}
+
+/// How client addresses are replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrivacyMode {
+    /// Keyed pseudonyms (`ip4-<hex>`).
+    Hmac,
+    /// Network prefix (`/24`, `/48`).
+    Truncate,
 }
 
 impl Default for PrivacyConfig {
     fn default() -> Self {
-        PrivacyConfig { enabled: false, key_env: "ANOMALOG_KEY".to_string() }
+        PrivacyConfig {
+            enabled: false,
+            mode: PrivacyMode::Hmac,
+            key_env: "ANOMALOG_KEY".to_string(),
+            ipv4_prefix: 24,
+            ipv6_prefix: 48,
+            secret_names: Vec::new(),
+        }
     }
 }
 
 impl PrivacyConfig {
-    /// Checks the section: enabling it is refused until watch can pseudonymize.
-    pub fn check(&self) -> Result<()> {
-        if self.enabled {
-            bail!(
-                "[privacy] enabled = true, but this build of watch cannot pseudonymize; \
-                 refusing to store and alert raw client addresses (set enabled = false or \
-                 anonymize the logs upstream)"
-            );
+    /// The privacy settings in force, `None` when disabled; a missing or short key is an
+    /// error, never a silent fallback to raw addresses.
+    pub fn build(&self) -> Result<Option<Privacy>> {
+        if !self.enabled {
+            return Ok(None);
         }
-        Ok(())
+        let key = match std::env::var(&self.key_env) {
+            Ok(k) if !k.is_empty() => {
+                Some(Key::new(&k).with_context(|| format!("${}", self.key_env))?)
+            }
+            _ if self.mode == PrivacyMode::Hmac => bail!(
+                "[privacy] mode = \"hmac\" needs a key in ${} (at least {MIN_KEY_LEN} bytes)",
+                self.key_env
+            ),
+            _ => None,
+        };
+        let mode = match self.mode {
+            PrivacyMode::Hmac => ClientMode::Hmac,
+            PrivacyMode::Truncate => {
+                ClientMode::Truncate { v4_bits: self.ipv4_prefix, v6_bits: self.ipv6_prefix }
+            }
+        };
+        let rules =
+            RedactionRules { names: self.secret_names.clone(), ..RedactionRules::default() };
+        Ok(Some(Privacy::new(mode, key, rules)?))
     }
 }
 
-/// Keys of this module at the top level of the file; the others belong to the daemon.
 const OWN_KEYS: &[&str] =
     &["model", "geoip", "format", "status_interval_secs", "server", "store", "privacy"];
 

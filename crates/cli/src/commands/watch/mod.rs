@@ -133,7 +133,8 @@ impl WatchArgs {
         if c.model.is_none() {
             bail!("no model: pass --model MODEL or set `model` in the config file");
         }
-        c.privacy.check()?;
+        // A privacy section that cannot work (no key) is a configuration error.
+        c.privacy.build()?;
         if c.daemon.sources.is_empty() {
             bail!(
                 "no source: pass --source file:/var/log/nginx/access.log (or syslog:udp://ADDR, \
@@ -181,7 +182,8 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     let (feed, writer) =
         store::spawn_writer(Arc::clone(&store), links, Arc::clone(&store_stats), retention)
             .context("cannot start the store writer")?;
-    let mut scorer = ModelScorer::new(model, format, Arc::clone(&slot), feed);
+    let privacy = config.privacy.build()?;
+    let mut scorer = ModelScorer::new(model, format, privacy, Arc::clone(&slot), feed);
 
     let shutdown = Arc::new(AtomicBool::new(false));
     let signals = control::Signals::install(

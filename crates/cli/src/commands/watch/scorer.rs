@@ -6,10 +6,16 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use anomalog_features::stream::FeatureStream;
 use anomalog_ingest::formats::{self, FormatOptions};
 use anomalog_ingest::{Format, Framing, Record};
-use anomalog_pipeline::{Model, Scorer};
+use anomalog_models::explain::{Explanation, top_features};
+use anomalog_models::{Detector, MatrixView};
+use anomalog_pipeline::category::categorize;
+use anomalog_pipeline::{EXPLANATION_FEATURES, Model};
+use anomalog_privacy::Privacy;
 use anomalog_watch::incident::{Anomaly, ExplanationItem};
+use anomalog_watch::source::LineBatch;
 use anomalog_watch::{LineOutcome, LineScorer};
 use anyhow::{Result, bail};
 
@@ -38,7 +44,8 @@ impl ModelSlot {
     }
 
     fn take(&self) -> Option<Model> {
-        if !self.pending.swap(false, Ordering::Acquire) {
+        // Checked before every line: a plain load keeps the common case a read.
+        if !self.pending.load(Ordering::Relaxed) || !self.pending.swap(false, Ordering::Acquire) {
             return None;
         }
         self.model.lock().unwrap_or_else(|p| p.into_inner()).take()
@@ -48,7 +55,34 @@ impl ModelSlot {
 /// How lines are parsed: one format for every source, or detected per source.
 enum Formats {
     Fixed(Box<dyn Format>),
-    Auto(HashMap<String, Detection>),
+    Auto(AutoFormats),
+}
+
+/// The detections of `--format auto`, by source. Consecutive lines nearly always come
+/// from the same source (the daemon polls one source at a time), so the last one used
+/// is checked first and most lines skip hashing the source name.
+#[derive(Default)]
+struct AutoFormats {
+    detections: Vec<(String, Detection)>,
+    index: HashMap<String, usize>,
+    last: usize,
+}
+
+impl AutoFormats {
+    fn detection(&mut self, source: &str) -> &mut Detection {
+        let hit = self.detections.get(self.last).is_some_and(|(name, _)| name == source);
+        if !hit {
+            self.last = match self.index.get(source) {
+                Some(&i) => i,
+                None => {
+                    self.detections.push((source.to_string(), Detection::default()));
+                    self.index.insert(source.to_string(), self.detections.len() - 1);
+                    self.detections.len() - 1
+                }
+            };
+        }
+        &mut self.detections[self.last].1
+    }
 }
 
 /// `--format auto` for one source: the format that parses most of its first lines.
@@ -95,37 +129,71 @@ pub fn parse_format(spec: &str) -> Result<Option<Box<dyn Format>>> {
 }
 
 /// Implements [`LineScorer`] with a trained [`Model`].
+///
+/// A batch is scored in two passes: the lines are parsed and pushed through the
+/// feature windows in order (that part is sequential: each record is seen in the
+/// context of those before it), then the detector scores the whole block of rows at
+/// once, which walks each tree for many rows together and uses every core. Scores,
+/// flags and explanations are the same as scoring line by line.
 pub struct ModelScorer {
     // The daemon holds the scorer for its whole run and a SIGHUP swaps the model inside
-    // it, while `Scorer` borrows its model: each loaded model is therefore leaked once
-    // (`Box::leak`) and lives until the process ends. A model is about a megabyte and a
-    // reload is an operator's action, so what is kept is bounded by what they do.
-    scorer: Scorer<'static>,
+    // it, while the feature stream borrows its model: each loaded model is therefore
+    // leaked once (`Box::leak`) and lives until the process ends. A model is about a
+    // megabyte and a reload is an operator's action, so what is kept is bounded by what
+    // they do.
+    model: &'static Model,
+    stream: FeatureStream<'static>,
     formats: Formats,
+    /// Pseudonymization and redaction of what is stored and alerted (scoring sees the
+    /// raw record).
+    privacy: Option<Privacy>,
     slot: Arc<ModelSlot>,
     feed: StoreFeed,
+    /// The rows of the batch being scored, kept between batches for their allocations.
+    rows: BatchRows,
+}
+
+/// Feature rows of one batch, raw and scaled, row after row.
+#[derive(Default)]
+struct BatchRows {
+    raw: Vec<f64>,
+    scaled: Vec<f64>,
+    raw_row: Vec<f64>,
+    scaled_row: Vec<f64>,
 }
 
 impl ModelScorer {
     /// A scorer over `model`, parsing with `format` (`None`: detect per source),
-    /// taking reloaded models from `slot` and reporting to the store through `feed`.
+    /// applying `privacy` to flagged records, taking reloaded models from `slot` and
+    /// reporting to the store through `feed`.
     pub fn new(
         model: Model,
         format: Option<Box<dyn Format>>,
+        privacy: Option<Privacy>,
         slot: Arc<ModelSlot>,
         feed: StoreFeed,
     ) -> ModelScorer {
         let formats = match format {
             Some(f) => Formats::Fixed(f),
-            None => Formats::Auto(HashMap::new()),
+            None => Formats::Auto(AutoFormats::default()),
         };
-        ModelScorer { scorer: leak(model).scorer(), formats, slot, feed }
+        let model = leak(model);
+        ModelScorer {
+            model,
+            stream: model.features.stream(),
+            formats,
+            privacy,
+            slot,
+            feed,
+            rows: BatchRows::default(),
+        }
     }
 
     fn swap_model(&mut self) {
         if let Some(model) = self.slot.take() {
             let model = leak(model);
-            self.scorer = model.scorer();
+            self.model = model;
+            self.stream = model.features.stream();
             self.slot.reloads.fetch_add(1, Ordering::Relaxed);
             eprintln!(
                 "anomalog: model reloaded: {} on {} records, threshold {:.4}",
@@ -135,47 +203,30 @@ impl ModelScorer {
             );
         }
     }
-}
 
-fn leak(model: Model) -> &'static Model {
-    Box::leak(Box::new(model))
-}
-
-impl LineScorer for ModelScorer {
-    fn score_line(&mut self, source: &str, line: &[u8]) -> LineOutcome {
-        self.swap_model();
-        let format: &dyn Format = match &mut self.formats {
-            Formats::Fixed(f) => &**f,
-            Formats::Auto(by_source) => {
-                if !by_source.contains_key(source) {
-                    by_source.insert(source.to_string(), Detection::default());
-                }
-                match by_source.get_mut(source).and_then(|d| d.format_for(source, line)) {
-                    Some(f) => f,
-                    None => return LineOutcome::Rejected("unknown_format"),
-                }
-            }
-        };
-        let record = match format.parse(line) {
-            Ok(r) => r,
-            Err(e) => return LineOutcome::Rejected(e.reason.as_str()),
-        };
-        let verdict = self.scorer.score(&record);
-        self.feed.count(record.status, verdict.score, verdict.flagged);
-        if !verdict.flagged {
-            return LineOutcome::Normal { score: verdict.score };
+    /// The anomaly of a flagged record (pseudonymized and redacted first when privacy
+    /// is on), also queued for the store.
+    fn anomaly(
+        &mut self,
+        source: &str,
+        record: &mut Record<'_>,
+        score: f64,
+        explanation: Vec<Explanation>,
+        category: &str,
+    ) -> LineOutcome {
+        if let Some(privacy) = &self.privacy {
+            privacy.apply_to_record(record);
         }
-        let explanation = self.scorer.explain();
-        let category = self.scorer.category(&explanation);
+        let record = &*record;
         let anomaly = Anomaly {
             ts: record.ts,
             source: source.to_string(),
             line: 0,
             client: record.client.as_deref().map(str::to_string),
             category: category.to_string(),
-            request: request_text(&record),
+            request: request_text(record),
             status: record.status,
-            score: verdict.score,
+            score,
             explanation: explanation
                 .into_iter()
                 .map(|e| ExplanationItem {
@@ -188,6 +239,94 @@ impl LineScorer for ModelScorer {
         };
         self.feed.anomaly(&anomaly);
         LineOutcome::Anomalous(Box::new(anomaly))
+    }
+}
+
+fn leak(model: Model) -> &'static Model {
+    Box::leak(Box::new(model))
+}
+
+impl LineScorer for ModelScorer {
+    fn score_line(&mut self, source: &str, line: &[u8]) -> LineOutcome {
+        let mut batch = LineBatch::new();
+        batch.push(&Arc::from(source), 0, line);
+        let mut out = Vec::with_capacity(1);
+        self.score_batch(&batch, &mut out);
+        out.pop().unwrap_or(LineOutcome::Rejected("unknown_format"))
+    }
+
+    fn score_batch(&mut self, batch: &LineBatch, out: &mut Vec<LineOutcome>) {
+        self.swap_model();
+        let first = out.len();
+        let rows = &mut self.rows;
+        rows.raw.clear();
+        rows.scaled.clear();
+        // Per scored line: its index in the batch, its source and its record.
+        let mut records = Vec::with_capacity(batch.len());
+        // Pass 1, in order: parse and update the feature windows.
+        for (i, (origin, line)) in batch.iter().enumerate() {
+            let Some(format) = format_for(&mut self.formats, &origin.origin, line) else {
+                out.push(LineOutcome::Rejected("unknown_format"));
+                continue;
+            };
+            match format.parse(line) {
+                Ok(record) => {
+                    self.stream.push(&record, &mut rows.raw_row, &mut rows.scaled_row);
+                    rows.raw.extend_from_slice(&rows.raw_row);
+                    rows.scaled.extend_from_slice(&rows.scaled_row);
+                    records.push((i, &*origin.origin, record));
+                    // Replaced below, once the block is scored.
+                    out.push(LineOutcome::Normal { score: 0.0 });
+                }
+                Err(e) => out.push(LineOutcome::Rejected(e.reason.as_str())),
+            }
+        }
+        let n = records.len();
+        if n == 0 {
+            return;
+        }
+        // Pass 2: the detector scores the block of rows at once.
+        let model = self.model;
+        let detector = &model.detector;
+        let width = rows.scaled.len() / n;
+        let raw_width = rows.raw.len() / n;
+        let raw_scores = match MatrixView::new(&rows.scaled, n, width) {
+            Ok(view) => detector.score(view),
+            Err(_) => vec![f64::NAN; n],
+        };
+        let rows = std::mem::take(&mut self.rows);
+        for (k, ((i, source, record), raw)) in records.iter_mut().zip(raw_scores).enumerate() {
+            let i = *i;
+            let score = detector.probability(raw);
+            let flagged = detector.is_anomaly(raw);
+            self.feed.count(record.status, score, flagged);
+            if !flagged {
+                out[first + i] = LineOutcome::Normal { score };
+                continue;
+            }
+            // Flagged rows are few: explain them one by one, as `Scorer` does.
+            let scaled = &rows.scaled[k * width..(k + 1) * width];
+            let raw_row = &rows.raw[k * raw_width..(k + 1) * raw_width];
+            let names = model.features.names();
+            let explanation = top_features(
+                &detector.detector().explain(scaled),
+                raw_row,
+                names,
+                model.features.medians(),
+                EXPLANATION_FEATURES,
+            );
+            let category = categorize(names, raw_row, &explanation);
+            out[first + i] = self.anomaly(source, record, score, explanation, category);
+        }
+        self.rows = rows;
+    }
+}
+
+/// The format for a line of `source`, or `None` while none is known.
+fn format_for<'a>(formats: &'a mut Formats, source: &str, line: &[u8]) -> Option<&'a dyn Format> {
+    match formats {
+        Formats::Fixed(f) => Some(&**f),
+        Formats::Auto(auto) => auto.detection(source).format_for(source, line),
     }
 }
 
