@@ -48,7 +48,10 @@ pub fn decompress(inner: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Ok(Box::new(zstd::stream::read::Decoder::with_buffer(reader)?))
     } else {
-        Ok(Box::new(reader))
+        // Plain input: hand back the sniffed bytes, then read straight from the source,
+        // so that the line reader's own buffer is the only copy.
+        let head = reader.buffer().to_vec();
+        Ok(Box::new(io::Cursor::new(head).chain(reader.into_inner())))
     }
 }
 
