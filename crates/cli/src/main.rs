@@ -33,6 +33,7 @@ enum Command {
     Tune(commands::tune::TuneArgs),
     Watch(commands::watch::WatchArgs),
     Anonymize(commands::anonymize::AnonymizeArgs),
+    Feedback(commands::feedback::FeedbackArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
         Command::Tune(args) => commands::tune::run(args),
         Command::Watch(args) => commands::watch::run(args),
         Command::Anonymize(args) => commands::anonymize::run(args),
+        Command::Feedback(args) => commands::feedback::run(args),
     };
     match result {
         Ok(code) => code,

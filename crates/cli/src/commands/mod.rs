@@ -6,6 +6,7 @@ pub mod detect;
 pub mod drift;
 pub mod eval;
 pub mod features;
+pub mod feedback;
 pub mod parse;
 pub mod simulate;
 pub mod train;
