@@ -22,7 +22,7 @@ use thiserror::Error;
 /// First bytes of every model file.
 pub const MAGIC: &[u8; 8] = b"ANOMALOG";
 /// Version of the container and payload layout; bump on any incompatible change.
-pub const MODEL_FORMAT_VERSION: u32 = 1;
+pub const MODEL_FORMAT_VERSION: u32 = 2;
 /// Longest accepted writer version string, so a corrupt length cannot allocate much.
 const MAX_VERSION_LEN: u32 = 256;
 
@@ -192,9 +192,12 @@ mod tests {
             Err(ModelFileError::BadMagic)
         ));
         let mut other = b.clone();
-        other[8] = 2;
+        other[8] = 99;
         let e = read_model_file::<_, (Vec<f64>, String)>(&other[..]).expect_err("version");
-        assert!(matches!(e, ModelFileError::UnsupportedVersion { found: 2, expected: 1, .. }));
+        assert!(matches!(
+            e,
+            ModelFileError::UnsupportedVersion { found: 99, expected: MODEL_FORMAT_VERSION, .. }
+        ));
         assert!(e.to_string().contains("retrain"));
         let mut corrupt = b.clone();
         let last = corrupt.len() - 1;

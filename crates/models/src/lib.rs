@@ -13,12 +13,13 @@
 //!
 //! Detectors: [`iforest`] (Isolation Forest and Extended Isolation Forest), [`ocsvm`]
 //! (One-Class SVM, Nyström RBF + SGD), [`autoencoder`] (MLP autoencoder), [`hbos`]
-//! (histogram-based), [`zscore`] (robust z-scores) and [`ensemble`] (ECDF-normalized
-//! combination, the default: forest + HBOS + z-scores).
+//! (histogram-based), [`zscore`] (robust z-scores), [`tail`] (per-feature empirical tail
+//! probabilities) and [`ensemble`] (ECDF-normalized combination, the default: HBOS +
+//! tail probabilities).
 //!
 //! Around them:
 //! - [`DetectorKind`] picks a detector by name (`"ensemble"`, `"iforest"`, `"eif"`,
-//!   `"ocsvm"`, `"autoencoder"`, `"hbos"`, `"zscore"`); [`AnyParams`] / [`AnyDetector`]
+//!   `"ocsvm"`, `"autoencoder"`, `"hbos"`, `"zscore"`, `"tail"`); [`AnyParams`] / [`AnyDetector`]
 //!   are the serializable enums over all of them.
 //! - [`Calibration`] keeps the training score distribution ([`QuantileSketch`]), maps raw
 //!   scores to 0..1 and turns a [`ThresholdRule`] (contamination, alerts per day, explicit
@@ -58,6 +59,7 @@ pub mod file;
 pub mod hbos;
 pub mod iforest;
 pub mod ocsvm;
+pub mod tail;
 pub mod zscore;
 
 mod calibrated;

@@ -7,6 +7,7 @@ use crate::hbos::{Hbos, HbosParams};
 use crate::iforest::{IsolationForest, IsolationForestParams};
 use crate::matrix::MatrixView;
 use crate::ocsvm::{OneClassSvm, OneClassSvmParams};
+use crate::tail::{TailParams, TailProbability};
 use crate::traits::{Detector, Fit, ParamGuard};
 use crate::zscore::{ZScore, ZScoreParams};
 use serde::{Deserialize, Serialize};
@@ -29,14 +30,16 @@ pub enum DetectorKind {
     Hbos,
     /// `zscore`: per-feature robust z-scores.
     ZScore,
-    /// `ensemble`: iforest + hbos + zscore, ECDF-normalized and averaged (the default).
+    /// `tail`: per-feature empirical tail probabilities, top-k surprises summed.
+    Tail,
+    /// `ensemble`: hbos + tail, ECDF-normalized and averaged (the default).
     #[default]
     Ensemble,
 }
 
 impl DetectorKind {
     /// Every kind, in the order shown in help texts.
-    pub const ALL: [DetectorKind; 7] = [
+    pub const ALL: [DetectorKind; 8] = [
         Self::Ensemble,
         Self::IsolationForest,
         Self::ExtendedIsolationForest,
@@ -44,6 +47,7 @@ impl DetectorKind {
         Self::Autoencoder,
         Self::Hbos,
         Self::ZScore,
+        Self::Tail,
     ];
 
     /// The name accepted by [`FromStr`].
@@ -55,6 +59,7 @@ impl DetectorKind {
             Self::Autoencoder => "autoencoder",
             Self::Hbos => "hbos",
             Self::ZScore => "zscore",
+            Self::Tail => "tail",
             Self::Ensemble => "ensemble",
         }
     }
@@ -70,6 +75,7 @@ impl DetectorKind {
             Self::Autoencoder => AnyParams::Autoencoder(AutoencoderParams::new()),
             Self::Hbos => AnyParams::Hbos(HbosParams::new()),
             Self::ZScore => AnyParams::ZScore(ZScoreParams::new()),
+            Self::Tail => AnyParams::Tail(TailParams::new()),
             Self::Ensemble => AnyParams::Ensemble(EnsembleParams::new()),
         }
     }
@@ -89,7 +95,7 @@ impl fmt::Display for DetectorKind {
 /// A detector name that is not one of [`DetectorKind::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error(
-    "unknown detector `{0}` (expected one of: ensemble, iforest, eif, ocsvm, autoencoder, hbos, zscore)"
+    "unknown detector `{0}` (expected one of: ensemble, iforest, eif, ocsvm, autoencoder, hbos, zscore, tail)"
 )]
 pub struct UnknownDetector(pub String);
 
@@ -107,6 +113,7 @@ impl FromStr for DetectorKind {
             "autoencoder" | "ae" => Self::Autoencoder,
             "hbos" => Self::Hbos,
             "zscore" | "z" | "robustz" => Self::ZScore,
+            "tail" | "tailprob" | "tailprobability" => Self::Tail,
             "ensemble" | "default" => Self::Ensemble,
             _ => return Err(UnknownDetector(s.to_owned())),
         })
@@ -128,6 +135,8 @@ pub enum AnyParams {
     ZScore(ZScoreParams),
     /// Ensemble.
     Ensemble(EnsembleParams),
+    /// Per-feature tail probabilities.
+    Tail(TailParams),
 }
 
 impl AnyParams {
@@ -140,6 +149,7 @@ impl AnyParams {
             Self::Hbos(p) => p.check().map(drop),
             Self::ZScore(p) => p.check().map(drop),
             Self::Ensemble(p) => p.check().map(drop),
+            Self::Tail(p) => p.check().map(drop),
         }
     }
 }
@@ -155,6 +165,7 @@ impl Fit for AnyParams {
             Self::Hbos(p) => AnyDetector::Hbos(p.fit(x, seed)?),
             Self::ZScore(p) => AnyDetector::ZScore(p.fit(x, seed)?),
             Self::Ensemble(p) => AnyDetector::Ensemble(p.fit(x, seed)?),
+            Self::Tail(p) => AnyDetector::Tail(p.fit(x, seed)?),
         })
     }
 }
@@ -174,6 +185,8 @@ pub enum AnyDetector {
     ZScore(ZScore),
     /// Ensemble.
     Ensemble(Ensemble),
+    /// Per-feature tail probabilities.
+    Tail(TailProbability),
 }
 
 impl AnyDetector {
@@ -186,6 +199,7 @@ impl AnyDetector {
             Self::Hbos(d) => d,
             Self::ZScore(d) => d,
             Self::Ensemble(d) => d,
+            Self::Tail(d) => d,
         }
     }
 }

@@ -74,3 +74,10 @@ pub fn roc_auc(scores: &[f64], labels: &[bool]) -> f64 {
 pub fn top_feature(contrib: &[(usize, f64)]) -> usize {
     contrib.iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|c| c.0).expect("non-empty")
 }
+
+/// The first `n` rows of `m`: detectors that learn what normal is from the training
+/// distribution are fitted on the normal rows only, as in production.
+pub fn head(m: &Matrix, n: usize) -> Matrix {
+    let d = m.view().cols();
+    Matrix::new(m.view().as_slice()[..n * d].to_vec(), n, d).expect("rows of a valid matrix")
+}

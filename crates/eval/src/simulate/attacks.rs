@@ -270,8 +270,10 @@ fn bruteforce(rng: &mut SimRng, start_ms: i64, sink: &mut Sink) {
     }
 }
 
-/// An HTTP flood: one client hammering a few URLs for a few minutes; the backend slows
-/// and the rate limiter answers some requests.
+/// An HTTP flood: one client hammering a few URLs at tens to hundreds of requests per
+/// second; the backend slows and the rate limiter answers more and more of them. The
+/// line budget is fixed, so a flood is a short, dense burst rather than a long thin one:
+/// what makes it a flood is the rate, not the duration.
 fn flood(rng: &mut SimRng, shop: &Shop, start_ms: i64, sink: &mut Sink) {
     let ua = if chance(rng, 0.6) { *pick(rng, BROWSER_UAS) } else { "Go-http-client/1.1" };
     let attacker = Attacker::new(rng, Category::Flood, ua);
@@ -281,15 +283,16 @@ fn flood(rng: &mut SimRng, shop: &Shop, start_ms: i64, sink: &mut Sink) {
         format!("/product/{}", shop.popular_product(rng)),
     ];
     let used = rng.random_range(1..=urls.len());
-    let duration_ms = rng.random_range(60_000..300_000) as f64;
-    // The whole share in one burst when it fits at <= 150 req/s; at least 3 req/s so it is
-    // a flood even for small simulations.
-    let lines = sink.remaining().min((duration_ms / 1000.0 * 150.0) as usize).max(1);
-    let rate_per_ms = (lines as f64 / duration_ms).max(0.003);
+    let rate_per_s: f64 = rng.random_range(30.0..300.0);
+    let max_duration_s: f64 = rng.random_range(20.0..180.0);
+    let lines = sink.remaining().min((rate_per_s * max_duration_s) as usize).max(1);
+    let mean_gap_ms = 1000.0 / rate_per_s;
     let mut t = start_ms as f64;
-    for _ in 0..lines {
+    for i in 0..lines {
         let target = urls[rng.random_range(0..used)].clone();
-        let (status, bytes, rt) = if chance(rng, 0.12) {
+        // The limiter needs a moment to notice, then rejects a growing share.
+        let limited = (i as f64 / (2.0 * rate_per_s)).min(0.6);
+        let (status, bytes, rt) = if chance(rng, 0.05 + limited) {
             (429, error_bytes(429), 0.0)
         } else {
             (200, 21_000 + rng.random_range(0..15_000), lognormal(rng, 0.25, 0.6))
@@ -297,7 +300,7 @@ fn flood(rng: &mut SimRng, shop: &Shop, start_ms: i64, sink: &mut Sink) {
         if !sink.push(attacker.event(t as i64, "GET", target, status, bytes, "", rt)) {
             return;
         }
-        t += exponential(rng, 1.0 / rate_per_ms);
+        t += exponential(rng, mean_gap_ms);
     }
 }
 
@@ -347,13 +350,14 @@ fn credential_stuffing(rng: &mut SimRng, start_ms: i64, sink: &mut Sink) {
     }
 }
 
-/// A scraper copying the catalog: product ids in sequence at a metronome-regular pace, no
-/// assets, no referer, 404s where products were deleted.
+/// A scraper copying the catalog: product ids in sequence at a fast, metronome-regular
+/// pace (2 to 5 requests a second, jitter of a few milliseconds), no assets, no referer,
+/// 404s where products were deleted.
 fn scraping(rng: &mut SimRng, start_ms: i64, sink: &mut Sink) {
     let ua = *pick(rng, SCRAPER_UAS);
     let attacker = Attacker::new(rng, Category::Scraping, ua);
     let count = rng.random_range(150..800);
-    let interval = rng.random_range(300.0..2_000.0);
+    let interval = 1000.0 / rng.random_range(2.0..5.0);
     let mut id = rng.random_range(1..PRODUCT_IDS);
     let mut t = start_ms as f64;
     for _ in 0..count {
@@ -375,6 +379,6 @@ fn scraping(rng: &mut SimRng, start_ms: i64, sink: &mut Sink) {
             return;
         }
         id = id % PRODUCT_IDS + 1;
-        t += interval * (1.0 + 0.03 * (rng.random::<f64>() - 0.5));
+        t += interval * (1.0 + 0.01 * (rng.random::<f64>() - 0.5));
     }
 }

@@ -103,11 +103,14 @@ impl Detector for Ensemble {
         self.imputer.medians()
     }
 
+    /// Missing values are filled once here, so every member gets a clean, borrowed row and
+    /// scoring a finite row allocates nothing.
     fn score_row(&self, row: &[f64]) -> f64 {
         if row.len() != self.n_features() {
             return f64::NAN;
         }
-        self.combine(self.members.iter().map(|m| m.sketch.cdf(m.detector.score_row(row))))
+        let row = self.imputer.clean(row);
+        self.combine(self.members.iter().map(|m| m.sketch.cdf(m.detector.score_row(&row))))
     }
 
     /// Scores member by member over the whole matrix, so each member uses its own

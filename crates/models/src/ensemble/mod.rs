@@ -4,8 +4,9 @@
 //! log-densities, z-values, reconstruction errors). Each member's score is therefore
 //! mapped through the empirical CDF of its own training scores, stored as a
 //! [`crate::QuantileSketch`], and the resulting 0..1 values are averaged (default) or
-//! maxed. The default members are Isolation Forest, HBOS and robust z-scores, the
-//! intended default detector of anomalog.
+//! maxed. The default members are HBOS and per-feature tail probabilities
+//! ([`crate::tail`]), the default detector of anomalog (see [`EnsembleParams::default`]
+//! for why these two).
 
 mod algorithm;
 mod params;
@@ -19,20 +20,20 @@ mod tests {
     use crate::error::FitError;
     use crate::matrix::Matrix;
     use crate::registry::{AnyDetector, AnyParams};
-    use crate::testutil::{Plant, blob, roc_auc, top_feature};
+    use crate::testutil::{Plant, blob, head, roc_auc, top_feature};
     use crate::traits::{Detector, Fit, ParamGuard};
 
     #[test]
     fn default_ranks_and_explains() {
         for p in [EnsembleParams::new(), EnsembleParams::full().combine(Combine::Max)] {
             let (m, labels) = blob(1000, 20, 6, Plant::Everywhere, 1);
-            let e = p.fit(m.view(), 0).expect("fit");
+            let e = p.fit(head(&m, 1000).view(), 0).expect("fit");
             let s = e.score(m.view());
             assert!(roc_auc(&s, &labels) > 0.95);
             assert!(s.iter().all(|v| (0.0..=1.0).contains(v)));
             assert_eq!(s[7], e.score_row(m.view().row(7)));
             let (m, labels) = blob(1000, 10, 6, Plant::Column(3, 8.0), 2);
-            let e = p.fit(m.view(), 0).expect("fit");
+            let e = p.fit(head(&m, 1000).view(), 0).expect("fit");
             assert!(roc_auc(&e.score(m.view()), &labels) > 0.95);
             for r in 1000..1010 {
                 let ex = e.explain(m.view().row(r));
@@ -41,6 +42,23 @@ mod tests {
                 assert!(total > 0.0 && total <= e.members().len() as f64 + 1e-9);
             }
         }
+    }
+
+    #[test]
+    fn default_members_and_determinism() {
+        let members = EnsembleParams::new().members;
+        assert!(matches!(members[..], [AnyParams::Hbos(_), AnyParams::Tail(_)]));
+        let (m, _) = blob(500, 5, 4, Plant::Everywhere, 3);
+        let a = EnsembleParams::new().fit(m.view(), 7).expect("fit");
+        let b = EnsembleParams::new().fit(m.view(), 7).expect("fit");
+        assert_eq!(a, b);
+        assert_eq!(a.score(m.view()), b.score(m.view()));
+        // Missing values are imputed once for all members, the same as in batch scoring.
+        let mut row = m.view().row(3).to_vec();
+        row[1] = f64::NAN;
+        let mut filled = row.clone();
+        filled[1] = a.medians()[1];
+        assert_eq!(a.score_row(&row), a.score_row(&filled));
     }
 
     #[test]

@@ -4,6 +4,7 @@ use crate::error::ParamError;
 use crate::hbos::HbosParams;
 use crate::iforest::IsolationForestParams;
 use crate::registry::AnyParams;
+use crate::tail::TailParams;
 use crate::traits::ParamGuard;
 use crate::zscore::ZScoreParams;
 use crate::{autoencoder::AutoencoderParams, ocsvm::OneClassSvmParams};
@@ -28,15 +29,17 @@ pub struct EnsembleParams {
 }
 
 impl Default for EnsembleParams {
-    /// Isolation Forest + HBOS + robust z-score, averaged: the forest sees interactions,
-    /// HBOS rare values per feature, z-scores single extremes; all three fit in seconds.
+    /// HBOS + tail probabilities, averaged. HBOS sums the log-density of every feature,
+    /// so many mildly unusual values add up; the tail model sums only the largest
+    /// per-feature surprises, so a few extreme values (a slow request, a too-regular
+    /// client) are not averaged away among a hundred ordinary ones. Both fit in seconds and
+    /// score millions of rows a second. Measured on simulated shop traffic and on CSIC
+    /// 2010, this pair beats every combination with the Isolation Forest or z-scores:
+    /// the axis-parallel forest ranks sparse payload features poorly and drags the
+    /// average down, and z-scores add nothing the tail model does not see better.
     fn default() -> Self {
         Self {
-            members: vec![
-                AnyParams::IsolationForest(IsolationForestParams::new()),
-                AnyParams::Hbos(HbosParams::new()),
-                AnyParams::ZScore(ZScoreParams::new()),
-            ],
+            members: vec![AnyParams::Hbos(HbosParams::new()), AnyParams::Tail(TailParams::new())],
             combine: Combine::Mean,
         }
     }
@@ -48,9 +51,12 @@ impl EnsembleParams {
         Self::default()
     }
 
-    /// The default ensemble plus One-Class SVM and autoencoder (slower to fit).
+    /// The default ensemble plus Isolation Forest, robust z-scores, One-Class SVM and
+    /// autoencoder (slower to fit and score).
     pub fn full() -> Self {
         Self::new()
+            .with_member(AnyParams::IsolationForest(IsolationForestParams::new()))
+            .with_member(AnyParams::ZScore(ZScoreParams::new()))
             .with_member(AnyParams::OneClassSvm(OneClassSvmParams::new()))
             .with_member(AnyParams::Autoencoder(AutoencoderParams::new()))
     }

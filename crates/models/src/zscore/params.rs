@@ -4,19 +4,22 @@ use crate::error::ParamError;
 use crate::traits::ParamGuard;
 use serde::{Deserialize, Serialize};
 
-/// How per-feature |z| values combine into one score.
+/// How per-feature surprises combine into one score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Aggregate {
-    /// The largest |z|: one extreme feature is enough.
+    /// The largest surprise: one extreme feature is enough.
     Max,
-    /// Root mean square of |z|: many moderately unusual features add up.
+    /// Root mean square of the surprises: many moderately unusual features add up.
     Rms,
 }
 
 /// Unchecked robust z-score parameters (builder).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ZScoreParams {
-    /// |z| is clipped here so a single absurd value cannot swamp every other feature.
+    /// Per-feature surprises (decades of improbability, `-log10 p`) are capped here so a
+    /// single absurd value cannot swamp the root mean square. The cap is far above
+    /// anything a training row reaches, so no training mass piles up at it (which would
+    /// put the alerting threshold at the cap, where nothing can exceed it).
     pub clip: f64,
     /// How per-feature values combine.
     pub aggregate: Aggregate,
@@ -24,7 +27,7 @@ pub struct ZScoreParams {
 
 impl Default for ZScoreParams {
     fn default() -> Self {
-        Self { clip: 10.0, aggregate: Aggregate::Max }
+        Self { clip: 50.0, aggregate: Aggregate::Max }
     }
 }
 

@@ -1,0 +1,162 @@
+//! Tail-probability fitting, scoring and explanation.
+
+use super::ecdf::FeatureTails;
+use super::params::{MAX_TOP_K, Sides, TailParams, TailValidParams};
+use crate::error::FitError;
+use crate::impute::Imputer;
+use crate::matrix::MatrixView;
+use crate::stats::{column, column_medians, validate_training};
+use crate::traits::{Detector, Fit, ParamGuard};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A fitted per-feature tail-probability model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TailProbability {
+    params: TailParams,
+    features: Vec<FeatureTails>,
+    /// Per feature: whether it is scored (see [`TailParams::max_trend`]).
+    scored: Vec<bool>,
+    imputer: Imputer,
+}
+
+impl Fit for TailParams {
+    type Model = TailProbability;
+
+    fn fit(&self, x: MatrixView<'_>, seed: u64) -> Result<TailProbability, FitError> {
+        self.check()?.fit(x, seed)
+    }
+}
+
+impl Fit for TailValidParams {
+    type Model = TailProbability;
+
+    /// Deterministic; the seed is unused.
+    fn fit(&self, x: MatrixView<'_>, _seed: u64) -> Result<TailProbability, FitError> {
+        validate_training(x, 2)?;
+        let features: Vec<FeatureTails> =
+            (0..x.cols()).into_par_iter().map(|c| FeatureTails::fit(&mut column(x, c))).collect();
+        // `>=` so that max_trend = 1 scores even a perfectly monotonic feature.
+        let scored = features
+            .iter()
+            .map(|f| self.0.max_trend >= 1.0 || f.trend().abs() <= self.0.max_trend)
+            .collect();
+        Ok(TailProbability {
+            params: self.0.clone(),
+            features,
+            scored,
+            imputer: Imputer::new(column_medians(x)),
+        })
+    }
+}
+
+/// The `k` largest values pushed so far, kept on the stack.
+struct TopK {
+    values: [f64; MAX_TOP_K],
+    len: usize,
+    k: usize,
+}
+
+impl TopK {
+    fn new(k: usize) -> Self {
+        Self { values: [0.0; MAX_TOP_K], len: 0, k: k.clamp(1, MAX_TOP_K) }
+    }
+
+    /// Insertion into a descending array: k is small, so this beats a heap.
+    fn push(&mut self, v: f64) {
+        if self.len == self.k {
+            if v <= self.values[self.k - 1] {
+                return;
+            }
+            self.len -= 1;
+        }
+        let mut i = self.len;
+        while i > 0 && self.values[i - 1] < v {
+            self.values[i] = self.values[i - 1];
+            i -= 1;
+        }
+        self.values[i] = v;
+        self.len += 1;
+    }
+
+    fn sum(&self) -> f64 {
+        self.values[..self.len].iter().sum()
+    }
+}
+
+impl TailProbability {
+    /// The parameters the model was fitted with.
+    pub fn params(&self) -> &TailParams {
+        &self.params
+    }
+
+    /// Indices of the features left unscored because they trend with time in training.
+    pub fn trending_features(&self) -> Vec<usize> {
+        self.scored.iter().enumerate().filter(|(_, s)| !**s).map(|(f, _)| f).collect()
+    }
+
+    /// Surprise of one value of feature `f`: `-log10` of its tail probability.
+    fn surprise(&self, f: usize, v: f64) -> f64 {
+        if !self.scored[f] {
+            return 0.0;
+        }
+        let (upper, lower) = self.features[f].surprises(v);
+        match self.params.sides {
+            Sides::Both => upper.max(lower),
+            Sides::Upper => upper,
+        }
+    }
+}
+
+impl Detector for TailProbability {
+    fn name(&self) -> &'static str {
+        "tail"
+    }
+
+    fn n_features(&self) -> usize {
+        self.features.len()
+    }
+
+    fn medians(&self) -> &[f64] {
+        self.imputer.medians()
+    }
+
+    /// Sum of the `top_k` largest per-feature surprises.
+    fn score_row(&self, row: &[f64]) -> f64 {
+        if row.len() != self.features.len() {
+            return f64::NAN;
+        }
+        let row = self.imputer.clean(row);
+        let mut top = TopK::new(self.params.top_k);
+        for (f, &v) in row.iter().enumerate() {
+            top.push(self.surprise(f, v));
+        }
+        top.sum()
+    }
+
+    /// Each feature's surprise, `-log10` of its tail probability under training data.
+    fn explain(&self, row: &[f64]) -> Vec<(usize, f64)> {
+        if row.len() != self.features.len() {
+            return Vec::new();
+        }
+        let row = self.imputer.clean(row);
+        row.iter().enumerate().map(|(f, &v)| (f, self.surprise(f, v))).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_keeps_largest() {
+        let mut t = TopK::new(3);
+        for v in [1.0, 5.0, 2.0, 4.0, 0.5, 3.0] {
+            t.push(v);
+        }
+        assert_eq!(t.sum(), 12.0);
+        let mut one = TopK::new(1);
+        [0.2, 0.9, 0.1].into_iter().for_each(|v| one.push(v));
+        assert_eq!(one.sum(), 0.9);
+    }
+}
