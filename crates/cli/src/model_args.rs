@@ -11,8 +11,8 @@ use clap::{Args, ValueEnum};
 /// How a model is fitted and where its alerting threshold goes.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Detector: ensemble (default: Isolation Forest + HBOS + robust z-scores), iforest,
-    /// eif, ocsvm, autoencoder, hbos, zscore.
+    /// Detector: ensemble (default: HBOS + per-feature tail probabilities), tail, hbos,
+    /// zscore, iforest, eif, ocsvm, autoencoder.
     #[arg(short, long, default_value = "ensemble", value_name = "D")]
     pub detector: DetectorKind,
 

@@ -3,6 +3,7 @@
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anomalog_eval::Labels;
 use anomalog_features::{FeatureConfig, FeaturePipeline};
@@ -41,6 +42,10 @@ pub struct FeaturesArgs {
     #[arg(short, long, value_enum, default_value_t = MatrixOutput::Csv)]
     pub output: MatrixOutput,
 
+    /// Print only timings: parse and feature records/s, and state per tracked client.
+    #[arg(long)]
+    pub stats: bool,
+
     #[command(flatten)]
     pub input: InputArgs,
 
@@ -59,7 +64,9 @@ pub enum MatrixOutput {
 
 /// Runs `anomalog features`.
 pub fn run(args: FeaturesArgs) -> Result<ExitCode> {
+    let started = Instant::now();
     let loaded = load(&args.inputs, &args.input, "reading")?;
+    let parse_seconds = started.elapsed().as_secs_f64();
     let labels = match &args.labels {
         Some(path) => {
             let all = Labels::from_path(path)?;
@@ -88,9 +95,35 @@ pub fn run(args: FeaturesArgs) -> Result<ExitCode> {
         }
     };
     let names = pipeline.names();
-    let mut out = BufWriter::new(io::stdout().lock());
     let mut stream = pipeline.stream();
     let (mut raw, mut scaled) = (Vec::new(), Vec::new());
+    if args.stats {
+        let started = Instant::now();
+        for record in &loaded.records {
+            stream.push(record, &mut raw, &mut scaled);
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let n = loaded.records.len() as f64;
+        println!("records         {}", loaded.records.len());
+        println!("features        {}", names.len());
+        println!(
+            "parse           {parse_seconds:.3} s  {:.0} records/s",
+            n / parse_seconds.max(1e-9)
+        );
+        println!("features        {seconds:.3} s  {:.0} records/s", n / seconds.max(1e-9));
+        println!(
+            "parse+features  {:.3} s  {:.0} records/s",
+            parse_seconds + seconds,
+            n / (parse_seconds + seconds).max(1e-9)
+        );
+        println!(
+            "clients         {} tracked, ~{} bytes each",
+            stream.tracked_clients(),
+            stream.bytes_per_client()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = BufWriter::new(io::stdout().lock());
     let mut csv =
         (args.output == MatrixOutput::Csv).then(|| csv::Writer::from_writer(io::stdout()));
     if let Some(w) = csv.as_mut() {

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Parse + all features against parse alone, on the same generated log, in one run.
+#
+#   bench/features.sh [LINES] [RUNS]
+#
+# Trains a model on the first 100k lines (so vocabularies and profiles are fitted), then
+# times `anomalog features --model M --stats` (which reports the parse and the feature
+# stage separately) RUNS times and prints the medians.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lines=${1:-1000000}
+runs=${2:-5}
+work=${BENCH_DIR:-$(mktemp -d)}
+cargo build --release --quiet -p anomalog
+bin=target/release/anomalog
+log="$work/features.log"
+[ -s "$log" ] || "$bin" simulate --lines "$lines" --seed 7 --out "$log" >/dev/null
+[ -s "$work/train.log" ] || head -n 100000 "$log" > "$work/train.log"
+[ -s "$work/m.model" ] || "$bin" train --format combined "$work/train.log" -o "$work/m.model" >/dev/null
+for _ in $(seq "$runs"); do
+  "$bin" features --format combined --model "$work/m.model" --stats "$log"
+done | awk '
+  /^parse / { p[++np] = $4 } /^features .* s / { f[++nf] = $4 } /^parse\+features/ { t[++nt] = $4 }
+  /^clients/ { clients = $0 }
+  function median(a, n,   i, j, x) { for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j+1] = a[j]; a[j+1] = x } return a[int((n + 1) / 2)] }
+  END {
+    mp = median(p, np); mf = median(f, nf); mt = median(t, nt)
+    printf "medians of %d runs on '"$lines"' lines\n", np
+    printf "parse alone        %10.0f records/s\n", mp
+    printf "features alone     %10.0f records/s\n", mf
+    printf "parse + features   %10.0f records/s  (%.2fx the time of parse alone)\n", mt, mp / mt
+    print clients
+  }'
