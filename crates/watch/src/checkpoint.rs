@@ -97,8 +97,9 @@ impl CheckpointStore {
         if !self.dirty {
             return Ok(());
         }
-        let bytes = serde_json::to_vec_pretty(&self.state).map_err(|e| {
-            WatchError::CorruptState { path: self.path.clone(), message: e.to_string() }
+        let bytes = serde_json::to_vec(&self.state).map_err(|e| WatchError::CorruptState {
+            path: self.path.clone(),
+            message: e.to_string(),
         })?;
         write_atomic(&self.path, &bytes)?;
         self.dirty = false;

@@ -264,12 +264,25 @@ pub struct IncidentTracker {
     open: BTreeMap<Key, Open>,
     /// Events produced outside `tick` (closings forced by the cap), handed out by it.
     pending: Vec<IncidentEvent>,
+    /// Whether the state changed since the last [`IncidentTracker::take_changed`].
+    changed: bool,
 }
 
 impl IncidentTracker {
     /// An empty tracker.
     pub fn new(config: IncidentConfig) -> IncidentTracker {
-        IncidentTracker { config, open: BTreeMap::new(), pending: Vec::new() }
+        IncidentTracker { config, open: BTreeMap::new(), pending: Vec::new(), changed: false }
+    }
+
+    /// Whether the state changed since the last [`IncidentTracker::take_changed`].
+    pub fn changed(&self) -> bool {
+        self.changed
+    }
+
+    /// Whether the state changed since the last call, so that a checkpoint saves the
+    /// snapshot only when there is something new in it.
+    pub fn take_changed(&mut self) -> bool {
+        std::mem::replace(&mut self.changed, false)
     }
 
     /// Number of open incidents.
@@ -285,6 +298,7 @@ impl IncidentTracker {
     /// Takes one anomaly seen at `now` (ms since the epoch); returns the event to send,
     /// if any.
     pub fn observe(&mut self, a: &Anomaly, now: i64) -> Option<IncidentEvent> {
+        self.changed = true;
         let sample = Sample {
             ts: a.ts,
             request: a.request.clone(),
@@ -362,6 +376,7 @@ impl IncidentTracker {
                 events.push(emit(&mut open, EventKind::Closed, now));
             }
         }
+        self.changed |= !events.is_empty();
         events
     }
 

@@ -6,12 +6,15 @@
 //!   appends a batch's events and fsyncs before it commits the batch's source
 //!   positions, so an event is on disk before the lines that caused it are
 //!   considered done.
-//! - `acked.json`: `{"generation": G, "offset": N}`, replaced atomically after each delivery:
-//!   every line of generation `G` before byte `N` has been delivered.
+//! - `acked.json`: `{"generation": G, "offset": N}`, replaced atomically once the queue
+//!   is empty, and at most every [`ACK_EVERY`] while events keep coming (each save costs
+//!   two fsyncs, so saving after every event would cap delivery at a few hundred events
+//!   a second): every line of generation `G` before byte `N` has been delivered.
 //!
 //! On open, a torn last line (a crash mid-append) is cut off and delivery resumes at
-//! the acknowledged offset, so a restart neither loses nor repeats an alert (unless it
-//! dies between a delivery and its acknowledgement: delivery is at least once). When
+//! the acknowledged offset, so a restart loses no alert and repeats only those
+//! delivered since the last save of `acked.json` (at most [`ACK_EVERY`] of them:
+//! delivery is at least once). When
 //! everything is delivered and the file has grown past `compact_bytes`, the next
 //! generation starts with an empty file.
 //!
@@ -34,6 +37,10 @@ use crate::error::{SinkError, WatchError};
 use crate::incident::IncidentEvent;
 use crate::ratelimit::TokenBucket;
 use crate::sink::Sink;
+
+/// Longest time a delivered event waits for its acknowledgement to be saved while
+/// more events are being delivered.
+pub const ACK_EVERY: Duration = Duration::from_millis(100);
 
 /// Delivery counters of one sink.
 #[derive(Debug, Default)]
@@ -197,17 +204,33 @@ impl Outbox {
         if events.is_empty() {
             return Ok(());
         }
+        let bytes = Outbox::serialize(events)?;
+        self.append_serialized(&bytes, events.len() as u64)
+    }
+
+    /// The outbox form of `events` (one JSON line each), to append to several outboxes
+    /// with [`Outbox::append_serialized`] while serializing once.
+    pub fn serialize(events: &[IncidentEvent]) -> Result<Vec<u8>, WatchError> {
         let mut bytes = Vec::new();
         for e in events {
             serde_json::to_writer(&mut bytes, e).map_err(|err| WatchError::CorruptState {
-                path: self.shared.dir.clone(),
+                path: PathBuf::from("outbox"),
                 message: err.to_string(),
             })?;
             bytes.push(b'\n');
         }
+        Ok(bytes)
+    }
+
+    /// Appends `count` events serialized by [`Outbox::serialize`] durably (written and
+    /// fsynced when this returns) and wakes the delivery thread.
+    pub fn append_serialized(&self, bytes: &[u8], count: u64) -> Result<(), WatchError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
         let mut st = self.shared.lock();
         let path = events_path(&self.shared.dir, st.generation);
-        let written = st.writer.write_all(&bytes).and_then(|()| st.writer.sync_data());
+        let written = st.writer.write_all(bytes).and_then(|()| st.writer.sync_data());
         if let Err(e) = written {
             // Cut off whatever part was written so the file stays whole lines.
             let end = st.end;
@@ -215,7 +238,7 @@ impl Outbox {
             return Err(WatchError::io(path, e));
         }
         st.end += bytes.len() as u64;
-        self.shared.stats.queued.fetch_add(events.len() as u64, Ordering::Relaxed);
+        self.shared.stats.queued.fetch_add(count, Ordering::Relaxed);
         self.shared.cond.notify_all();
         Ok(())
     }
@@ -273,6 +296,9 @@ struct Worker {
     limiter: Option<TokenBucket>,
     jitter: Jitter,
     reader: Option<(u64, BufReader<File>)>,
+    /// The latest acknowledgement not saved yet, and when one was last saved.
+    unsaved: Option<Acked>,
+    last_save: Instant,
 }
 
 enum Next {
@@ -285,10 +311,24 @@ impl Worker {
     fn new(shared: Arc<Shared>, sink: Box<dyn Sink>, config: DeliveryConfig) -> Worker {
         let limiter = config.rate_per_sec.map(|r| TokenBucket::new(r, config.burst));
         let jitter = Jitter(config.seed);
-        Worker { shared, sink, config, limiter, jitter, reader: None }
+        Worker {
+            shared,
+            sink,
+            config,
+            limiter,
+            jitter,
+            reader: None,
+            unsaved: None,
+            last_save: Instant::now(),
+        }
     }
 
     fn run(mut self) {
+        self.deliver();
+        self.save_ack();
+    }
+
+    fn deliver(&mut self) {
         while let Next::Line(next, line) = self.next_line() {
             let Ok(event) = serde_json::from_slice::<IncidentEvent>(&line) else {
                 self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -340,6 +380,8 @@ impl Worker {
                         return Next::Stop;
                     }
                     if st.end >= self.config.compact_bytes {
+                        // The new generation's acknowledgement supersedes an unsaved one.
+                        self.unsaved = None;
                         compact(&self.shared.dir, &mut st);
                     }
                     st = self.shared.cond.wait(st).unwrap_or_else(|p| p.into_inner());
@@ -378,13 +420,29 @@ impl Worker {
         }
     }
 
+    /// Records that everything before `offset` is delivered; saves it when the queue is
+    /// empty, on shutdown, or when the last save is [`ACK_EVERY`] old.
     fn ack(&mut self, offset: u64) {
-        let generation = self.shared.lock().generation;
-        // A failed write only risks a repeat after a restart; the next ack retries.
-        let _ = write_ack(&self.shared.dir, Acked { generation, offset });
-        let mut st = self.shared.lock();
-        st.acked = offset;
+        let save = {
+            let mut st = self.shared.lock();
+            st.acked = offset;
+            self.unsaved = Some(Acked { generation: st.generation, offset });
+            st.acked >= st.end || st.stop_at.is_some()
+        };
         self.shared.stats.queued.fetch_sub(1, Ordering::Relaxed);
+        if save || self.last_save.elapsed() >= ACK_EVERY {
+            self.save_ack();
+        }
+    }
+
+    fn save_ack(&mut self) {
+        if let Some(acked) = self.unsaved.take() {
+            // A failed write only risks a repeat after a restart; the next ack retries.
+            if write_ack(&self.shared.dir, acked).is_err() {
+                self.unsaved = Some(acked);
+            }
+            self.last_save = Instant::now();
+        }
     }
 
     fn backoff(&mut self, attempt: u32) -> Duration {

@@ -199,3 +199,33 @@ fn stdin_like_source_ends_the_run() {
     assert_eq!(stats.lines_read, 30);
     assert_eq!(alerts(dir.path()).len(), 2);
 }
+
+#[test]
+fn checkpoints_are_group_committed_after_the_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    append(&log, &lines("g", 70));
+    let mut c = config(dir.path());
+    c.commit_interval_ms = 60_000;
+    c.commit_lines = 1_000_000;
+    let daemon = Daemon::new(c.clone()).unwrap();
+    let metrics = daemon.metrics();
+    let cp = dir.path().join("state/checkpoint.json");
+    let scorer = TestScorer::default();
+    let stats = run_until(daemon, &scorer, 70, || {});
+    assert_eq!(stats.lines_read, 70);
+    // Ten batches of 7 lines, one checkpoint: the one written at shutdown.
+    assert_eq!(metrics.checkpoints.load(Ordering::Relaxed), 1);
+    assert!(cp.exists());
+    // The alerts did not wait for the checkpoint: they went out during the run.
+    assert_eq!(alerts(dir.path()).len(), 2);
+
+    // Once `commit_lines` lines are read, a checkpoint is written without waiting.
+    append(&log, &lines("h", 70));
+    c.commit_lines = 14;
+    let daemon = Daemon::new(c).unwrap();
+    let metrics = daemon.metrics();
+    let stats = run_until(daemon, &scorer, 140, || {});
+    assert_eq!(stats.lines_read, 70, "resumed after the lines of the first run");
+    assert!(metrics.checkpoints.load(Ordering::Relaxed) >= 5);
+}

@@ -227,7 +227,7 @@ impl Tail {
 }
 
 fn memchr(s: &[u8]) -> Option<usize> {
-    s.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', s)
 }
 
 fn identity(meta: &fs::Metadata) -> (u64, u64) {
