@@ -48,25 +48,12 @@ impl<'m> Scorer<'m> {
     /// Why the last scored record scored as it did: the top features with their raw
     /// values and training medians.
     pub fn explain(&self) -> Vec<Explanation> {
-        let contributions = self.model.detector.detector().explain(&self.scaled);
-        let mut explanation = top_features(
-            &contributions,
-            &self.raw,
-            self.model.features.names(),
-            self.model.features.medians(),
-            EXPLANATION_FEATURES,
-        );
-        // Decayed window sums leave values like 1e-280 where an operator means zero.
-        for e in &mut explanation {
-            e.value = flush_tiny(e.value);
-            e.typical = flush_tiny(e.typical);
-        }
-        explanation
+        self.model.explain(&self.raw, &self.scaled)
     }
 
     /// The category of the last scored record (see [`crate::category`]).
     pub fn category(&self, explanation: &[Explanation]) -> &'static str {
-        categorize(self.model.features.names(), &self.raw, explanation)
+        self.model.categorize(&self.raw, explanation)
     }
 
     /// The raw (operator-unit) feature values of the last scored record.
@@ -82,6 +69,33 @@ impl<'m> Scorer<'m> {
     /// The model being used.
     pub fn model(&self) -> &'m Model {
         self.model
+    }
+}
+
+impl Model {
+    /// Why a row scored as it did: the top features with their raw values (`raw`, in
+    /// operator units) and training medians; `scaled` is the row the detector saw.
+    pub fn explain(&self, raw: &[f64], scaled: &[f64]) -> Vec<Explanation> {
+        let contributions = self.detector.detector().explain(scaled);
+        let mut explanation = top_features(
+            &contributions,
+            raw,
+            self.features.names(),
+            self.features.medians(),
+            EXPLANATION_FEATURES,
+        );
+        // Decayed window sums leave values like 1e-280 where an operator means zero.
+        for e in &mut explanation {
+            e.value = flush_tiny(e.value);
+            e.typical = flush_tiny(e.typical);
+        }
+        explanation
+    }
+
+    /// The category of a row from its raw values and explanation (see
+    /// [`crate::category`]).
+    pub fn categorize(&self, raw: &[f64], explanation: &[Explanation]) -> &'static str {
+        categorize(self.features.names(), raw, explanation)
     }
 }
 

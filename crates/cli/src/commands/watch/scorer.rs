@@ -9,10 +9,9 @@ use std::sync::{Arc, Mutex};
 use anomalog_features::stream::FeatureStream;
 use anomalog_ingest::formats::{self, FormatOptions};
 use anomalog_ingest::{Format, Framing, Record};
-use anomalog_models::explain::{Explanation, top_features};
-use anomalog_models::{Detector, MatrixView};
-use anomalog_pipeline::category::categorize;
-use anomalog_pipeline::{EXPLANATION_FEATURES, Model};
+use anomalog_models::MatrixView;
+use anomalog_models::explain::Explanation;
+use anomalog_pipeline::Model;
 use anomalog_privacy::Privacy;
 use anomalog_watch::incident::{Anomaly, ExplanationItem};
 use anomalog_watch::source::LineBatch;
@@ -307,15 +306,8 @@ impl LineScorer for ModelScorer {
             // Flagged rows are few: explain them one by one, as `Scorer` does.
             let scaled = &rows.scaled[k * width..(k + 1) * width];
             let raw_row = &rows.raw[k * raw_width..(k + 1) * raw_width];
-            let names = model.features.names();
-            let explanation = top_features(
-                &detector.detector().explain(scaled),
-                raw_row,
-                names,
-                model.features.medians(),
-                EXPLANATION_FEATURES,
-            );
-            let category = categorize(names, raw_row, &explanation);
+            let explanation = model.explain(raw_row, scaled);
+            let category = model.categorize(raw_row, &explanation);
             out[first + i] = self.anomaly(source, record, score, explanation, category);
         }
         self.rows = rows;
