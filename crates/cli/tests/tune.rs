@@ -24,7 +24,8 @@ fn simulated(dir: &Path, lines: usize, seed: u64) -> (PathBuf, PathBuf) {
     (log, labels)
 }
 
-/// `tune` on `log`, split in half, with a budget of 4 and extra arguments.
+/// `tune` on `log`, split in half, with a budget of 4 and extra arguments. The detectors
+/// are the quick ones, so the test stays short in a debug build.
 fn tune(log: &Path, labels: &Path, extra: &[&str]) -> std::process::Output {
     let out = anomalog()
         .arg("tune")
@@ -32,6 +33,8 @@ fn tune(log: &Path, labels: &Path, extra: &[&str]) -> std::process::Output {
         .arg("--labels")
         .arg(labels)
         .args(["--split", "0.5", "--budget", "4", "--seed", "3"])
+        .args(["--detectors", "iforest,hbos,zscore,ensemble"])
+        .args(["--windows", "10,60,600", "--windows", "30,300"])
         .args(extra)
         .output()
         .expect("tune runs");

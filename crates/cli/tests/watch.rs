@@ -440,6 +440,47 @@ fn privacy_keeps_raw_addresses_out_of_alerts_and_the_database() {
 }
 
 #[test]
+fn drift_of_live_traffic_is_reported() {
+    let fx = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("anomalog.toml"),
+        format!(
+            "model = {:?}\nsources = [\"stdin\"]\ndrift_window_records = 4000\n",
+            fx.model.display().to_string()
+        ),
+    )
+    .unwrap();
+    // Another day of the same shop, as busy as the training day, without attacks.
+    let out = Command::new(exe())
+        .current_dir(dir.path())
+        .args(["simulate", "--lines", "8000", "--hours", "9.6", "--seed", "4"])
+        .args(["--attack-fraction", "0", "--out", "day.log"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let day = std::fs::read_to_string(dir.path().join("day.log")).unwrap();
+    let run = |input: String| {
+        let _ = std::fs::remove_dir_all(dir.path().join("anomalog-state"));
+        let out = assert_cmd::Command::new(exe())
+            .current_dir(dir.path())
+            .args(["watch", "--config", "anomalog.toml", "--listen", "off"])
+            .args(["--alert", "jsonl:a.jsonl"])
+            .write_stdin(input)
+            .timeout(WAIT)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let same = run(day.clone());
+    assert!(!same.contains("drift: traffic no longer"), "{same}");
+    // A new section of the site takes all the traffic.
+    let moved = run(day.replace("\"GET /", "\"GET /new-section/v2/"));
+    assert!(moved.contains("drift: traffic no longer looks like the training data"), "{moved}");
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");

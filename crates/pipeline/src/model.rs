@@ -40,6 +40,16 @@ pub struct TrainingSummary {
 }
 
 impl TrainingSummary {
+    /// This summary with the record count, time range and span of `records`.
+    pub fn with_records(mut self, records: &[Record<'_>]) -> TrainingSummary {
+        let computed = TrainingSummary::from_records(records);
+        self.records = computed.records;
+        self.first_ts = computed.first_ts;
+        self.last_ts = computed.last_ts;
+        self.span_seconds = computed.span_seconds;
+        self
+    }
+
     /// Fills the time range and record count from the records.
     pub fn from_records(records: &[Record<'_>]) -> TrainingSummary {
         let first = records.iter().filter_map(|r| r.ts).min();
@@ -112,25 +122,32 @@ impl Model {
         let cols = features.names().len();
         let view = MatrixView::new(&matrix, records.len(), cols)?;
         let fitted = options.detector.fit(view, options.seed)?;
-        let detector_name = fitted.as_detector().name().to_string();
-        let computed = TrainingSummary::from_records(records);
-        summary.records = computed.records;
-        summary.first_ts = computed.first_ts;
-        summary.last_ts = computed.last_ts;
-        summary.span_seconds = computed.span_seconds;
+        let summary = summary.with_records(records);
         let detector =
             CalibratedDetector::calibrate(fitted, view, summary.span_seconds, options.threshold)?;
         drop(matrix);
+        Ok(Model::assemble(features, detector, records, summary, options.seed))
+    }
+
+    /// A model from parts fitted on `records` (as `train` and `tune` fit them), with the
+    /// training profile that drift monitoring compares live traffic against.
+    pub fn assemble(
+        features: FeaturePipeline,
+        detector: CalibratedDetector,
+        records: &[Record<'_>],
+        mut summary: TrainingSummary,
+        seed: u64,
+    ) -> Model {
         summary.profile =
             TrainingProfile::from_training(&features, records, detector.calibration().sketch());
-        Ok(Model {
+        Model {
             anomalog_version: env!("CARGO_PKG_VERSION").to_string(),
-            detector_name,
+            detector_name: detector.detector().as_detector().name().to_string(),
             training: summary,
             features,
             detector,
-            seed: options.seed,
-        })
+            seed,
+        }
     }
 
     /// A fresh scorer (empty client and site windows) over this model.

@@ -155,12 +155,7 @@ pub fn run(
     settings: &Settings,
 ) -> Result<Outcome> {
     let started = Instant::now();
-    let mut summary = data.train_summary.clone();
-    let computed = TrainingSummary::from_records(&data.train);
-    summary.records = computed.records;
-    summary.first_ts = computed.first_ts;
-    summary.last_ts = computed.last_ts;
-    summary.span_seconds = computed.span_seconds;
+    let summary = data.train_summary.clone().with_records(&data.train);
 
     let bar = progress_bar(candidates.len());
     let mut trials = Vec::with_capacity(candidates.len());
@@ -265,14 +260,8 @@ pub fn run(
                     threshold,
                 )?),
             };
-            let model = Model {
-                anomalog_version: env!("CARGO_PKG_VERSION").to_string(),
-                detector_name: l.detector.detector().name().to_string(),
-                training: summary,
-                features: l.features,
-                detector: l.detector,
-                seed: settings.seed,
-            };
+            let model =
+                Model::assemble(l.features, l.detector, &data.train, summary, settings.seed);
             Some(Best { candidate: l.candidate, model, held_out })
         }
         None => None,

@@ -36,6 +36,10 @@ pub struct WatchConfig {
     /// Seconds between one-line status reports on stderr (only when stderr is a
     /// terminal); 0 turns them off.
     pub status_interval_secs: u64,
+    /// Records per drift window: each window's feature and score distributions are
+    /// compared with the training data (PSI, Kolmogorov–Smirnov), published on
+    /// `/metrics` and a change of verdict is logged.
+    pub drift_window_records: u64,
     /// The HTTP server (`/metrics`, `/healthz`, `/api/...`, the dashboard).
     pub server: ServerConfig,
     /// The incident database.
@@ -54,6 +58,7 @@ impl Default for WatchConfig {
             geoip: None,
             format: "auto".to_string(),
             status_interval_secs: 10,
+            drift_window_records: 100_000,
             server: ServerConfig::default(),
             store: StoreConfig::default(),
             privacy: PrivacyConfig::default(),
@@ -174,8 +179,16 @@ impl PrivacyConfig {
     }
 }
 
-const OWN_KEYS: &[&str] =
-    &["model", "geoip", "format", "status_interval_secs", "server", "store", "privacy"];
+const OWN_KEYS: &[&str] = &[
+    "model",
+    "geoip",
+    "format",
+    "status_interval_secs",
+    "drift_window_records",
+    "server",
+    "store",
+    "privacy",
+];
 
 impl WatchConfig {
     /// Reads a config file.

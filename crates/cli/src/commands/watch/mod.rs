@@ -11,6 +11,7 @@
 
 pub mod config;
 mod control;
+mod drift;
 pub mod scorer;
 pub mod store;
 
@@ -183,7 +184,14 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
         store::spawn_writer(Arc::clone(&store), links, Arc::clone(&store_stats), retention)
             .context("cannot start the store writer")?;
     let privacy = config.privacy.build()?;
-    let mut scorer = ModelScorer::new(model, format, privacy, Arc::clone(&slot), feed);
+    let mut scorer = ModelScorer::new(
+        model,
+        format,
+        privacy,
+        config.drift_window_records,
+        Arc::clone(&slot),
+        feed,
+    );
 
     let shutdown = Arc::new(AtomicBool::new(false));
     let signals = control::Signals::install(
@@ -271,6 +279,7 @@ fn start_server(
         let mut text = m.render_prometheus();
         text.push_str(&s.render_prometheus());
         text.push_str(&control::render_reloads(&sl));
+        text.push_str(&sl.drift.render_prometheus());
         text
     };
     let (health_store, running) = (Arc::clone(store), Arc::clone(running));

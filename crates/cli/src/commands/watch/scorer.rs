@@ -18,6 +18,7 @@ use anomalog_watch::source::LineBatch;
 use anomalog_watch::{LineOutcome, LineScorer};
 use anyhow::{Result, bail};
 
+use super::drift::{DriftGauges, LiveDrift};
 use super::store::StoreFeed;
 
 /// Lines of a source sampled before `--format auto` settles on a format.
@@ -33,6 +34,8 @@ pub struct ModelSlot {
     pub reloads: AtomicU64,
     /// Reloads refused because the file could not be loaded.
     pub reload_failures: AtomicU64,
+    /// The last drift report of the running model, for `/metrics`.
+    pub drift: DriftGauges,
 }
 
 impl ModelSlot {
@@ -146,6 +149,9 @@ pub struct ModelScorer {
     /// Pseudonymization and redaction of what is stored and alerted (scoring sees the
     /// raw record).
     privacy: Option<Privacy>,
+    /// Drift of the live traffic from the model's training data.
+    drift: LiveDrift,
+    drift_window: u64,
     slot: Arc<ModelSlot>,
     feed: StoreFeed,
     /// The rows of the batch being scored, kept between batches for their allocations.
@@ -169,6 +175,7 @@ impl ModelScorer {
         model: Model,
         format: Option<Box<dyn Format>>,
         privacy: Option<Privacy>,
+        drift_window: u64,
         slot: Arc<ModelSlot>,
         feed: StoreFeed,
     ) -> ModelScorer {
@@ -182,6 +189,8 @@ impl ModelScorer {
             stream: model.features.stream(),
             formats,
             privacy,
+            drift: LiveDrift::new(model, drift_window),
+            drift_window,
             slot,
             feed,
             rows: BatchRows::default(),
@@ -193,6 +202,7 @@ impl ModelScorer {
             let model = leak(model);
             self.model = model;
             self.stream = model.features.stream();
+            self.drift = LiveDrift::new(model, self.drift_window);
             self.slot.reloads.fetch_add(1, Ordering::Relaxed);
             eprintln!(
                 "anomalog: model reloaded: {} on {} records, threshold {:.4}",
@@ -296,6 +306,11 @@ impl LineScorer for ModelScorer {
         let rows = std::mem::take(&mut self.rows);
         for (k, ((i, source, record), raw)) in records.iter_mut().zip(raw_scores).enumerate() {
             let i = *i;
+            self.drift.observe(
+                &rows.raw[k * raw_width..(k + 1) * raw_width],
+                raw,
+                &self.slot.drift,
+            );
             let score = detector.probability(raw);
             let flagged = detector.is_anomaly(raw);
             self.feed.count(record.status, score, flagged);

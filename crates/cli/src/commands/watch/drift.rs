@@ -1,0 +1,143 @@
+//! Live drift monitoring: the scorer feeds every scored row to a [`DriftMonitor`];
+//! every window of records its report is published for `/metrics` and a change of
+//! verdict is logged.
+
+use std::sync::Mutex;
+
+use anomalog_pipeline::Model;
+use anomalog_pipeline::drift::{DriftMonitor, DriftOptions, DriftReport};
+
+/// How many of the most drifted features `/metrics` lists by name.
+const TOP_FEATURES: usize = 5;
+
+/// The last drift report, shared between the scorer and the metrics endpoint.
+#[derive(Debug, Default)]
+pub struct DriftGauges {
+    last: Mutex<Option<Summary>>,
+}
+
+/// What `/metrics` shows of a report.
+#[derive(Debug, Clone)]
+struct Summary {
+    records: u64,
+    drifted: bool,
+    score_psi: f64,
+    drifted_features: usize,
+    top: Vec<(String, f64)>,
+}
+
+impl DriftGauges {
+    /// Prometheus text of the last report (nothing before the first window closes).
+    pub fn render_prometheus(&self) -> String {
+        let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(s) = last.as_ref() else { return String::new() };
+        let mut text = String::new();
+        text.push_str("# HELP anomalog_drift_drifted Whether the last drift window drifted from the training data (0/1).\n");
+        text.push_str("# TYPE anomalog_drift_drifted gauge\n");
+        text.push_str(&format!("anomalog_drift_drifted {}\n", u8::from(s.drifted)));
+        text.push_str("# HELP anomalog_drift_score_psi Population stability index of the score in the last drift window.\n");
+        text.push_str("# TYPE anomalog_drift_score_psi gauge\n");
+        text.push_str(&format!("anomalog_drift_score_psi {}\n", finite(s.score_psi)));
+        text.push_str("# HELP anomalog_drift_drifted_features Features over the PSI threshold in the last drift window.\n");
+        text.push_str("# TYPE anomalog_drift_drifted_features gauge\n");
+        text.push_str(&format!("anomalog_drift_drifted_features {}\n", s.drifted_features));
+        text.push_str("# HELP anomalog_drift_window_records Records in the last drift window.\n");
+        text.push_str("# TYPE anomalog_drift_window_records gauge\n");
+        text.push_str(&format!("anomalog_drift_window_records {}\n", s.records));
+        text.push_str("# HELP anomalog_drift_feature_psi PSI of the most drifted features in the last drift window.\n");
+        text.push_str("# TYPE anomalog_drift_feature_psi gauge\n");
+        for (name, psi) in &s.top {
+            text.push_str(&format!(
+                "anomalog_drift_feature_psi{{feature=\"{name}\"}} {}\n",
+                finite(*psi)
+            ));
+        }
+        text
+    }
+
+    fn publish(&self, summary: Summary) {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(summary);
+    }
+}
+
+/// The scorer's side: observes rows, closes windows.
+pub struct LiveDrift {
+    monitor: Option<DriftMonitor>,
+    window: u64,
+    drifted: bool,
+}
+
+impl LiveDrift {
+    /// A monitor for `model` reporting every `window` records; a model without a
+    /// training profile (trained by an older version) runs without drift monitoring,
+    /// said once on stderr.
+    pub fn new(model: &Model, window: u64) -> LiveDrift {
+        let monitor = match DriftMonitor::new(model, DriftOptions::default()) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                eprintln!("anomalog: drift monitoring off for this model: {e}");
+                None
+            }
+        };
+        LiveDrift { monitor, window: window.max(1), drifted: false }
+    }
+
+    /// Adds a scored row; closes the window when it is full.
+    pub fn observe(&mut self, raw_features: &[f64], raw_score: f64, gauges: &DriftGauges) {
+        let Some(monitor) = self.monitor.as_mut() else { return };
+        monitor.observe(raw_features, raw_score);
+        if monitor.records() < self.window {
+            return;
+        }
+        let report = monitor.report();
+        monitor.reset();
+        if report.drifted != self.drifted {
+            self.drifted = report.drifted;
+            log_change(&report);
+        }
+        gauges.publish(summarize(&report));
+    }
+}
+
+fn summarize(report: &DriftReport) -> Summary {
+    Summary {
+        records: report.records,
+        drifted: report.drifted,
+        score_psi: report.score_psi,
+        drifted_features: report.drifted_features,
+        top: report
+            .most_drifted()
+            .into_iter()
+            .take(TOP_FEATURES)
+            .map(|f| (f.name.clone(), f.psi))
+            .collect(),
+    }
+}
+
+fn log_change(report: &DriftReport) {
+    if report.drifted {
+        let top: Vec<String> = report
+            .most_drifted()
+            .into_iter()
+            .take(3)
+            .map(|f| format!("{} (PSI {:.2})", f.name, f.psi))
+            .collect();
+        eprintln!(
+            "anomalog: drift: traffic no longer looks like the training data (score PSI {:.2}, \
+             {} features drifted: {}); consider retraining",
+            report.score_psi,
+            report.drifted_features,
+            top.join(", ")
+        );
+    } else {
+        eprintln!(
+            "anomalog: drift: traffic matches the training data again (score PSI {:.2})",
+            report.score_psi
+        );
+    }
+}
+
+/// A number Prometheus accepts.
+fn finite(v: f64) -> f64 {
+    if v.is_finite() { v } else { 0.0 }
+}
