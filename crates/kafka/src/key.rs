@@ -1,0 +1,106 @@
+//! Stable identities of incidents and of alert events, the same in every process.
+//!
+//! The daemon's incident id hashes the wall-clock time the incident was opened, so two
+//! processes that score the same records (a partition re-read after a crash) give the
+//! same incident two ids. [`incident_key`] names an incident by the record that opened
+//! it instead (its source, `kafka:TOPIC/PARTITION`, and its line, the record's offset
+//! plus one), which every process that reads that record agrees on. [`event_key`]
+//! adds what the event says, so a repeated event has a repeated key and can be
+//! suppressed ([`crate::dedup`]) or compacted (the Kafka sink's message key).
+
+use anomalog_watch::incident::{EventKind, Incident, IncidentEvent};
+
+/// FNV-1a (64 bits) of the parts, each followed by a separator byte.
+pub(crate) fn fnv64(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in part.iter().chain(std::iter::once(&0xff)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// The incident's identity across processes: a hash of client, category and the
+/// source and line of its first sample (the record that opened it), in hex. An incident
+/// without samples (`max_samples = 0`) falls back to its own id.
+pub fn incident_key(incident: &Incident) -> String {
+    let Some(first) = incident.samples.first() else {
+        return incident.id.clone();
+    };
+    let h = fnv64(&[
+        incident.client.as_deref().unwrap_or("").as_bytes(),
+        incident.category.as_bytes(),
+        first.source.as_bytes(),
+        &first.line.to_le_bytes(),
+    ]);
+    format!("{h:016x}")
+}
+
+/// The identity of one alert: the incident key and the event (`opened`, `closed`, or
+/// `updated` with the count and severity it reports).
+pub fn event_key(event: &IncidentEvent) -> String {
+    let key = incident_key(&event.incident);
+    match event.event {
+        EventKind::Opened => format!("{key}-opened"),
+        EventKind::Closed => format!("{key}-closed"),
+        EventKind::Updated => {
+            format!("{key}-updated-{}-{}", event.incident.count, event.incident.severity.as_str())
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use anomalog_watch::incident::{Sample, Severity};
+
+    use super::*;
+
+    pub(crate) fn event(
+        kind: EventKind,
+        source: &str,
+        line: u64,
+        first_seen: i64,
+    ) -> IncidentEvent {
+        IncidentEvent {
+            event: kind,
+            at: first_seen,
+            incident: Incident {
+                id: anomalog_watch::incident::incident_id(Some("203.0.113.7"), "sqli", first_seen),
+                client: Some("203.0.113.7".into()),
+                category: "sqli".into(),
+                severity: Severity::High,
+                first_seen,
+                last_seen: first_seen,
+                count: 1,
+                max_score: 0.95,
+                samples: vec![Sample {
+                    ts: None,
+                    request: "GET /?id=1'".into(),
+                    status: Some(500),
+                    score: 0.95,
+                    source: source.into(),
+                    line,
+                }],
+                explanation: vec![],
+            },
+        }
+    }
+
+    #[test]
+    fn keys_ignore_processing_time_and_follow_the_opening_record() {
+        let a = event(EventKind::Opened, "kafka:logs/3", 101, 1_000);
+        let b = event(EventKind::Opened, "kafka:logs/3", 101, 9_999);
+        assert_ne!(a.incident.id, b.incident.id);
+        assert_eq!(incident_key(&a.incident), incident_key(&b.incident));
+        assert_eq!(event_key(&a), event_key(&b));
+        let other = event(EventKind::Opened, "kafka:logs/3", 102, 1_000);
+        assert_ne!(event_key(&a), event_key(&other));
+        let closed = event(EventKind::Closed, "kafka:logs/3", 101, 1_000);
+        assert_ne!(event_key(&a), event_key(&closed));
+        let mut no_samples = a.clone();
+        no_samples.incident.samples.clear();
+        assert_eq!(incident_key(&no_samples.incident), no_samples.incident.id);
+    }
+}

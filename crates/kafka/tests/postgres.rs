@@ -1,0 +1,245 @@
+//! The PostgreSQL store against a server started for the test in a temporary
+//! directory (Debian's `postgresql` package: `initdb` and `pg_ctl` on a loopback
+//! port). Skipped with a message when PostgreSQL is not installed, unless `CI` is set.
+
+#![cfg(feature = "postgres")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use anomalog_kafka::dedup::{AlertLedger, Deduplicate};
+use anomalog_kafka::store::postgres::PgStore;
+use anomalog_kafka::store::{IncidentStore, IncidentStoreError, conformance};
+use anomalog_server::{AnomalyRow, IncidentQuery, IncidentRow, Severity, Status};
+
+/// A PostgreSQL server in a temporary directory, stopped on drop.
+struct Server {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+    /// The user the server runs as when the tests run as root (initdb refuses root).
+    run_as: Option<&'static str>,
+}
+
+fn postgres_bin() -> Option<PathBuf> {
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, bin)| bin)
+}
+
+impl Server {
+    fn start() -> Option<Server> {
+        let Some(bin) = postgres_bin() else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "PostgreSQL is not installed (apt-get install postgresql) and CI is set"
+            );
+            eprintln!("skipping: PostgreSQL is not installed (apt-get install postgresql)");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+        let run_as = root.then_some("postgres");
+        if let Some(user) = run_as {
+            let ok = Command::new("chown").arg("-R").arg(user).arg(dir.path()).status().unwrap();
+            assert!(ok.success(), "chown of the test directory");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let server = Server { bin, dir, port, run_as };
+        let data = server.data();
+        server.run(
+            "initdb",
+            &["-D", &data, "-U", "anomalog", "--auth=trust", "-E", "UTF8", "--no-sync"],
+        );
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            server.dir.path().display()
+        );
+        let log = server.dir.path().join("server.log").display().to_string();
+        server.run("pg_ctl", &["-D", &data, "-l", &log, "-w", "-t", "30", "-o", &options, "start"]);
+        Some(server)
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn command(&self, program: &str, args: &[&str]) -> Command {
+        let path = self.bin.join(program);
+        match self.run_as {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--"]).arg(path).args(args);
+                c
+            }
+            None => {
+                let mut c = Command::new(path);
+                c.args(args);
+                c
+            }
+        }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let out = self.command(program, args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{program} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A fresh database for one part of the test.
+    fn database(&self, name: &str) -> String {
+        let admin = self.url("postgres");
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        client.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        self.url(name)
+    }
+
+    fn url(&self, db: &str) -> String {
+        format!("host=127.0.0.1 port={} user=anomalog dbname={db}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let data = self.data();
+        let _ = self.command("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]).output();
+    }
+}
+
+fn incident(id: &str, last_seen: i64) -> IncidentRow {
+    IncidentRow {
+        id: id.into(),
+        client: Some("203.0.113.7".into()),
+        category: "sqli".into(),
+        severity: Severity::High,
+        first_seen: last_seen,
+        last_seen,
+        count: 1,
+        max_score: 0.9,
+        samples: vec![],
+        explanation: vec![],
+        status: Status::Open,
+        feedback: None,
+    }
+}
+
+fn conformance_checks(server: &Server) {
+    let store = PgStore::connect(&server.database("conformance")).unwrap();
+    conformance::check(&store);
+}
+
+fn several_processes_share_one_database(server: &Server) {
+    let url = server.database("shared");
+    // Processes starting together all create or find the schema.
+    let stores: Vec<Arc<PgStore>> = std::thread::scope(|s| {
+        let handles: Vec<_> =
+            (0..4).map(|_| s.spawn(|| Arc::new(PgStore::connect(&url).unwrap()))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    std::thread::scope(|s| {
+        for (n, store) in stores.iter().enumerate() {
+            s.spawn(move || {
+                for i in 0..25 {
+                    store
+                        .upsert_incident(&incident(&format!("p{n}-{i}"), 1_700_000_000 + i))
+                        .unwrap();
+                    // The same incident from every process (a partition read twice) is one row.
+                    store.upsert_incident(&incident("shared", 1_700_000_000)).unwrap();
+                }
+            });
+        }
+    });
+    let page =
+        stores[0].list_incidents(&IncidentQuery { limit: 500, ..Default::default() }).unwrap();
+    assert_eq!(page.total, 4 * 25 + 1);
+}
+
+fn newer_schema_is_refused(server: &Server) {
+    let url = server.database("newer");
+    drop(PgStore::connect(&url).unwrap());
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client.batch_execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'").unwrap();
+    let err = PgStore::connect(&url).unwrap_err();
+    assert!(matches!(err, IncidentStoreError::SchemaTooNew { found: 99, .. }), "{err}");
+    assert!(err.to_string().contains(&format!("127.0.0.1:{}/newer", server.port)), "{err}");
+}
+
+fn nul_characters_are_stored(server: &Server) {
+    let store = PgStore::connect(&server.database("nul")).unwrap();
+    store
+        .insert_anomalies(&[AnomalyRow {
+            id: 0,
+            incident_id: Some("i".into()),
+            seen: 1,
+            ts: None,
+            source: "kafka:access/0".into(),
+            line: 1,
+            client: None,
+            request: "GET /\0x".into(),
+            status: None,
+            score: 0.5,
+            explanation: vec![],
+        }])
+        .unwrap();
+    assert_eq!(store.incident_anomalies("i", 1).unwrap()[0].request, "GET /\u{fffd}x");
+}
+
+fn ledger_is_shared(server: &Server) {
+    let url = server.database("ledger");
+    let a = PgStore::ledger(&url).unwrap();
+    let b = PgStore::ledger(&url).unwrap();
+    assert!(!a.contains("k-opened").unwrap());
+    a.record("k-opened").unwrap();
+    a.record("k-opened").unwrap();
+    assert!(b.contains("k-opened").unwrap());
+    assert_eq!(b.prune(i64::MAX).unwrap(), 1);
+    assert!(!a.contains("k-opened").unwrap());
+    // As a sink's ledger.
+    struct Nothing;
+    impl anomalog_watch::sink::Sink for Nothing {
+        fn name(&self) -> &str {
+            "nothing"
+        }
+        fn deliver(
+            &mut self,
+            _: &anomalog_watch::incident::IncidentEvent,
+        ) -> Result<(), anomalog_watch::SinkError> {
+            Ok(())
+        }
+    }
+    let _sink = Deduplicate::new(Nothing, b);
+}
+
+fn unreachable_server_is_an_error_naming_it(_server: &Server) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let err =
+        PgStore::connect(&format!("postgres://anomalog:secret@127.0.0.1:{port}/x")).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains(&format!("127.0.0.1:{port}/x")), "{text}");
+    assert!(!text.contains("secret"), "{text}");
+}
+
+#[test]
+fn postgres_store() {
+    let Some(server) = Server::start() else { return };
+    assert!(Path::new(&server.data()).exists());
+    conformance_checks(&server);
+    several_processes_share_one_database(&server);
+    newer_schema_is_refused(&server);
+    nul_characters_are_stored(&server);
+    ledger_is_shared(&server);
+    unreachable_server_is_an_error_naming_it(&server);
+}
