@@ -112,7 +112,7 @@ impl Model {
     /// Fits features and detector on `records` (in time order, mostly normal traffic).
     pub fn train(
         records: &[Record<'_>],
-        mut summary: TrainingSummary,
+        summary: TrainingSummary,
         options: &TrainOptions,
     ) -> Result<Model, PipelineError> {
         if records.is_empty() {
