@@ -263,3 +263,19 @@ fn training_on_nothing_is_a_clear_error() {
         .code(1)
         .stderr(predicate::str::contains("no training records"));
 }
+
+#[test]
+fn model_files_hold_no_client_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = simulated(dir.path(), 6000, 21);
+    let model = trained(dir.path(), &log);
+    let bytes = std::fs::read(&model).unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let clients: std::collections::BTreeSet<&str> =
+        text.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert!(clients.len() > 20, "{}", clients.len());
+    for client in clients {
+        let found = bytes.windows(client.len()).any(|w| w == client.as_bytes());
+        assert!(!found, "client address {client} is stored in the model file");
+    }
+}
