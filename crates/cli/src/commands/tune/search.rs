@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use anomalog_eval::{Evaluation, Labels};
 use anomalog_features::{FeatureConfig, FeaturePipeline};
 use anomalog_ingest::Record;
-use anomalog_models::{CalibratedDetector, Detector, Fit, MatrixView, ThresholdRule};
-use anomalog_pipeline::{Model, TrainingSummary};
+use anomalog_models::{CalibratedDetector, Fit, MatrixView, ThresholdRule};
+use anomalog_pipeline::Model;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
