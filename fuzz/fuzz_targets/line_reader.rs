@@ -15,11 +15,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     while let Ok(Some((n, unit))) = lines.next_line() {
         count += 1;
         assert_eq!(n, count, "line numbers count up by one");
-        // A line longer than `max_line` that is already in the read buffer comes back as
-        // `Unit::Data`, not `Unit::TooLong` (regressions/line_reader/line-longer-than-
-        // max-line); memory stays bounded, so only a panic counts as a failure here.
-        if let Unit::Data(line) = unit {
-            assert!(line.len() <= stream.len(), "a line longer than the input was returned");
+        // regressions/line_reader/line-longer-than-max-line: a long line that fit in the
+        // read buffer used to come back as data.
+        match unit {
+            Unit::Data(line) => assert!(line.len() <= max_line, "a line over the limit passed"),
+            Unit::TooLong { len, .. } => assert!(len as usize > max_line, "a short line was too long"),
         }
     }
     assert!(count <= newlines + 1, "more lines than newlines");
