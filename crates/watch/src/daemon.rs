@@ -232,7 +232,10 @@ impl Daemon {
         shutdown: &AtomicBool,
     ) -> Result<DaemonStats, WatchError> {
         let result = self.run_loop(scorer, shutdown);
-        let saved = self.commit();
+        // After a failure (an outbox that could not be written, say), the positions of the
+        // batch in hand cover lines whose alerts are not safe yet: keep the last checkpoint
+        // and let a restart score them again.
+        let saved = if result.is_ok() { self.commit() } else { Ok(()) };
         let grace = Duration::from_millis(self.config.shutdown_grace_ms);
         let outboxes = std::mem::take(&mut self.outboxes);
         thread::scope(|s| {
