@@ -7,7 +7,10 @@
 //!   memory bounds of the stateful ones. It is stored in the model file.
 //! - [`FeaturePipeline::fit`] learns vocabularies and endpoint parameter profiles from
 //!   training records, streams the training records through the very same code that
-//!   scoring uses, and learns imputation and robust scaling from those rows.
+//!   scoring uses, and learns imputation and robust scaling from those rows. The
+//!   vocabulary-based columns of the training rows are computed out of sample
+//!   ([`crossfit`]), so that training rows look as familiar as fresh normal traffic
+//!   does, no more.
 //! - [`FeatureStream::push`] turns one record into a raw row (operator units, NaN when
 //!   missing: what explanations show) and a scaled row (finite, imputed: what the
 //!   detectors see). It is causal: a row depends only on past and current records.
@@ -59,6 +62,7 @@
 //! ```
 
 pub mod config;
+pub mod crossfit;
 pub mod error;
 pub mod families;
 pub mod geoip;

@@ -1,6 +1,7 @@
 //! The fitted feature pipeline: configuration, learned vocabularies and profiles,
 //! column names, and the imputation and scaling state.
 
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -8,10 +9,12 @@ use anomalog_ingest::Record;
 use serde::{Deserialize, Serialize};
 
 use crate::config::FeatureConfig;
+use crate::crossfit::{Columns, cross_fit};
 use crate::error::FeatureError;
 use crate::families::geo::{GeoBuilder, GeoModel};
 use crate::families::lexical::{LexicalBuilder, LexicalModel};
 use crate::families::params::{ParamBuilder, ParamModel};
+use crate::families::time;
 use crate::geoip::GeoDb;
 use crate::preprocess::{ColumnScaler, FeatureSpec, fit_and_scale, nan_as_null};
 use crate::request::RequestView;
@@ -47,7 +50,12 @@ impl FeaturePipeline {
     ///
     /// Vocabularies and parameter profiles are learned first; then the training
     /// records go through the same [`FeatureStream`] that scoring uses, and the
-    /// imputation and scaling are learned from those raw rows.
+    /// imputation and scaling are learned from those raw rows. Two exceptions keep the
+    /// training rows honest: the lexical and parameter columns of a training row are
+    /// computed against vocabularies learned without it ([`crate::crossfit`]), and a
+    /// calendar column whose period is longer than the training span is scaled to a
+    /// constant 0, since such a span cannot say which hours or weekdays are normal
+    /// ([`time::judgeable`]).
     pub fn fit(
         config: FeatureConfig,
         training: &[Record<'_>],
@@ -104,8 +112,23 @@ impl FeaturePipeline {
             stream.push_raw(record, &mut row);
             matrix.extend_from_slice(&row);
         }
+        let ranges = stream.column_ranges();
         drop(stream);
-        let (scalers, medians) = fit_and_scale(&mut matrix, &pipeline.specs);
+        let nonempty = |r: &Range<usize>| (!r.is_empty()).then(|| r.clone());
+        let columns = Columns { lexical: nonempty(&ranges[1]), params: nonempty(&ranges[2]) };
+        cross_fit(&config, training, &columns, &mut matrix, width);
+        let (mut scalers, medians) = fit_and_scale(&mut matrix, &pipeline.specs);
+        let span = training_span_secs(training);
+        for (j, spec) in pipeline.specs.iter().enumerate() {
+            if time::judgeable(&spec.name, span) {
+                continue;
+            }
+            // Too short a training span to know what is normal for this column.
+            scalers[j].deactivate();
+            for row in matrix.chunks_exact_mut(width) {
+                row[j] = 0.0;
+            }
+        }
         pipeline.scalers = scalers;
         pipeline.medians = medians;
         Ok((pipeline, matrix))
@@ -165,6 +188,16 @@ impl FeaturePipeline {
     pub fn stream(&self) -> FeatureStream<'_> {
         FeatureStream::new(self)
     }
+}
+
+/// Seconds between the earliest and the latest training timestamp (0 without any).
+fn training_span_secs(training: &[Record<'_>]) -> f64 {
+    let (lo, hi) = training
+        .iter()
+        .filter_map(|r| r.ts.map(|t| t.unix_secs_f64()))
+        .filter(|t| t.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), t| (lo.min(t), hi.max(t)));
+    if hi >= lo { hi - lo } else { 0.0 }
 }
 
 /// The serialized form, checked on the way in.

@@ -131,6 +131,11 @@ impl ColumnScaler {
         (ColumnScaler { transform, center, scale, active: true }, median_raw)
     }
 
+    /// Makes the column scale to a constant 0: nothing it shows can be judged.
+    pub(crate) fn deactivate(&mut self) {
+        self.active = false;
+    }
+
     /// The scaled value of one raw value; always finite.
     #[inline]
     pub fn apply(&self, raw: f64) -> f64 {

@@ -1,5 +1,7 @@
 //! Streaming feature computation: one record in, one raw and one scaled row out.
 
+use std::ops::Range;
+
 use anomalog_ingest::Record;
 
 use crate::families::basics::Basics;
@@ -71,6 +73,21 @@ impl<'p> FeatureStream<'p> {
             family.specs(&mut out);
         }
         out
+    }
+
+    /// The columns each family writes, in [`FeatureStream::families`] order (empty for a
+    /// disabled family): basics, lexical, params, client, site, time, geo.
+    pub(crate) fn column_ranges(&mut self) -> [Range<usize>; 7] {
+        let mut out = Vec::new();
+        let mut ranges: [Range<usize>; 7] = Default::default();
+        for (range, family) in ranges.iter_mut().zip(self.families()) {
+            let start = out.len();
+            if let Some(family) = family {
+                family.specs(&mut out);
+            }
+            *range = start..out.len();
+        }
+        ranges
     }
 
     /// Computes the raw row of a record (NaN for missing values) into `raw`.

@@ -87,10 +87,80 @@ fn fit_matrix_equals_a_fresh_stream() {
     let mut s = p.stream();
     let (mut raw, mut scaled) = (Vec::new(), Vec::new());
     let w = p.names().len();
+    // The cross-fitted columns are judged against the other folds, not the full model.
+    let crossfit = s.column_ranges();
+    let same = |j: &usize| !crossfit[1].contains(j) && !crossfit[2].contains(j);
     for (i, r) in data.iter().enumerate() {
         s.push(r, &mut raw, &mut scaled);
-        assert_eq!(&m[i * w..(i + 1) * w], &scaled[..], "row {i}");
+        for j in (0..w).filter(same) {
+            assert_eq!(m[i * w + j], scaled[j], "row {i} {}", p.names()[j]);
+        }
     }
+}
+
+#[test]
+fn training_rows_are_judged_out_of_sample() {
+    // Every request carries a value of its own: scored in-sample, none would ever look
+    // unseen, and fresh traffic with new values would all look anomalous.
+    let data: Vec<Record<'static>> = (0..400)
+        .map(|i| {
+            let target = format!("/item?id={i}&name=user{}x{}", i * 7919 % 10007, i % 3);
+            record(T0 + i as f64, "10.0.0.1", "GET", &target, 200)
+        })
+        .collect();
+    let (p, m) = FeaturePipeline::fit(FeatureConfig::default(), &data).unwrap();
+    let w = p.names().len();
+    let unseen = col(&p, "ngram_unseen_ratio");
+    let novel = col(&p, "param_novel_chars");
+    let rows = |j: usize| m.chunks_exact(w).filter(|r| r[j] != 0.0).count();
+    assert!(rows(unseen) > 0 || rows(novel) > 0, "cross-fitted columns never fire");
+    // A fresh request like the training ones scales like them.
+    let mut s = p.stream();
+    let (mut raw, mut scaled) = (Vec::new(), Vec::new());
+    s.push(
+        &record(T0 + 500.0, "10.0.0.1", "GET", "/item?id=9999&name=user4242x1", 200),
+        &mut raw,
+        &mut scaled,
+    );
+    assert!(
+        scaled[unseen].abs() < 3.0 && scaled[novel].abs() < 3.0,
+        "{} {}",
+        scaled[unseen],
+        scaled[novel]
+    );
+}
+
+#[test]
+fn calendar_columns_need_a_full_period_of_training() {
+    let short = training(300);
+    let (p, m) = FeaturePipeline::fit(FeatureConfig::default(), &short).unwrap();
+    let w = p.names().len();
+    let mut s = p.stream();
+    let (mut raw, mut scaled) = (Vec::new(), Vec::new());
+    // Twelve hours later: an hour training never saw.
+    let mut late = short[0].clone();
+    late.ts = Timestamp::from_unix_secs_f64(T0 + 43_200.0);
+    s.push(&late, &mut raw, &mut scaled);
+    for name in ["hour_sin", "hour_cos", "weekday_sin", "weekday_cos"] {
+        let j = col(&p, name);
+        assert!(m.chunks_exact(w).all(|r| r[j] == 0.0), "{name}");
+        assert_eq!(scaled[j], 0.0, "{name}");
+        assert!(!raw[j].is_nan(), "raw {name} stays visible");
+    }
+    // Two days of training can judge the hour but not the weekday.
+    let long: Vec<Record<'static>> = short
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut r = r.clone();
+            r.ts = Timestamp::from_unix_secs_f64(T0 + i as f64 * 600.0);
+            r
+        })
+        .collect();
+    let (p, m) = FeaturePipeline::fit(FeatureConfig::default(), &long).unwrap();
+    let w = p.names().len();
+    assert!(m.chunks_exact(w).any(|r| r[col(&p, "hour_sin")] != 0.0));
+    assert!(m.chunks_exact(w).all(|r| r[col(&p, "weekday_sin")] == 0.0));
 }
 
 #[test]

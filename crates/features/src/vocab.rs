@@ -73,10 +73,16 @@ impl Vocabulary {
     }
 }
 
-/// `-log10` of the smoothed frequency `count / total`; unseen counts as half.
+/// `-log10` of the frequency `count / total`; unseen counts as half.
+///
+/// Unsmoothed on purpose: a value that makes up the same share of two samples of
+/// different sizes gets exactly the same rarity, so training rows judged against a
+/// part of the training data ([`crate::crossfit`]) match fresh rows judged against
+/// all of it (a value in every request is 0 either way, not 0 plus a size-dependent
+/// sliver that a constant column would magnify).
 pub fn rarity(count: u64, total: u64) -> f64 {
     let c = if count == 0 { 0.5 } else { count as f64 };
-    (((total as f64) + 1.0) / c).log10().max(0.0)
+    ((total.max(1) as f64) / c).log10().max(0.0)
 }
 
 const SKETCH_BITS: u32 = 18;
@@ -85,7 +91,7 @@ const SKETCH_SIZE: usize = 1 << SKETCH_BITS;
 const CODE_STEPS: f64 = 16.0;
 
 /// Character trigram rarity over decoded request text, in a hashed table of
-/// [`SKETCH_SIZE`] one-byte codes (256 KiB: small enough to stay in cache on the hot
+/// `SKETCH_SIZE` one-byte codes (256 KiB: small enough to stay in cache on the hot
 /// path). Letters are lowercased and digits folded to `0` first, so numbers do not
 /// look novel. Code 0 means never seen.
 #[derive(Serialize, Deserialize, Clone, Debug)]

@@ -1,6 +1,8 @@
 //! Client behaviour over sliding windows: how fast a client sends, how often it fails
 //! (4xx, 404, 401/403), how many different paths it touches, how regular its timing
-//! is. This is where scanners, brute-forcers and scrapers show up.
+//! is, whether it walks numbered pages in order (`client_sequential_ratio`) and how
+//! long it has been busy without a pause (`client_streak_secs`). This is where
+//! scanners, brute-forcers and scrapers show up.
 //!
 //! State is per client key (address, or address and user agent) in a table bounded in
 //! both time and size: a client idle for `client_ttl_secs` is forgotten, and when
@@ -37,6 +39,16 @@ const PATH_FILL_LIMIT: u16 = 64;
 /// Weight of the newest gap in the inter-arrival averages.
 const GAP_ALPHA: f32 = 0.1;
 
+/// Weight of the newest request in the share of sequential requests.
+const SEQUENCE_ALPHA: f32 = 0.1;
+/// A step of the trailing number counts as sequential up to this size (a scraper
+/// walking ids or pages may skip a few).
+const MAX_SEQUENCE_STEP: u32 = 3;
+/// A pause longer than this ends a client's streak of continuous activity. Log
+/// timestamps are often whole seconds, so regularity below a second is invisible; a
+/// long unbroken streak is not.
+const STREAK_BREAK_SECS: f64 = 5.0;
+
 /// The per-client scalars; window counters live in a parallel array.
 #[derive(Debug, Clone, Copy)]
 struct ClientState {
@@ -48,6 +60,36 @@ struct ClientState {
     requests: u32,
     paths_filled: u16,
     paths: [u64; 4],
+    /// Hash of the previous request's path template (truncated; 0 before any).
+    last_template: u32,
+    /// The trailing number of the previous request's path (`/product/1711` -> 1711).
+    last_number: Option<u32>,
+    /// Decayed share of requests that continued a sequence (see [`is_sequential`]).
+    sequential: f32,
+    /// Start of the current streak without a pause, in seconds after `first_seen`.
+    streak_start: f32,
+}
+
+/// The last run of digits in `path` (up to 9 of them), if the path ends with one
+/// possibly followed by a non-digit suffix such as `.html` in the last segment.
+fn trailing_number(path: &str) -> Option<u32> {
+    let segment = path.rsplit('/').next().unwrap_or(path).as_bytes();
+    let end = segment.iter().rposition(u8::is_ascii_digit)? + 1;
+    let start = segment[..end].iter().rposition(|b| !b.is_ascii_digit()).map_or(0, |i| i + 1);
+    let digits = &segment[start..end];
+    if digits.len() > 9 {
+        return None;
+    }
+    digits.iter().try_fold(0u32, |n, &d| Some(n * 10 + u32::from(d - b'0')))
+}
+
+/// Whether a request continues a walk through numbered objects: the same path template
+/// as the client's previous request, with the trailing number a small step up.
+fn is_sequential(prev: (u32, Option<u32>), template: u32, number: Option<u32>) -> bool {
+    match (prev, number) {
+        ((t, Some(a)), Some(b)) if t == template => b > a && b - a <= MAX_SEQUENCE_STEP,
+        _ => false,
+    }
 }
 
 /// The table of tracked clients.
@@ -122,6 +164,10 @@ impl ClientTable {
             requests: 0,
             paths_filled: 0,
             paths: [0; 4],
+            last_template: 0,
+            last_number: None,
+            sequential: 0.0,
+            streak_start: 0.0,
         });
         let stride = self.stride();
         self.counters.resize(self.counters.len() + stride, 0.0);
@@ -211,11 +257,13 @@ const PER_WINDOW: [(&str, Transform); 8] = [
     ("client_bytes_mean", Transform::Log1p),
     ("client_request_time_mean_ms", Transform::Log1p),
 ];
-const OVERALL: [(&str, Transform); 4] = [
+const OVERALL: [(&str, Transform); 6] = [
     ("client_new", Transform::Binary),
     ("client_age_secs", Transform::Log1p),
     ("client_interarrival_mean_secs", Transform::Log1p),
     ("client_interarrival_cv", Transform::Identity),
+    ("client_sequential_ratio", Transform::Identity),
+    ("client_streak_secs", Transform::Log1p),
 ];
 
 impl FeatureFamily for Client {
@@ -271,7 +319,17 @@ impl FeatureFamily for Client {
             }
         }
         let dt = now - s.last_seen;
+        if gap > STREAK_BREAK_SECS {
+            s.streak_start = (now - s.first_seen) as f32;
+        }
         s.last_seen = now;
+        if input.view.has_target {
+            let template = hash_bytes(input.view.template.as_bytes()) as u32;
+            let number = trailing_number(&input.view.path);
+            let step = is_sequential((s.last_template, s.last_number), template, number);
+            s.sequential += SEQUENCE_ALPHA * (f32::from(step) - s.sequential);
+            (s.last_template, s.last_number) = (template, number);
+        }
         s.requests = s.requests.saturating_add(1);
 
         let new_path = match input.view.has_target {
@@ -314,6 +372,7 @@ impl FeatureFamily for Client {
         let age = now - s.first_seen;
         let (first_seen, requests, gap_mean, gap_var) =
             (s.first_seen, s.requests, s.gap_mean, s.gap_var);
+        let (sequential, streak) = (s.sequential, age - f64::from(s.streak_start));
         let counters = &mut t.counters[i * stride..(i + 1) * stride];
         for (w, c) in t.windows.iter().zip(counters.chunks_exact_mut(COUNTERS)) {
             let f = decay(dt, *w) as f32;
@@ -338,6 +397,8 @@ impl FeatureFamily for Client {
         } else {
             f64::NAN
         });
+        out.push(f64::from(sequential));
+        out.push(streak.max(0.0));
     }
 }
 
@@ -397,6 +458,33 @@ mod tests {
         assert_eq!(user[col(&c, "client_new")], 0.0);
         // Perfectly regular timing: a coefficient of variation near zero.
         assert!(user[col(&c, "client_interarrival_cv")] < 0.05);
+    }
+
+    #[test]
+    fn a_scraper_walks_ids_in_an_unbroken_streak() {
+        let mut c = Client::new(&FeatureConfig::default());
+        let (seq, streak) = (col(&c, "client_sequential_ratio"), col(&c, "client_streak_secs"));
+        let mut scraper = Vec::new();
+        let mut user = Vec::new();
+        for i in 0..200u32 {
+            // Whole-second timestamps, three requests a second.
+            let t = f64::from(i / 3);
+            scraper = push(&mut c, &rec("6.6.6.6", &format!("/product/{}", 1700 + i), 200), t);
+            if i % 10 == 0 {
+                // A shopper: a product, its image, a pause to read.
+                let p = format!("/product/{}", i * 13 % 997);
+                push(&mut c, &rec("10.0.0.2", &p, 200), t * 3.0);
+                user = push(&mut c, &rec("10.0.0.2", &format!("/img/{}.jpg", i), 200), t * 3.0);
+            }
+        }
+        assert!(scraper[seq] > 0.9, "{}", scraper[seq]);
+        assert!(scraper[streak] > 60.0, "{}", scraper[streak]);
+        assert!(user[seq] < 0.1, "{}", user[seq]);
+        assert!(user[streak] < 1.0, "{}", user[streak]);
+        assert_eq!(trailing_number("/product/1711"), Some(1711));
+        assert_eq!(trailing_number("/page-12.html"), Some(12));
+        assert_eq!(trailing_number("/a/b"), None);
+        assert_eq!(trailing_number("/x/12345678901"), None);
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! Time of the request as cyclic encodings: hour of day and day of week in the zone
 //! the log was written in, as points on a circle so that 23:59 is next to 00:00.
 //!
+//! A pipeline fitted on less than a period (a day for the hour, a week for the
+//! weekday) scales that period's columns to a constant 0 (see [`judgeable`]): the
+//! raw values stay visible in explanations but cannot raise an alert.
+//!
 //! The record's own timestamp is used (not the stream clock), since these features
 //! describe when the request says it happened, not window state.
 //!
@@ -19,6 +23,22 @@ pub struct Time {
 }
 
 const NAMES: [&str; 4] = ["hour_sin", "hour_cos", "weekday_sin", "weekday_cos"];
+
+const DAY_SECS: f64 = 86_400.0;
+const WEEK_SECS: f64 = 7.0 * DAY_SECS;
+
+/// Whether a column can be judged after training on `span_secs` of traffic: an hour
+/// column needs a day of training, a weekday column a week, or the hours (days) that
+/// training never reached would all look anomalous. Columns of other families always
+/// can.
+pub fn judgeable(column: &str, span_secs: f64) -> bool {
+    let period = match column {
+        "hour_sin" | "hour_cos" => DAY_SECS,
+        "weekday_sin" | "weekday_cos" => WEEK_SECS,
+        _ => return true,
+    };
+    span_secs >= period
+}
 
 impl FeatureFamily for Time {
     fn specs(&self, out: &mut Vec<FeatureSpec>) {
