@@ -50,20 +50,26 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let sim = simulate::write(&config, &log, Some(&labels))?;
     eprintln!(
         "anomalog demo: {} normal and {} anomalous requests in {} categories; training on the \
-         first half, testing on the second ...",
+         first half, testing on the second, alerting on the top {}% of training-like traffic \
+         ...",
         sim.normal,
         sim.anomalous,
-        sim.per_category.len()
+        sim.per_category.len(),
+        config.attack_fraction * 100.0
     );
 
     // The demo is `eval --split 0.5` on the simulated log, with the same options parsing
     // so that defaults stay in one place.
+    // The simulation knows its share of attacks; the demo tells the model, as an
+    // operator who knows their traffic would with --contamination.
     let parsed = DemoEval::try_parse_from([
         "eval".to_string(),
         "--seed".to_string(),
         args.seed.to_string(),
         "--detector".to_string(),
         args.detector.clone(),
+        "--contamination".to_string(),
+        config.attack_fraction.to_string(),
     ])?;
     let eval_args = EvalArgs {
         inputs: vec![log.display().to_string()],
