@@ -159,6 +159,9 @@ fn udp_flood_drops_are_counted_not_fatal() {
         thread::sleep(Duration::from_millis(10));
     }
     assert!(src.health().dropped > 0);
+    // The queue holds 4; datagrams still arriving while the test reads may add a few,
+    // but every one of the 200 is either delivered or counted as dropped, never both.
     let got = collect(&mut src, 4);
-    assert_eq!(got.len(), 4);
+    assert!(got.len() >= 4, "{}", got.len());
+    assert!(got.len() as u64 + src.health().dropped <= 200);
 }
