@@ -118,7 +118,9 @@ impl<R: Read> LineReader<R> {
                 }
                 return Ok(Some((self.line_no, Unit::Data(line))));
             }
-            if self.end - self.start > self.max_line {
+            // One byte of slack: a line of exactly `max_line` bytes may still be waiting
+            // for the `\n` of its `\r\n`.
+            if self.end - self.start > self.max_line + 1 {
                 let len = self.skip_long_line()?;
                 self.line_no += 1;
                 return Ok(Some((self.line_no, Unit::TooLong { len, prefix: &self.long_prefix })));
