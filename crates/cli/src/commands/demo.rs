@@ -8,7 +8,7 @@ use anomalog_eval::SimConfig;
 use anyhow::{Context, Result};
 use clap::{Args, Parser};
 
-use crate::commands::eval::{self, EvalArgs};
+use crate::commands::eval::{self, DataArgs, EvalArgs};
 use crate::commands::simulate;
 use crate::input_args::InputArgs;
 use crate::model_args::ModelArgs;
@@ -72,12 +72,14 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         config.attack_fraction.to_string(),
     ])?;
     let eval_args = EvalArgs {
-        inputs: vec![log.display().to_string()],
-        labels: Some(labels.clone()),
-        split: Some(0.5),
-        train: Vec::new(),
-        normal: Vec::new(),
-        anomalous: Vec::new(),
+        data: DataArgs {
+            inputs: vec![log.display().to_string()],
+            labels: Some(labels.clone()),
+            split: Some(0.5),
+            train: Vec::new(),
+            normal: Vec::new(),
+            anomalous: Vec::new(),
+        },
         json: false,
         report: Some(report.clone()),
         save_model: Some(model.clone()),

@@ -29,6 +29,32 @@ const TOP_ANOMALIES: usize = 25;
     anomalog eval --format csic2010 --train normalTrafficTraining.txt \\\n    \
     --normal normalTrafficTest.txt --anomalous anomalousTrafficTest.txt --json")]
 pub struct EvalArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// Print one JSON object with the metrics on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Write a self-contained HTML report with charts.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Also save the trained model.
+    #[arg(long, value_name = "MODEL")]
+    pub save_model: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// Where the training and the labeled test records come from (shared by `eval` and
+/// `tune`).
+#[derive(Args, Debug, Clone)]
+pub struct DataArgs {
     /// Labeled test logs (with --labels), or with --split the whole log to cut in two.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
@@ -52,24 +78,6 @@ pub struct EvalArgs {
     /// Test logs whose records are all anomalous.
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub anomalous: Vec<String>,
-
-    /// Print one JSON object with the metrics on stdout instead of a table.
-    #[arg(long)]
-    pub json: bool,
-
-    /// Write a self-contained HTML report with charts.
-    #[arg(long, value_name = "FILE")]
-    pub report: Option<PathBuf>,
-
-    /// Also save the trained model.
-    #[arg(long, value_name = "MODEL")]
-    pub save_model: Option<PathBuf>,
-
-    #[command(flatten)]
-    pub input: InputArgs,
-
-    #[command(flatten)]
-    pub model: ModelArgs,
 }
 
 /// Labeled records split into a training and a test part.
@@ -105,7 +113,7 @@ pub struct Outcome {
 
 /// Runs `anomalog eval`.
 pub fn run(args: EvalArgs) -> Result<ExitCode> {
-    let data = dataset(&args)?;
+    let data = dataset(&args.data, &args.input)?;
     let outcome = evaluate(data.train_summary.clone(), &data, &args.model)?;
     if let Some(path) = &args.save_model {
         outcome.model.save(path)?;
@@ -125,7 +133,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
 }
 
 /// Loads the training records and the labeled test records the options describe.
-pub fn dataset(args: &EvalArgs) -> Result<Dataset> {
+pub fn dataset(args: &DataArgs, input: &InputArgs) -> Result<Dataset> {
     if let Some(share) = args.split {
         ensure!(share > 0.0 && share < 1.0, "--split {share}: expected a share between 0 and 1");
         ensure!(!args.inputs.is_empty(), "--split needs INPUT");
@@ -133,7 +141,7 @@ pub fn dataset(args: &EvalArgs) -> Result<Dataset> {
             args.normal.is_empty() && args.anomalous.is_empty(),
             "--split takes its test records from INPUT; drop --normal/--anomalous"
         );
-        let loaded = load(&args.inputs, &args.input, "reading")?;
+        let loaded = load(&args.inputs, input, "reading")?;
         let labels = aligned_labels(args.labels.as_deref(), &loaded)?
             .context("--split needs --labels for INPUT")?;
         let cut = ((loaded.records.len() as f64) * share).round() as usize;
@@ -152,11 +160,11 @@ pub fn dataset(args: &EvalArgs) -> Result<Dataset> {
     if args.train.is_empty() {
         bail!("give training data with --train FILE..., or --split SHARE with INPUT and --labels");
     }
-    let train = load(&args.train, &args.input, "reading training data")?;
+    let train = load(&args.train, input, "reading training data")?;
     let mut test = Loaded::default();
     let mut labels = Labels::new();
     if !args.inputs.is_empty() {
-        let loaded = load(&args.inputs, &args.input, "reading test data")?;
+        let loaded = load(&args.inputs, input, "reading test data")?;
         let l = aligned_labels(args.labels.as_deref(), &loaded)?
             .context("INPUT needs --labels (or label whole files with --normal/--anomalous)")?;
         for i in 0..l.len() {
@@ -165,10 +173,10 @@ pub fn dataset(args: &EvalArgs) -> Result<Dataset> {
         test = loaded;
     }
     let before = test.records.len();
-    load_into(&mut test, &args.normal, &args.input, "reading normal test data")?;
+    load_into(&mut test, &args.normal, input, "reading normal test data")?;
     labels.push_repeated(test.records.len() - before, false, None);
     let before = test.records.len();
-    load_into(&mut test, &args.anomalous, &args.input, "reading anomalous test data")?;
+    load_into(&mut test, &args.anomalous, input, "reading anomalous test data")?;
     labels.push_repeated(test.records.len() - before, true, Some("anomalous"));
     ensure!(
         !test.records.is_empty(),

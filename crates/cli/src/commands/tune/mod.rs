@@ -20,7 +20,7 @@ use anomalog_models::DetectorKind;
 use anyhow::{Context, Result, bail, ensure};
 use clap::Args;
 
-use crate::commands::eval::{EvalArgs, dataset};
+use crate::commands::eval::{DataArgs, dataset};
 use crate::input_args::InputArgs;
 use crate::model_args::{ClientKeyArg, ModelArgs};
 
@@ -41,29 +41,8 @@ use crate::model_args::{ClientKeyArg, ModelArgs};
     roc_auc, f1, precision, recall, false_positive_rate, threshold, fit_seconds, error), \
     best {detector, params, detector_params, windows, validation, held_out} and model.")]
 pub struct TuneArgs {
-    /// Labeled logs (with --labels), or with --split the whole log to cut in parts.
-    #[arg(value_name = "INPUT")]
-    pub inputs: Vec<String>,
-
-    /// Labels of INPUT: one line per input line, `0` or `1 [category]`.
-    #[arg(long, value_name = "FILE")]
-    pub labels: Option<PathBuf>,
-
-    /// Train on the first SHARE of INPUT's records; validate and hold out from the rest.
-    #[arg(long, value_name = "SHARE", conflicts_with = "train")]
-    pub split: Option<f64>,
-
-    /// Training logs (mostly normal traffic).
-    #[arg(long, value_name = "FILE", num_args = 1..)]
-    pub train: Vec<String>,
-
-    /// Test logs whose records are all normal.
-    #[arg(long, value_name = "FILE", num_args = 1..)]
-    pub normal: Vec<String>,
-
-    /// Test logs whose records are all anomalous.
-    #[arg(long, value_name = "FILE", num_args = 1..)]
-    pub anomalous: Vec<String>,
+    #[command(flatten)]
+    pub data: DataArgs,
 
     /// Share of the test records that ranks the candidates; the rest is held out to
     /// measure the winner.
@@ -150,23 +129,6 @@ impl TuneArgs {
             geoip: self.geoip.clone(),
         }
     }
-
-    /// The data options in the form `eval` reads them.
-    fn eval_args(&self) -> EvalArgs {
-        EvalArgs {
-            inputs: self.inputs.clone(),
-            labels: self.labels.clone(),
-            split: self.split,
-            train: self.train.clone(),
-            normal: self.normal.clone(),
-            anomalous: self.anomalous.clone(),
-            json: false,
-            report: None,
-            save_model: None,
-            input: self.input.clone(),
-            model: self.model_args(),
-        }
-    }
 }
 
 /// Runs `anomalog tune`.
@@ -197,8 +159,8 @@ pub fn run(args: TuneArgs) -> Result<ExitCode> {
     }
     let candidates = grid::candidates(&detectors, windows.len(), args.budget, args.seed);
 
-    let data = dataset(&args.eval_args())?;
-    let by_class = !args.normal.is_empty() || !args.anomalous.is_empty();
+    let data = dataset(&args.data, &args.input)?;
+    let by_class = !args.data.normal.is_empty() || !args.data.anomalous.is_empty();
     let split = search::Split::new(&data.labels, share, by_class);
     let (v, h) = (&split.validation_labels, &split.held_out_labels);
     ensure!(
