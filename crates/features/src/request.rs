@@ -211,32 +211,10 @@ pub fn decode_into(s: &str, plus_is_space: bool, scratch: &mut Vec<u8>, out: &mu
         return;
     }
     scratch.clear();
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex_val(bytes[i + 1]), hex_val(bytes[i + 2]))
-        {
-            scratch.push(h << 4 | l);
-            i += 3;
-            continue;
-        }
-        scratch.push(if plus_is_space && b == b'+' { b' ' } else { b });
-        i += 1;
-    }
+    anomalog_ingest::percent_decode_bytes(s, plus_is_space, scratch);
     match std::str::from_utf8(scratch) {
         Ok(text) => out.push_str(text),
         Err(_) => out.extend(scratch.iter().map(|&b| b as char)),
-    }
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
     }
 }
 

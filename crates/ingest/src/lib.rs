@@ -36,5 +36,5 @@ pub mod timestamp;
 
 pub use error::{IngestError, ParseError, RejectReason};
 pub use format::{Format, Framing};
-pub use record::{Field, Record, form_decode, percent_decode};
+pub use record::{Field, Record, form_decode, percent_decode, percent_decode_bytes};
 pub use timestamp::Timestamp;

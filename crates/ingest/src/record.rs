@@ -161,6 +161,18 @@ fn decode(s: &str, plus_is_space: bool) -> Cow<'_, str> {
         return Cow::Borrowed(s);
     }
     let mut out = Vec::with_capacity(bytes.len());
+    percent_decode_bytes(s, plus_is_space, &mut out);
+    Cow::Owned(match String::from_utf8(out) {
+        Ok(text) => text,
+        Err(e) => e.into_bytes().iter().map(|&b| b as char).collect(),
+    })
+}
+
+/// Appends the percent-decoded bytes of `s` to `out` (`+` as a space when
+/// `plus_is_space`). Malformed escapes are kept as they are. For callers that decode
+/// into a reused buffer; [`percent_decode`] and [`form_decode`] give text.
+pub fn percent_decode_bytes(s: &str, plus_is_space: bool, out: &mut Vec<u8>) {
+    let bytes = s.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
@@ -175,10 +187,6 @@ fn decode(s: &str, plus_is_space: bool) -> Cow<'_, str> {
         out.push(if plus_is_space && b == b'+' { b' ' } else { b });
         i += 1;
     }
-    Cow::Owned(match String::from_utf8(out) {
-        Ok(text) => text,
-        Err(e) => e.into_bytes().iter().map(|&b| b as char).collect(),
-    })
 }
 
 fn hex_val(b: u8) -> Option<u8> {
