@@ -104,20 +104,11 @@ tail -n +"$((half + 1))" "$labels" > "$work/sim.test.labels"
 prepare simulated combined "$work/sim.train.log" "$work/sim.test.labels" "$work/sim.test.log"
 
 if [ -n "$data" ]; then
-  file() { # name -> path of the uncompressed file
-    if [ -f "$data/$1" ]; then
-      echo "$data/$1"
-    elif [ -f "$data/$1.gz" ]; then
-      [ -f "$work/$1" ] || gunzip -c "$data/$1.gz" > "$work/$1"
-      echo "$work/$1"
-    else
-      echo "bench/compare_sklearn.sh: neither $1 nor $1.gz in $data" >&2
-      exit 1
-    fi
-  }
-  ctrain=$(file normalTrafficTraining.txt)
-  cnormal=$(file normalTrafficTest.txt)
-  canomalous=$(file anomalousTrafficTest.txt)
+  # shellcheck source=bench/lib.sh
+  . bench/lib.sh
+  ctrain=$(uncompressed "$data" "$work" normalTrafficTraining.txt)
+  cnormal=$(uncompressed "$data" "$work" normalTrafficTest.txt)
+  canomalous=$(uncompressed "$data" "$work" anomalousTrafficTest.txt)
   prepare csic2010 csic2010 "$ctrain" split "$cnormal" "$canomalous"
 fi
 

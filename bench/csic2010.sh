@@ -25,20 +25,11 @@ trap 'rm -rf "$work"' EXIT
 out=${OUT:-$work}
 mkdir -p "$out"
 
-file() { # name -> path of the uncompressed file
-  if [ -f "$data/$1" ]; then
-    echo "$data/$1"
-  elif [ -f "$data/$1.gz" ]; then
-    [ -f "$work/$1" ] || gunzip -c "$data/$1.gz" > "$work/$1"
-    echo "$work/$1"
-  else
-    echo "bench/csic2010.sh: neither $1 nor $1.gz in $data" >&2
-    exit 1
-  fi
-}
-train=$(file normalTrafficTraining.txt)
-normal=$(file normalTrafficTest.txt)
-anomalous=$(file anomalousTrafficTest.txt)
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+train=$(uncompressed "$data" "$work" normalTrafficTraining.txt)
+normal=$(uncompressed "$data" "$work" normalTrafficTest.txt)
+anomalous=$(uncompressed "$data" "$work" anomalousTrafficTest.txt)
 
 printf '%-12s %7s %7s %9s %7s %7s %7s %8s %8s %11s\n' \
   detector roc_auc pr_auc precision recall f1 fpr best_f1 train_s score_rows/s
