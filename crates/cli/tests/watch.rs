@@ -221,6 +221,11 @@ fn alerts_stores_serves_and_resumes_after_sigterm() {
         (v["anomalies"].as_array()?.len() >= 10).then_some(v)
     });
     assert!(detail["anomalies"][0]["request"].as_str().unwrap().contains("UNION"));
+    // Each stored anomaly names its line: the attack lines follow the 200 normal ones.
+    for a in detail["anomalies"].as_array().unwrap() {
+        let line = a["line"].as_u64().unwrap();
+        assert!((201..=220).contains(&line), "line {line} of {a}");
+    }
     wait_for("the series", || {
         let (_, body) = get(watch.port, "/api/series")?;
         let v: serde_json::Value = serde_json::from_str(&body).ok()?;

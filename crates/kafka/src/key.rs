@@ -1,12 +1,11 @@
 //! Stable identities of incidents and of alert events, the same in every process.
 //!
-//! The daemon's incident id hashes the wall-clock time the incident was opened, so two
-//! processes that score the same records (a partition re-read after a crash) give the
-//! same incident two ids. [`incident_key`] names an incident by the record that opened
-//! it instead (its source, `kafka:TOPIC/PARTITION`, and its line, the record's offset
-//! plus one), which every process that reads that record agrees on. [`event_key`]
-//! adds what the event says, so a repeated event has a repeated key and can be
-//! suppressed ([`crate::dedup`]) or compacted (the Kafka sink's message key).
+//! [`incident_key`] names an incident by the record that opened it (its source,
+//! `kafka:TOPIC/PARTITION`, and its line, the record's offset plus one), which every
+//! process that reads that record agrees on; the daemon's own incident id is derived
+//! from the same record (`anomalog_watch::incident::incident_id`). [`event_key`] adds
+//! what the event says, so a repeated event has a repeated key and can be suppressed
+//! ([`crate::dedup`]) or compacted (the Kafka sink's message key).
 
 use anomalog_watch::incident::{EventKind, Incident, IncidentEvent};
 
@@ -67,7 +66,7 @@ pub(crate) mod tests {
             event: kind,
             at: first_seen,
             incident: Incident {
-                id: anomalog_watch::incident::incident_id(Some("203.0.113.7"), "sqli", first_seen),
+                id: format!("{first_seen:016x}"),
                 client: Some("203.0.113.7".into()),
                 category: "sqli".into(),
                 severity: Severity::High,

@@ -123,7 +123,8 @@ pub struct Sample {
 /// Anomalies of one client and category close together in time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
-    /// Stable id: a hash of client, category and first-seen time.
+    /// Stable id: a hash of client, category and the record that opened it
+    /// ([`incident_id`]).
     pub id: String,
     /// Client address, when known.
     pub client: Option<String>,
@@ -331,7 +332,7 @@ impl IncidentTracker {
             self.evict_oldest(now);
         }
         let incident = Incident {
-            id: incident_id(a.client.as_deref(), &a.category, now),
+            id: incident_id(a),
             client: a.client.clone(),
             category: a.category.clone(),
             severity: Severity::from_score_and_count(a.score, 1),
@@ -410,21 +411,33 @@ fn emit(open: &mut Open, kind: EventKind, now: i64) -> IncidentEvent {
     IncidentEvent { event: kind, at: now, incident: open.incident.clone() }
 }
 
-/// A stable id: FNV-1a (64 bits) of client, category and first-seen milliseconds, in
-/// hex. The same inputs give the same id in every run and on every machine.
-pub fn incident_id(client: Option<&str>, category: &str, first_seen: i64) -> String {
+/// The id of the incident that `opening` opens: a [`stable_hash`] of its client and
+/// category and of the record itself (source, line and logged time), never of the
+/// daemon's clock. A line re-read after a restart, or by another process of a Kafka
+/// consumer group, opens an incident with the same id, so the store and the alert
+/// receivers see one incident, not two; the logged time keeps the id unique when a
+/// rotated file's line numbers start again.
+pub fn incident_id(opening: &Anomaly) -> String {
+    let ts = opening.ts.map_or(i64::MIN, |t| (t.unix_secs_f64() * 1000.0).round() as i64);
+    stable_hash(&[
+        opening.client.as_deref().unwrap_or("").as_bytes(),
+        opening.category.as_bytes(),
+        opening.source.as_bytes(),
+        &opening.line.to_le_bytes(),
+        &ts.to_le_bytes(),
+    ])
+}
+
+/// FNV-1a (64 bits) of the parts, each followed by a separator byte, in hex: the same
+/// for the same parts in every run and on every machine.
+pub fn stable_hash(parts: &[&[u8]]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
+    for part in parts {
+        for &b in part.iter().chain(std::iter::once(&0xff)) {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
-        h ^= 0xff;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    };
-    eat(client.unwrap_or("").as_bytes());
-    eat(category.as_bytes());
-    eat(&first_seen.to_le_bytes());
+    }
     format!("{h:016x}")
 }
 

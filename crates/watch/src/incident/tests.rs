@@ -85,8 +85,10 @@ fn closes_after_quiet_window() {
     assert_eq!(events[0].event, EventKind::Closed);
     assert_eq!(events[0].incident.count, 2);
     assert_eq!(t.open_count(), 0);
-    // A new anomaly afterwards opens a new incident with a new id.
-    let e = t.observe(&anomaly("1.2.3.4", "sqli", 0.9), T0 + 100_000).unwrap();
+    // A new anomaly (a later line) afterwards opens a new incident with a new id.
+    let mut later = anomaly("1.2.3.4", "sqli", 0.9);
+    later.line = 40;
+    let e = t.observe(&later, T0 + 100_000).unwrap();
     assert_eq!(e.event, EventKind::Opened);
     assert_ne!(e.incident.id, events[0].incident.id);
 }
@@ -111,8 +113,31 @@ fn snapshot_restores_and_ids_are_stable() {
     let mut restored = IncidentTracker::new(config());
     restored.restore(&t.snapshot());
     assert!(restored.observe(&anomaly("1.2.3.4", "sqli", 0.9), T0 + 1).is_none());
-    assert_eq!(opened.incident.id, incident_id(Some("1.2.3.4"), "sqli", T0));
-    assert_eq!(incident_id(Some("1.2.3.4"), "sqli", T0), incident_id(Some("1.2.3.4"), "sqli", T0));
+    assert_eq!(opened.incident.id, incident_id(&anomaly("1.2.3.4", "sqli", 0.9)));
+}
+
+#[test]
+fn ids_come_from_the_opening_record_not_the_clock() {
+    // The same record opening an incident at another time (a replay after a restart,
+    // another process of a consumer group) gives the same id.
+    let a = anomaly("1.2.3.4", "sqli", 0.9);
+    let first = IncidentTracker::new(config()).observe(&a, T0).unwrap();
+    let replay = IncidentTracker::new(config()).observe(&a, T0 + 3_600_000).unwrap();
+    assert_eq!(first.incident.id, replay.incident.id);
+    // Another line, source, logged time, client or category is another incident.
+    let mut other = a.clone();
+    other.line = 2;
+    assert_ne!(incident_id(&other), incident_id(&a));
+    other = a.clone();
+    other.source = "other.log".into();
+    assert_ne!(incident_id(&other), incident_id(&a));
+    other = a.clone();
+    other.ts = anomalog_ingest::Timestamp::from_unix_secs_f64(1.7e9);
+    assert_ne!(incident_id(&other), incident_id(&a));
+    other = a.clone();
+    other.category = "xss".into();
+    assert_ne!(incident_id(&other), incident_id(&a));
+    assert_eq!(incident_id(&a).len(), 16);
 }
 
 #[test]

@@ -104,7 +104,8 @@ impl SinkSpec {
             .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
             .take(48)
             .collect();
-        let hash = crate::incident::incident_id(None, &target, 0);
+        // The parts of the first release's hash, so that an upgrade finds its outboxes.
+        let hash = crate::incident::stable_hash(&[b"", target.as_bytes(), &0i64.to_le_bytes()]);
         if readable.is_empty() {
             self.kind().to_string()
         } else {
@@ -129,6 +130,13 @@ impl SinkSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outbox_keys_are_those_of_earlier_releases() {
+        // An outbox left by an earlier release is found under the same name.
+        let spec = SinkSpec::parse("webhook:http://127.0.0.1:8080/hook").unwrap();
+        assert_eq!(spec.key(), "webhook-127.0.0.1_8080_hook-f247d0cd");
+    }
 
     #[test]
     fn specs_parse() {

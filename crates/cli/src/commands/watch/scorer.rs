@@ -218,6 +218,7 @@ impl ModelScorer {
     fn anomaly(
         &mut self,
         source: &str,
+        line: u64,
         record: &mut Record<'_>,
         score: f64,
         explanation: Vec<Explanation>,
@@ -230,7 +231,7 @@ impl ModelScorer {
         let anomaly = Anomaly {
             ts: record.ts,
             source: source.to_string(),
-            line: 0,
+            line,
             client: record.client.as_deref().map(str::to_string),
             category: category.to_string(),
             request: request_text(record),
@@ -270,7 +271,7 @@ impl LineScorer for ModelScorer {
         let rows = &mut self.rows;
         rows.raw.clear();
         rows.scaled.clear();
-        // Per scored line: its index in the batch, its source and its record.
+        // Per scored line: its index in the batch, its source, line number and record.
         let mut records = Vec::with_capacity(batch.len());
         // Pass 1, in order: parse and update the feature windows.
         for (i, (origin, line)) in batch.iter().enumerate() {
@@ -283,7 +284,7 @@ impl LineScorer for ModelScorer {
                     self.stream.push(&record, &mut rows.raw_row, &mut rows.scaled_row);
                     rows.raw.extend_from_slice(&rows.raw_row);
                     rows.scaled.extend_from_slice(&rows.scaled_row);
-                    records.push((i, &*origin.origin, record));
+                    records.push((i, &*origin.origin, origin.line_no, record));
                     // Replaced below, once the block is scored.
                     out.push(LineOutcome::Normal { score: 0.0 });
                 }
@@ -304,7 +305,8 @@ impl LineScorer for ModelScorer {
             Err(_) => vec![f64::NAN; n],
         };
         let rows = std::mem::take(&mut self.rows);
-        for (k, ((i, source, record), raw)) in records.iter_mut().zip(raw_scores).enumerate() {
+        for (k, ((i, source, line, record), raw)) in records.iter_mut().zip(raw_scores).enumerate()
+        {
             let i = *i;
             self.drift.observe(
                 &rows.raw[k * raw_width..(k + 1) * raw_width],
@@ -323,7 +325,7 @@ impl LineScorer for ModelScorer {
             let raw_row = &rows.raw[k * raw_width..(k + 1) * raw_width];
             let explanation = model.explain(raw_row, scaled);
             let category = model.categorize(raw_row, &explanation);
-            out[first + i] = self.anomaly(source, record, score, explanation, category);
+            out[first + i] = self.anomaly(source, *line, record, score, explanation, category);
         }
         self.rows = rows;
     }
