@@ -12,6 +12,7 @@
 pub mod config;
 mod control;
 mod drift;
+mod judge;
 pub mod scorer;
 pub mod store;
 

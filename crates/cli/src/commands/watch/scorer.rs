@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use anomalog_features::stream::FeatureStream;
 use anomalog_ingest::formats::{self, FormatOptions};
 use anomalog_ingest::{Format, Framing, Record};
-use anomalog_models::MatrixView;
 use anomalog_models::explain::Explanation;
 use anomalog_pipeline::Model;
 use anomalog_privacy::Privacy;
@@ -19,6 +18,7 @@ use anomalog_watch::{LineOutcome, LineScorer};
 use anyhow::{Result, bail};
 
 use super::drift::{DriftGauges, LiveDrift};
+use super::judge::{CHUNK_LINES, Chunk, Judge, OVERLAP_LINES, judge_batch};
 use super::store::StoreFeed;
 
 /// Lines of a source sampled before `--format auto` settles on a format.
@@ -132,11 +132,12 @@ pub fn parse_format(spec: &str) -> Result<Option<Box<dyn Format>>> {
 
 /// Implements [`LineScorer`] with a trained [`Model`].
 ///
-/// A batch is scored in two passes: the lines are parsed and pushed through the
+/// A batch is scored in two stages: the lines are parsed and pushed through the
 /// feature windows in order (that part is sequential: each record is seen in the
-/// context of those before it), then the detector scores the whole block of rows at
-/// once, which walks each tree for many rows together and uses every core. Scores,
-/// flags and explanations are the same as scoring line by line.
+/// context of those before it), and the detector stage ([`super::judge`]) scores
+/// chunks of rows at once, on a second thread for a large batch, so the features of
+/// one chunk are computed while the previous one is scored. Scores, flags and
+/// explanations are the same as scoring line by line.
 pub struct ModelScorer {
     // The daemon holds the scorer for its whole run and a SIGHUP swaps the model inside
     // it, while the feature stream borrows its model: each loaded model is therefore
@@ -154,15 +155,15 @@ pub struct ModelScorer {
     drift_window: u64,
     slot: Arc<ModelSlot>,
     feed: StoreFeed,
-    /// The rows of the batch being scored, kept between batches for their allocations.
+    /// The rows of the record being pushed, kept between batches for their allocations.
     rows: BatchRows,
+    /// Chunks of feature rows, kept between batches for their allocations.
+    pool: Vec<Chunk>,
 }
 
-/// Feature rows of one batch, raw and scaled, row after row.
+/// The feature rows of the record being pushed, kept for their allocations.
 #[derive(Default)]
 struct BatchRows {
-    raw: Vec<f64>,
-    scaled: Vec<f64>,
     raw_row: Vec<f64>,
     scaled_row: Vec<f64>,
 }
@@ -194,6 +195,7 @@ impl ModelScorer {
             slot,
             feed,
             rows: BatchRows::default(),
+            pool: Vec::new(),
         }
     }
 
@@ -268,66 +270,49 @@ impl LineScorer for ModelScorer {
     fn score_batch(&mut self, batch: &LineBatch, out: &mut Vec<LineOutcome>) {
         self.swap_model();
         let first = out.len();
-        let rows = &mut self.rows;
-        rows.raw.clear();
-        rows.scaled.clear();
         // Per scored line: its index in the batch, its source, line number and record.
         let mut records = Vec::with_capacity(batch.len());
-        // Pass 1, in order: parse and update the feature windows.
-        for (i, (origin, line)) in batch.iter().enumerate() {
-            let Some(format) = format_for(&mut self.formats, &origin.origin, line) else {
-                out.push(LineOutcome::Rejected("unknown_format"));
-                continue;
-            };
-            match format.parse(line) {
-                Ok(record) => {
-                    self.stream.push(&record, &mut rows.raw_row, &mut rows.scaled_row);
-                    rows.raw.extend_from_slice(&rows.raw_row);
-                    rows.scaled.extend_from_slice(&rows.scaled_row);
-                    records.push((i, &*origin.origin, origin.line_no, record));
-                    // Replaced below, once the block is scored.
-                    out.push(LineOutcome::Normal { score: 0.0 });
+        let (stream, formats, rows) = (&mut self.stream, &mut self.formats, &mut self.rows);
+        let mut judge =
+            Judge { model: self.model, drift: &mut self.drift, gauges: &self.slot.drift };
+        let overlap = batch.len() >= OVERLAP_LINES;
+        // The feature stage, in order: parse, update the windows, hand on full chunks.
+        let features = |take: &mut dyn FnMut() -> Chunk, hand: &mut dyn FnMut(Chunk)| {
+            let mut chunk = take();
+            for (i, (origin, line)) in batch.iter().enumerate() {
+                let Some(format) = format_for(formats, &origin.origin, line) else {
+                    out.push(LineOutcome::Rejected("unknown_format"));
+                    continue;
+                };
+                match format.parse(line) {
+                    Ok(record) => {
+                        stream.push(&record, &mut rows.raw_row, &mut rows.scaled_row);
+                        chunk.push(&rows.raw_row, &rows.scaled_row);
+                        records.push((i, &*origin.origin, origin.line_no, record));
+                        // Replaced below, once the chunk is judged.
+                        out.push(LineOutcome::Normal { score: 0.0 });
+                        if chunk.rows == CHUNK_LINES {
+                            hand(std::mem::replace(&mut chunk, take()));
+                        }
+                    }
+                    Err(e) => out.push(LineOutcome::Rejected(e.reason.as_str())),
                 }
-                Err(e) => out.push(LineOutcome::Rejected(e.reason.as_str())),
             }
-        }
-        let n = records.len();
-        if n == 0 {
-            return;
-        }
-        // Pass 2: the detector scores the block of rows at once.
-        let model = self.model;
-        let detector = &model.detector;
-        let width = rows.scaled.len() / n;
-        let raw_width = rows.raw.len() / n;
-        let raw_scores = match MatrixView::new(&rows.scaled, n, width) {
-            Ok(view) => detector.score(view),
-            Err(_) => vec![f64::NAN; n],
+            if chunk.rows > 0 {
+                hand(chunk);
+            }
         };
-        let rows = std::mem::take(&mut self.rows);
-        for (k, ((i, source, line, record), raw)) in records.iter_mut().zip(raw_scores).enumerate()
-        {
+        let verdicts = judge_batch(&mut judge, &mut self.pool, overlap, features);
+        for ((i, source, line, record), verdict) in records.iter_mut().zip(verdicts) {
             let i = *i;
-            self.drift.observe(
-                &rows.raw[k * raw_width..(k + 1) * raw_width],
-                raw,
-                &self.slot.drift,
-            );
-            let score = detector.probability(raw);
-            let flagged = detector.is_anomaly(raw);
-            self.feed.count(record.status, score, flagged);
-            if !flagged {
-                out[first + i] = LineOutcome::Normal { score };
-                continue;
-            }
-            // Flagged rows are few: explain them one by one, as `Scorer` does.
-            let scaled = &rows.scaled[k * width..(k + 1) * width];
-            let raw_row = &rows.raw[k * raw_width..(k + 1) * raw_width];
-            let explanation = model.explain(raw_row, scaled);
-            let category = model.categorize(raw_row, &explanation);
-            out[first + i] = self.anomaly(source, *line, record, score, explanation, category);
+            self.feed.count(record.status, verdict.score, verdict.flagged.is_some());
+            out[first + i] = match verdict.flagged {
+                None => LineOutcome::Normal { score: verdict.score },
+                Some((explanation, category)) => {
+                    self.anomaly(source, *line, record, verdict.score, explanation, category)
+                }
+            };
         }
-        self.rows = rows;
     }
 }
 
@@ -359,6 +344,81 @@ mod tests {
             br#"192.0.2.1 - - [02/Mar/2026:10:00:00 +0000] "GET /a?b=1 HTTP/1.1" 200 5 "-" "-""#;
         assert_eq!(request_text(&f.parse(line).unwrap()), "GET /a?b=1 HTTP/1.1");
         assert_eq!(request_text(&Record::default()), "");
+    }
+
+    /// A scorer over a model trained on simulated traffic, with its store in `dir`.
+    fn scorer(model: &Model, dir: &std::path::Path) -> ModelScorer {
+        use super::super::store::{IncidentLinks, Retention, StoreStats, spawn_writer};
+        let store = Arc::new(anomalog_server::Store::open(dir.join("a.db")).unwrap());
+        let links = Arc::new(IncidentLinks::from_store(&store));
+        let retention = Retention { max_age_secs: 0, max_rows: 1000 };
+        let (feed, _writer) =
+            spawn_writer(store, links, Arc::new(StoreStats::default()), retention).unwrap();
+        let model = Model::load(&{
+            let path = dir.join("m.model");
+            model.save(&path).unwrap();
+            path
+        })
+        .unwrap();
+        ModelScorer::new(
+            model,
+            parse_format("combined").unwrap(),
+            None,
+            700,
+            Default::default(),
+            feed,
+        )
+    }
+
+    #[test]
+    fn a_batch_scores_as_its_lines_one_by_one() {
+        let config =
+            anomalog_eval::simulate::SimConfig { lines: 6_000, seed: 11, ..Default::default() };
+        let (mut log, mut labels) = (Vec::new(), Vec::new());
+        anomalog_eval::simulate::simulate(&config, &mut log, &mut labels).unwrap();
+        let lines: Vec<&[u8]> = log.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+        let format = parse_format("combined").unwrap().unwrap();
+        let train: Vec<Record<'_>> =
+            lines[..3_000].iter().map(|l| format.parse(l).unwrap()).collect();
+        let model = Model::train(&train, Default::default(), &Default::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+
+        // One batch of 3,000 lines (chunks judged on a second thread) and a garbage line.
+        let source: Arc<str> = Arc::from("access.log");
+        let mut batch = LineBatch::new();
+        for (n, line) in lines[3_000..].iter().enumerate() {
+            batch.push(&source, n as u64 + 1, line);
+            if n == 1_234 {
+                batch.push(&source, 0, b"garbage");
+            }
+        }
+        assert!(batch.len() >= OVERLAP_LINES);
+        let mut batched = Vec::new();
+        scorer(&model, dir.path()).score_batch(&batch, &mut batched);
+
+        let mut single = scorer(&model, dir.path());
+        let one_by_one: Vec<LineOutcome> =
+            batch.iter().map(|(o, line)| single.score_line(&o.origin, line)).collect();
+        assert_eq!(batched.len(), one_by_one.len());
+        let mut anomalies = 0;
+        for (k, (a, b)) in batched.iter().zip(&one_by_one).enumerate() {
+            match (a, b) {
+                (LineOutcome::Normal { score: x }, LineOutcome::Normal { score: y }) => {
+                    assert_eq!(x, y, "line {k}")
+                }
+                (LineOutcome::Anomalous(x), LineOutcome::Anomalous(y)) => {
+                    anomalies += 1;
+                    assert_eq!(
+                        (x.score, &x.category, &x.request),
+                        (y.score, &y.category, &y.request)
+                    );
+                    assert_eq!(x.explanation, y.explanation, "line {k}");
+                }
+                (LineOutcome::Rejected(x), LineOutcome::Rejected(y)) => assert_eq!(x, y),
+                _ => panic!("line {k}: the batch and the single line disagree"),
+            }
+        }
+        assert!(anomalies > 0, "nothing flagged: the test would prove little");
     }
 
     #[test]
