@@ -16,8 +16,9 @@
 //!   which turns at-least-once input into alerts that are not repeated.
 //! - [`metrics::KafkaMetrics`]: commits, rebalances and lag per partition, as
 //!   Prometheus text for `/metrics`.
-//! - [`store::IncidentStore`]: the incident store's operations as a trait, implemented
-//!   for the SQLite store and, with feature `postgres`, by `store::postgres::PgStore`.
+//! - `store::postgres::PgStore` (feature `postgres`): the incident store on PostgreSQL,
+//!   an implementation of [`anomalog_server::IncidentStore`] (the trait, beside the
+//!   SQLite store it generalizes), and `PgLedger`, the alert ledger in the same database.
 //!
 //! Without features the crate builds no client library; the CLI enables `rdkafka` and
 //! `postgres` behind its own `kafka` feature.

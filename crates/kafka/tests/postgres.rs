@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use anomalog_kafka::dedup::{AlertLedger, Deduplicate};
 use anomalog_kafka::store::postgres::PgStore;
-use anomalog_kafka::store::{IncidentStore, IncidentStoreError, conformance};
+use anomalog_kafka::store::{IncidentStore, IncidentStoreError};
+use anomalog_server::conformance;
 use anomalog_server::{AnomalyRow, IncidentQuery, IncidentRow, Severity, Status};
 
 /// A PostgreSQL server in a temporary directory, stopped on drop.

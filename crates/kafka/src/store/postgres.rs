@@ -116,12 +116,12 @@ impl PgStore {
     /// `host=... user=... dbname=...`) without TLS, creating the schema if the database
     /// has none. A database from a newer anomalog is refused.
     pub fn connect(url: &str) -> Result<PgStore, IncidentStoreError> {
-        let config = Config::from_str(url).map_err(|e| IncidentStoreError::Postgres {
+        let config = Config::from_str(url).map_err(|e| IncidentStoreError::Database {
             target: "postgres".to_string(),
             message: format!("invalid connection string: {e}"),
         })?;
         let target = describe(&config);
-        let pg = |e: postgres::Error| IncidentStoreError::Postgres {
+        let pg = |e: postgres::Error| IncidentStoreError::Database {
             target: target.clone(),
             message: e.to_string(),
         };
@@ -139,7 +139,7 @@ impl PgStore {
     /// An [`AlertLedger`] on the same database (its own connection), so processes on
     /// several hosts suppress each other's repeated alerts.
     pub fn ledger(url: &str) -> Result<PgLedger, IncidentStoreError> {
-        let config = Config::from_str(url).map_err(|e| IncidentStoreError::Postgres {
+        let config = Config::from_str(url).map_err(|e| IncidentStoreError::Database {
             target: "postgres".to_string(),
             message: format!("invalid connection string: {e}"),
         })?;
@@ -164,7 +164,7 @@ fn pg_error(target: &str, e: postgres::Error) -> IncidentStoreError {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
         None => e.to_string(),
     };
-    IncidentStoreError::Postgres { target: target.to_string(), message }
+    IncidentStoreError::Database { target: target.to_string(), message }
 }
 
 fn lock(m: &Mutex<Client>) -> MutexGuard<'_, Client> {
@@ -371,6 +371,10 @@ impl PgStore {
 }
 
 impl IncidentStore for PgStore {
+    fn describe(&self) -> String {
+        self.target.clone()
+    }
+
     fn ping(&self) -> Result<(), IncidentStoreError> {
         lock(&self.reader).query_one("SELECT 1", &[]).map_err(|e| self.err(e))?;
         Ok(())

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anomalog_pipeline::Model;
-use anomalog_server::{Server, ServerHandle, ServerState, Store};
+use anomalog_server::{IncidentStore, Server, ServerHandle, ServerState, Store};
 use anomalog_watch::source::file::StartAt;
 use anomalog_watch::{Daemon, Metrics};
 use anyhow::{Context, Result, bail};
@@ -165,8 +165,8 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
         model.threshold()
     );
 
-    let store = Arc::new(open_store(&config.store.path)?);
-    let links = Arc::new(IncidentLinks::from_store(&store));
+    let store = open_store(&config.store.path)?;
+    let links = Arc::new(IncidentLinks::from_store(store.as_ref()));
     let store_stats = Arc::new(StoreStats::default());
     let mut daemon = Daemon::new(config.daemon.clone()).context("cannot start the daemon")?;
     let sink = StoreSink::new(Arc::clone(&store), Arc::clone(&links), Arc::clone(&store_stats));
@@ -241,20 +241,22 @@ fn load_model(path: &Path, geoip: Option<&Path>) -> Result<Model> {
         .with_context(|| format!("cannot load the model {}", path.display()))
 }
 
-fn open_store(path: &Path) -> Result<Store> {
+fn open_store(path: &Path) -> Result<Arc<dyn IncidentStore>> {
     if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
     {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    Store::open(path).with_context(|| format!("cannot open the database {}", path.display()))
+    let store = Store::open(path)
+        .with_context(|| format!("cannot open the database {}", path.display()))?;
+    Ok(Arc::new(store))
 }
 
 /// Starts the HTTP server unless `listen` is `off`.
 fn start_server(
     config: &WatchConfig,
-    store: &Arc<Store>,
+    store: &Arc<dyn IncidentStore>,
     metrics: &Arc<Metrics>,
     store_stats: &Arc<StoreStats>,
     slot: &Arc<ModelSlot>,
