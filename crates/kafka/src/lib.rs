@@ -71,5 +71,17 @@ pub mod sink;
 pub mod source;
 pub mod spec;
 pub mod store;
+#[cfg(feature = "postgres")]
+#[doc(hidden)]
+pub mod testing;
+
+// The client libraries, for tests and benchmarks of crates that reach them only through
+// this one (the CLI's Kafka tests drive a mock cluster and a producer).
+#[cfg(feature = "postgres")]
+#[doc(hidden)]
+pub use postgres;
+#[cfg(feature = "rdkafka")]
+#[doc(hidden)]
+pub use rdkafka;
 
 pub use spec::{KafkaSinkConfig, KafkaSourceConfig, OffsetReset};

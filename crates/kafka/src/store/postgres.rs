@@ -553,6 +553,11 @@ fn sink_error(target: &str, e: postgres::Error) -> anomalog_watch::SinkError {
 }
 
 impl AlertLedger for PgLedger {
+    fn prune(&self, before_unix: i64) -> Result<u64, anomalog_watch::SinkError> {
+        PgLedger::prune(self, before_unix)
+            .map_err(|e| anomalog_watch::SinkError::Retryable(format!("alert ledger: {e}")))
+    }
+
     fn contains(&self, key: &str) -> Result<bool, anomalog_watch::SinkError> {
         let row = lock(&self.client)
             .query_one("SELECT EXISTS (SELECT 1 FROM alert_ledger WHERE key = $1)", &[&key])
