@@ -101,24 +101,28 @@ fn receiver() -> (u16, Arc<Mutex<Vec<serde_json::Value>>>) {
             }
             let mut body = vec![0; length];
             let _ = reader.read_exact(&mut body);
-            let mut stream = reader.into_inner();
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            // Kept before the answer: an alert counts as received once its body is here.
             if let Ok(event) = serde_json::from_slice(&body) {
                 keep.lock().unwrap().push(event);
             }
+            let mut stream = reader.into_inner();
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         }
     });
     (port, got)
 }
 
-/// The identity of an alert: incident id (the opening record's key in a group), kind,
-/// and for updates what they report.
+/// The identity of an alert as the ledger keys it: incident id (in a group, the key of
+/// the record that opened the incident), kind, and for updates what they report.
 fn alert_key(event: &serde_json::Value) -> String {
     let inc = &event["incident"];
+    let id = inc["id"].as_str().unwrap_or("?");
     match event["event"].as_str() {
-        Some("updated") => format!("{}-updated-{}-{}", inc["id"], inc["count"], inc["severity"]),
-        kind => format!("{}-{}", inc["id"], kind.unwrap_or("?")),
+        Some("updated") => {
+            format!("{id}-updated-{}-{}", inc["count"], inc["severity"].as_str().unwrap_or("?"))
+        }
+        kind => format!("{id}-{}", kind.unwrap_or("?")),
     }
 }
 
@@ -256,10 +260,31 @@ impl Member {
         page["items"].as_array().cloned().unwrap_or_default()
     }
 
-    fn kill(mut self) {
-        // SIGKILL: no chance to commit, deliver or save anything.
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
+    fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args([&format!("-{name}"), &pid]).status().unwrap().success());
+    }
+
+    /// SIGKILL: no chance to commit, deliver or save anything; but not while an alert
+    /// is in the one window no sender can close, where a receiver has it and the
+    /// ledger does not yet (a repeat from there is the documented limit of the ledger,
+    /// not what this test is about). The process is stopped (SIGSTOP), and killed if
+    /// every alert the receivers hold is in the ledger, else resumed briefly and
+    /// checked again.
+    fn kill_between_deliveries(mut self, in_flight: impl Fn() -> usize) {
+        for _ in 0..100 {
+            self.signal("STOP");
+            // Whatever it sent before stopping reaches the receivers meanwhile.
+            std::thread::sleep(Duration::from_millis(300));
+            if in_flight() == 0 {
+                self.child.kill().unwrap();
+                self.child.wait().unwrap();
+                return;
+            }
+            self.signal("CONT");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("alerts stayed delivered but unrecorded for 30 s");
     }
 
     /// SIGTERM, then waits for a clean exit; returns stderr.
@@ -365,7 +390,41 @@ fn a_killed_member_loses_no_record_and_no_alert_repeats() {
     let before = a.read();
     phase(&mut traffic, &normal[1500..4500], 20);
     wait_for("a to read some of phase 2", || (a.read() > before + 200).then_some(()));
-    a.kill();
+    let ledger = std::cell::RefCell::new(
+        anomalog_kafka::postgres::Client::connect(
+            &postgres.url("fleet"),
+            anomalog_kafka::postgres::NoTls,
+        )
+        .unwrap(),
+    );
+    let jsonl = dir.path().join("alerts.jsonl");
+    let read_jsonl = || -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&jsonl)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+    let in_flight = || {
+        let recorded: Vec<String> = ledger
+            .borrow_mut()
+            .query("SELECT key FROM alert_ledger", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let missing = |scope: &str, events: &[serde_json::Value]| {
+            events
+                .iter()
+                .filter(|e| {
+                    let key = format!("/{}", alert_key(e));
+                    !recorded.iter().any(|r| r.starts_with(scope) && r.ends_with(&key))
+                })
+                .count()
+        };
+        missing("jsonl-", &read_jsonl()) + missing("webhook-", &webhook.lock().unwrap())
+    };
+    a.kill_between_deliveries(in_flight);
     wait_for("b to take every partition over", || (b.owned() == PARTITIONS as u64).then_some(()));
 
     // Phase 3: a comes back on its state directory, delivers what its outbox held and
@@ -385,14 +444,6 @@ fn a_killed_member_loses_no_record_and_no_alert_repeats() {
     assert!(metric(b.port, "anomalog_kafka_rebalances_total").unwrap() >= 2, "{lag_text}");
 
     // Every attacker alerted, on both receivers, and nothing twice.
-    let jsonl = dir.path().join("alerts.jsonl");
-    let read_jsonl = || -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&jsonl)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    };
     let opened = |events: &[serde_json::Value]| -> BTreeSet<String> {
         events
             .iter()
