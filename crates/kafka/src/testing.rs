@@ -70,13 +70,26 @@ impl TempPostgres {
             "initdb",
             &["-D", &data, "-U", "anomalog", "--auth=trust", "-E", "UTF8", "--no-sync"],
         );
-        let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            server.dir.path().display()
-        );
-        let log = server.dir.path().join("server.log").display().to_string();
-        server.run("pg_ctl", &["-D", &data, "-l", &log, "-w", "-t", "30", "-o", &options, "start"]);
+        server.pg_ctl("start");
         Some(server)
+    }
+
+    /// Restarts the server (fast shutdown: every connection is closed).
+    pub fn restart(&self) {
+        self.pg_ctl("restart");
+    }
+
+    fn pg_ctl(&self, action: &str) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("server.log").display().to_string();
+        let data = self.data();
+        let args =
+            ["-D", &data, "-l", &log, "-w", "-t", "30", "-m", "fast", "-o", &options, action];
+        self.run("pg_ctl", &args);
     }
 
     /// The data directory.

@@ -118,6 +118,21 @@ fn ledger_is_shared(server: &Server) {
     let _sink = Deduplicate::new(Nothing, b);
 }
 
+fn a_restarted_server_is_reconnected_to(server: &Server) {
+    let url = server.database("restart");
+    let store = PgStore::connect(&url).unwrap();
+    let ledger = PgStore::ledger(&url).unwrap();
+    store.upsert_incident(&incident("before", 1_700_000_000)).unwrap();
+    ledger.record("before-opened").unwrap();
+    server.restart();
+    // The operation that finds the connection closed may fail (the outbox retries it);
+    // the next one reconnects.
+    let retry = |f: &dyn Fn() -> bool| (0..3).any(|_| f());
+    assert!(retry(&|| store.upsert_incident(&incident("after", 1_700_000_001)).is_ok()));
+    assert!(retry(&|| store.get_incident("before").is_ok_and(|i| i.is_some())));
+    assert!(retry(&|| ledger.contains("before-opened").is_ok_and(|held| held)));
+}
+
 fn unreachable_server_is_an_error_naming_it(_server: &Server) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let err =
@@ -136,5 +151,6 @@ fn postgres_store() {
     newer_schema_is_refused(&server);
     nul_characters_are_stored(&server);
     ledger_is_shared(&server);
+    a_restarted_server_is_reconnected_to(&server);
     unreachable_server_is_an_error_naming_it(&server);
 }

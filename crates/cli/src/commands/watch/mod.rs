@@ -1,13 +1,14 @@
 //! `anomalog watch`: the live daemon. Follows the sources, scores every line with the
 //! model, groups anomalies into incidents, alerts, stores incidents, anomalies and
-//! per-minute series in SQLite, and serves `/metrics`, `/healthz`, the API and the
-//! dashboard.
+//! per-minute series in SQLite (or PostgreSQL), and serves `/metrics`, `/healthz`, the
+//! API and the dashboard.
 //!
 //! The wiring, in the order `run` builds it: the configuration ([`config`], file then
-//! flags), the model and format, the store with its writer ([`store`]), the daemon of
-//! `anomalog-watch` with the store as one more sink, the HTTP server, the signal
-//! handler ([`control`]) and the scorer ([`scorer`]) that the daemon loop drives until
-//! SIGTERM or SIGINT. SIGHUP reloads the model file without stopping the loop.
+//! flags), the Kafka and PostgreSQL parts taken out of it ([`scaleout`]), the model and
+//! format, the store with its writer ([`store`]), the daemon of `anomalog-watch` with
+//! the store as one more sink and the Kafka sources and sinks added, the HTTP server,
+//! the signal handler ([`control`]) and the scorer ([`scorer`]) that the daemon loop
+//! drives until SIGTERM or SIGINT. SIGHUP reloads the model file without stopping the loop.
 
 pub mod config;
 mod control;
