@@ -507,6 +507,30 @@ fn usage_errors_exit_2() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("--alert"));
 }
 
+/// Without the `kafka` feature, Kafka and PostgreSQL specs are refused, never read as
+/// file names.
+#[cfg(not(feature = "kafka"))]
+#[test]
+fn kafka_specs_need_the_kafka_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    for flags in [
+        ["--source", "kafka://127.0.0.1:9092/access?group=anomalog"],
+        ["--alert", "kafka://127.0.0.1:9092/alerts"],
+        ["--db", "postgres://anomalog:secret@127.0.0.1:5432/anomalog"],
+    ] {
+        let out = Command::new(exe())
+            .args(["watch", "--model", "m.model", "--source", "stdin"])
+            .args(flags)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(stderr.contains("rebuild with --features kafka"), "{flags:?}: {stderr}");
+        assert!(!stderr.contains("secret"), "{stderr}");
+    }
+}
+
 #[test]
 fn dashboard_in_chromium_shows_the_incident() {
     if !Path::new(CHROMIUM).exists() {

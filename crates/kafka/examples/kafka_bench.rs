@@ -1,25 +1,21 @@
 //! Throughput and lag of `anomalog watch` processes in one consumer group, against
 //! librdkafka's mock cluster on loopback. Run by `bench/kafka.sh`.
 //!
-//! `kafka_bench run --processes N --lines L --partitions P` starts the mock cluster,
-//! starts N copies of itself in `consume` mode (each a real daemon with a Kafka source
-//! and a pass-through scorer, so the Kafka path is measured, not the model), waits
-//! until the group has assigned every partition, produces L access-log lines keyed by
+//! `kafka_bench run --watch BIN --model MODEL --input LOG --processes N --lines L
+//! --partitions P` starts the mock cluster, starts N `BIN watch` processes in one group
+//! (each with its own state directory and SQLite store, a JSONL alert sink and the
+//! model, so the figures include the model's scoring), waits until the group has
+//! assigned every partition, produces L lines of LOG (repeated as needed) keyed by
 //! client, and measures the time until the processes have read all of them (the
-//! throughput) and until the group has committed all of them, sampling the lag
-//! (produced minus committed) every 50 ms. It prints one JSON line.
+//! throughput, from their `/metrics`) and until the group has committed all of them,
+//! sampling the lag (produced minus committed) every 50 ms. It prints one JSON line.
 
-use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anomalog_kafka::KafkaSourceConfig;
-use anomalog_kafka::source::KafkaSource;
-use anomalog_watch::{Daemon, DaemonConfig, LineOutcome, LineScorer};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
@@ -31,143 +27,122 @@ const GROUP: &str = "bench";
 
 type Error = Box<dyn std::error::Error>;
 
-fn arg(args: &[String], name: &str, default: u64) -> u64 {
-    args.windows(2).find(|w| w[0] == name).and_then(|w| w[1].parse().ok()).unwrap_or(default)
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.windows(2).find(|w| w[0] == name).map(|w| w[1].clone())
+}
+
+fn number(args: &[String], name: &str, default: u64) -> u64 {
+    arg(args, name).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("run") => run(&args),
-        Some("consume") => consume(&args),
-        _ => Err("usage: kafka_bench run [--processes N] [--lines L] [--partitions P]".into()),
+        _ => Err("usage: kafka_bench run --watch BIN --model MODEL --input LOG \
+                  [--processes N] [--lines L] [--partitions P]"
+            .into()),
     }
 }
 
-/// Counts lines and flags those with a quote in the request: the cost of the Kafka
-/// path and the daemon loop, without a model.
-struct PassThrough;
-
-impl LineScorer for PassThrough {
-    fn score_line(&mut self, _source: &str, line: &[u8]) -> LineOutcome {
-        if memchr_quote(line) {
-            LineOutcome::Anomalous(Box::new(anomalog_watch::incident::Anomaly {
-                ts: None,
-                source: String::new(),
-                line: 0,
-                client: line
-                    .split(|&b| b == b' ')
-                    .next()
-                    .map(|c| String::from_utf8_lossy(c).into()),
-                category: "sqli".into(),
-                request: String::from_utf8_lossy(line).into_owned(),
-                status: Some(500),
-                score: 0.95,
-                explanation: vec![],
-            }))
-        } else {
-            LineOutcome::Normal { score: 0.1 }
+/// `GET /metrics` of a process; the sum of the samples of each wanted metric.
+fn metrics(port: u16, names: &[&str]) -> Option<Vec<u64>> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let mut sums = vec![0u64; names.len()];
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        for (i, name) in names.iter().enumerate() {
+            if line.strip_prefix(name).is_some_and(|r| r.starts_with(['{', ' '])) {
+                sums[i] += line.rsplit(' ').next()?.parse::<u64>().unwrap_or(0);
+            }
         }
+    }
+    Some(sums)
+}
+
+/// One `anomalog watch` of the group.
+struct Member {
+    child: Child,
+    port: u16,
+}
+
+impl Member {
+    /// Partitions owned and lines read.
+    fn poll(&self) -> (u64, u64) {
+        metrics(self.port, &["anomalog_kafka_assigned_partitions", "anomalog_lines_read_total"])
+            .map_or((0, 0), |v| (v[0], v[1]))
     }
 }
 
-fn memchr_quote(line: &[u8]) -> bool {
-    line.contains(&b'\'')
-}
-
-fn consume(args: &[String]) -> Result<(), Error> {
-    let brokers = args.windows(2).find(|w| w[0] == "--brokers").map(|w| w[1].clone());
-    let state = args.windows(2).find(|w| w[0] == "--state").map(|w| w[1].clone());
-    let (Some(brokers), Some(state)) = (brokers, state) else {
-        return Err("consume needs --brokers and --state".into());
-    };
-    let config = DaemonConfig {
-        state_dir: state.into(),
-        alerts: vec![],
-        exit_when_finished: false,
-        poll_interval_ms: 5,
-        ..DaemonConfig::default()
-    };
-    let mut daemon = Daemon::new(config)?;
-    let source = KafkaSource::new(&KafkaSourceConfig {
-        brokers,
-        topic: TOPIC.into(),
-        group: GROUP.into(),
-        offset_reset: anomalog_kafka::OffsetReset::Latest,
-        session_timeout_ms: 6_000,
-        heartbeat_interval_ms: 500,
-        stats_interval_ms: 500,
-        ..KafkaSourceConfig::default()
-    })?;
-    let metrics = source.metrics();
-    daemon.add_source(Box::new(source));
-    let counters = daemon.metrics();
-    let stop = Arc::new(AtomicBool::new(false));
-    // The parent closes our stdin to stop us.
-    let s = Arc::clone(&stop);
-    thread::spawn(move || {
-        let mut sink = String::new();
-        let _ = std::io::stdin().read_line(&mut sink);
-        s.store(true, Ordering::Relaxed);
-    });
-    let m = Arc::clone(&metrics);
-    thread::spawn(move || {
-        loop {
-            let parts: Vec<i32> = m.partitions().keys().copied().collect();
-            let read = counters.lines_read.load(Ordering::Relaxed);
-            let list = parts.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
-            println!("assigned {list}\nread {read}");
-            let _ = std::io::stdout().flush();
-            thread::sleep(Duration::from_millis(20));
+impl Drop for Member {
+    fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(50));
         }
-    });
-    let stats = daemon.run(&mut PassThrough, &stop)?;
-    println!("done {}", stats.lines_read);
-    Ok(())
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn run(args: &[String]) -> Result<(), Error> {
-    let processes = arg(args, "--processes", 1) as usize;
-    let lines = arg(args, "--lines", 1_000_000);
-    let partitions = arg(args, "--partitions", 8) as i32;
+    let processes = number(args, "--processes", 1) as usize;
+    let lines = number(args, "--lines", 400_000);
+    let partitions = number(args, "--partitions", 24) as i32;
+    let (Some(watch), Some(model), Some(input)) =
+        (arg(args, "--watch"), arg(args, "--model"), arg(args, "--input"))
+    else {
+        return Err("run needs --watch BIN, --model MODEL and --input LOG".into());
+    };
+    let log = std::fs::read_to_string(&input)?;
+    let template: Vec<&str> = log.lines().filter(|l| !l.is_empty()).collect();
+    if template.is_empty() {
+        return Err(format!("{input}: no lines").into());
+    }
     let cluster = MockCluster::new(1)?;
     cluster.create_topic(TOPIC, partitions, 1)?;
     let brokers = cluster.bootstrap_servers();
     let state = tempfile::tempdir()?;
 
-    let assigned: Arc<Mutex<Vec<BTreeSet<i32>>>> =
-        Arc::new(Mutex::new(vec![BTreeSet::new(); processes]));
-    let read: Arc<Mutex<Vec<u64>>> = Arc::new(Mutex::new(vec![0; processes]));
-    let mut children: Vec<Child> = Vec::new();
+    let source = format!(
+        "kafka://{brokers}/{TOPIC}?group={GROUP}&offset_reset=latest&session_timeout_ms=6000\
+         &heartbeat_interval_ms=500&stats_interval_ms=500"
+    );
+    let mut members = Vec::new();
     for n in 0..processes {
-        let mut child = Command::new(std::env::current_exe()?)
-            .args(["consume", "--brokers", &brokers, "--state"])
-            .arg(state.path().join(format!("p{n}")))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let dir = state.path().join(format!("p{n}"));
+        std::fs::create_dir_all(&dir)?;
+        let child = Command::new(&watch)
+            .args(["watch", "--model", &model, "--source", &source, "--format", "combined"])
+            .arg(format!("--alert=jsonl:{}", dir.join("alerts.jsonl").display()))
+            .arg("--db")
+            .arg(dir.join("anomalog.db"))
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("stderr.txt"))?)
             .spawn()?;
-        let out = child.stdout.take().ok_or("child stdout")?;
-        let (a, r) = (Arc::clone(&assigned), Arc::clone(&read));
-        thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if let Some(list) = line.strip_prefix("assigned ") {
-                    a.lock().unwrap()[n] = list.split(',').filter_map(|p| p.parse().ok()).collect();
-                } else if let Some(count) = line.strip_prefix("read ") {
-                    r.lock().unwrap()[n] = count.parse().unwrap_or(0);
-                }
-            }
-        });
-        children.push(child);
+        members.push(Member { child, port });
     }
     let join_started = Instant::now();
     loop {
-        let sets = assigned.lock().unwrap().clone();
-        let union: BTreeSet<i32> = sets.iter().flatten().copied().collect();
-        if sets.iter().all(|s| !s.is_empty()) && union.len() == partitions as usize {
+        let owned: Vec<u64> = members.iter().map(|m| m.poll().0).collect();
+        if owned.iter().all(|&o| o > 0) && owned.iter().sum::<u64>() == partitions as u64 {
             break;
         }
         if join_started.elapsed() > Duration::from_secs(60) {
-            return Err("the group did not assign every partition within 60 s".into());
+            return Err(format!("the group did not assign every partition: {owned:?}").into());
         }
         thread::sleep(Duration::from_millis(50));
     }
@@ -201,7 +176,7 @@ fn run(args: &[String]) -> Result<(), Error> {
             .unwrap_or(0)
     };
     let start_committed = committed(&tpl);
-    let read_total = || read.lock().unwrap().iter().sum::<u64>();
+    let read_total = || members.iter().map(|m| m.poll().1).sum::<u64>();
     let start_read = read_total();
     let mut read_secs = None;
 
@@ -218,14 +193,9 @@ fn run(args: &[String]) -> Result<(), Error> {
         lag
     };
     for i in 0..lines {
-        let client = format!("198.51.100.{}", i % 251);
-        let attack = i % 997 == 0;
-        let line = format!(
-            "{client} - - [01/May/2024:12:00:00 +0000] \"GET /{}{} HTTP/1.1\" 200 512 \"-\" \"bench\"",
-            i % 1000,
-            if attack { "?id=1'" } else { "" }
-        );
-        let mut record = BaseRecord::to(TOPIC).key(&client).payload(&line);
+        let line = template[i as usize % template.len()];
+        let client = line.split(' ').next().unwrap_or("");
+        let mut record = BaseRecord::to(TOPIC).key(client).payload(line);
         loop {
             match producer.send(record) {
                 Ok(()) => break,
@@ -253,19 +223,14 @@ fn run(args: &[String]) -> Result<(), Error> {
         if lag == 0 && read_secs.is_some() {
             break;
         }
-        if started.elapsed() > Duration::from_secs(300) {
-            return Err(format!("lag still {lag} after 300 s").into());
+        if started.elapsed() > Duration::from_secs(600) {
+            return Err(format!("lag still {lag} after 600 s").into());
         }
         thread::sleep(Duration::from_millis(50));
     }
     let secs = started.elapsed().as_secs_f64();
     let read_secs = read_secs.unwrap_or(secs);
-    for child in &mut children {
-        drop(child.stdin.take());
-    }
-    for mut child in children {
-        let _ = child.wait();
-    }
+    drop(members);
     println!(
         "{{\"processes\":{processes},\"partitions\":{partitions},\"lines\":{lines},\
          \"read_seconds\":{read_secs:.3},\"lines_per_sec\":{:.0},\

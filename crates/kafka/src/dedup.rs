@@ -31,6 +31,15 @@ pub trait AlertLedger: Send + Sync {
 
     /// Records that the alert with this key was delivered.
     fn record(&self, key: &str) -> Result<(), SinkError>;
+
+    /// Forgets the keys recorded before `before_unix` (seconds); returns how many. A key
+    /// only matters while the records that produce its alert can still be read again
+    /// (the topic's retention), so old keys can go. Bounded ledgers forget by
+    /// themselves and keep the default, which does nothing.
+    fn prune(&self, before_unix: i64) -> Result<u64, SinkError> {
+        let _ = before_unix;
+        Ok(0)
+    }
 }
 
 impl<L: AlertLedger + ?Sized> AlertLedger for Arc<L> {
@@ -40,6 +49,10 @@ impl<L: AlertLedger + ?Sized> AlertLedger for Arc<L> {
 
     fn record(&self, key: &str) -> Result<(), SinkError> {
         (**self).record(key)
+    }
+
+    fn prune(&self, before_unix: i64) -> Result<u64, SinkError> {
+        (**self).prune(before_unix)
     }
 }
 
@@ -78,8 +91,8 @@ impl AlertLedger for MemoryLedger {
 }
 
 /// One empty file per key in a directory: shared by processes that see the same
-/// directory. Creation with `O_EXCL` makes a record atomic; old keys are removed by
-/// whoever runs retention on the directory (files are tiny, one per alert).
+/// directory. Creation with `O_EXCL` makes a record atomic; [`AlertLedger::prune`]
+/// removes the files modified before a time.
 #[derive(Debug, Clone)]
 pub struct DirLedger {
     dir: PathBuf,
@@ -117,6 +130,24 @@ impl AlertLedger for DirLedger {
             Err(e) => Err(SinkError::Retryable(format!("alert ledger {}: {e}", path.display()))),
         }
     }
+
+    fn prune(&self, before_unix: i64) -> Result<u64, SinkError> {
+        let error = |e: std::io::Error| {
+            SinkError::Retryable(format!("alert ledger {}: {e}", self.dir.display()))
+        };
+        let before = std::time::UNIX_EPOCH
+            + std::time::Duration::from_secs(u64::try_from(before_unix).unwrap_or(0));
+        let mut removed = 0;
+        for entry in std::fs::read_dir(&self.dir).map_err(error)? {
+            let entry = entry.map_err(error)?;
+            let old = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < before);
+            // A file removed meanwhile by another process is fine.
+            if old && std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
 }
 
 /// Counters of a [`Deduplicate`] sink.
@@ -130,18 +161,29 @@ pub struct DedupStats {
     pub ledger_errors: AtomicU64,
 }
 
-/// A sink that delivers each [`event_key`] at most once per ledger; see the module
-/// documentation.
+/// A sink that delivers each [`event_key`] at most once per ledger and scope; see the
+/// module documentation.
 pub struct Deduplicate<S, L> {
     inner: S,
     ledger: L,
+    scope: String,
     stats: Arc<DedupStats>,
 }
 
 impl<S: Sink, L: AlertLedger> Deduplicate<S, L> {
-    /// Wraps `inner`, consulting `ledger`.
+    /// Wraps `inner`, consulting `ledger` with the bare event keys: for a ledger that
+    /// serves this one receiver.
     pub fn new(inner: S, ledger: L) -> Deduplicate<S, L> {
-        Deduplicate { inner, ledger, stats: Arc::default() }
+        Deduplicate::scoped(inner, ledger, "")
+    }
+
+    /// Wraps `inner`, consulting `ledger` with keys prefixed by `scope` (`scope/KEY`):
+    /// one ledger then serves several receivers, each getting every alert once. The
+    /// scope names the receiver the same way in every process (the outbox key of its
+    /// spec), so the processes of a group share the receiver's keys.
+    pub fn scoped(inner: S, ledger: L, scope: &str) -> Deduplicate<S, L> {
+        let scope = if scope.is_empty() { String::new() } else { format!("{scope}/") };
+        Deduplicate { inner, ledger, scope, stats: Arc::default() }
     }
 
     /// The counters, live.
@@ -156,7 +198,7 @@ impl<S: Sink, L: AlertLedger> Sink for Deduplicate<S, L> {
     }
 
     fn deliver(&mut self, event: &IncidentEvent) -> Result<(), SinkError> {
-        let key = event_key(event);
+        let key = format!("{}{}", self.scope, event_key(event));
         if self.ledger.contains(&key)? {
             self.stats.suppressed.fetch_add(1, Ordering::Relaxed);
             return Ok(());
@@ -215,6 +257,35 @@ mod tests {
     fn dir_ledger_suppresses_repeats() {
         let dir = tempfile::tempdir().unwrap();
         check_ledger(Arc::new(DirLedger::open(dir.path().join("ledger")).unwrap()));
+    }
+
+    #[test]
+    fn scopes_keep_receivers_apart() {
+        let ledger: Arc<dyn AlertLedger> = Arc::new(MemoryLedger::new(100));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut webhook =
+            Deduplicate::scoped(Collect(Arc::clone(&seen)), Arc::clone(&ledger), "webhook-a");
+        let mut jsonl =
+            Deduplicate::scoped(Collect(Arc::clone(&seen)), Arc::clone(&ledger), "jsonl-b");
+        let mut webhook_elsewhere =
+            Deduplicate::scoped(Collect(Arc::clone(&seen)), Arc::clone(&ledger), "webhook-a");
+        let e = event(EventKind::Opened, "kafka:t/0", 5, 1_000);
+        webhook.deliver(&e).unwrap();
+        jsonl.deliver(&e).unwrap();
+        webhook_elsewhere.deliver(&e).unwrap();
+        assert_eq!(seen.lock().unwrap().len(), 2);
+        assert_eq!(webhook_elsewhere.stats().suppressed.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn dir_ledger_prunes_old_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = DirLedger::open(dir.path()).unwrap();
+        ledger.record("a-opened").unwrap();
+        assert_eq!(ledger.prune(0).unwrap(), 0);
+        assert!(ledger.contains("a-opened").unwrap());
+        assert_eq!(ledger.prune(i64::MAX / 2).unwrap(), 1);
+        assert!(!ledger.contains("a-opened").unwrap());
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! what the event says, so a repeated event has a repeated key and can be suppressed
 //! ([`crate::dedup`]) or compacted (the Kafka sink's message key).
 
+use anomalog_watch::SinkError;
 use anomalog_watch::incident::{EventKind, Incident, IncidentEvent};
+use anomalog_watch::sink::Sink;
 
 /// FNV-1a (64 bits) of the parts, each followed by a separator byte.
 pub(crate) fn fnv64(parts: &[&[u8]]) -> u64 {
@@ -50,6 +52,37 @@ pub fn event_key(event: &IncidentEvent) -> String {
     }
 }
 
+/// A sink that hands on every event with the incident's id replaced by its
+/// [`incident_key`]: the id then names the same incident in every process, so a
+/// shared store upserts one row for it and receivers see one id from its opening to
+/// its closing, whichever process sent each event.
+pub struct StableIds<S> {
+    inner: S,
+}
+
+impl<S: Sink> StableIds<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> StableIds<S> {
+        StableIds { inner }
+    }
+}
+
+impl<S: Sink> Sink for StableIds<S> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn deliver(&mut self, event: &IncidentEvent) -> Result<(), SinkError> {
+        let key = incident_key(&event.incident);
+        if key == event.incident.id {
+            return self.inner.deliver(event);
+        }
+        let mut event = event.clone();
+        event.incident.id = key;
+        self.inner.deliver(&event)
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use anomalog_watch::incident::{Sample, Severity};
@@ -85,6 +118,29 @@ pub(crate) mod tests {
                 explanation: vec![],
             },
         }
+    }
+
+    #[test]
+    fn stable_ids_follow_the_opening_record() {
+        struct Ids(Vec<String>);
+        impl Sink for Ids {
+            fn name(&self) -> &str {
+                "ids"
+            }
+            fn deliver(&mut self, event: &IncidentEvent) -> Result<(), SinkError> {
+                self.0.push(event.incident.id.clone());
+                Ok(())
+            }
+        }
+        let mut sink = StableIds::new(Ids(Vec::new()));
+        sink.deliver(&event(EventKind::Opened, "kafka:logs/3", 101, 1_000)).unwrap();
+        sink.deliver(&event(EventKind::Closed, "kafka:logs/3", 101, 9_000)).unwrap();
+        let ids = &sink.inner.0;
+        assert_eq!(ids[0], ids[1]);
+        assert_eq!(
+            ids[0],
+            incident_key(&event(EventKind::Opened, "kafka:logs/3", 101, 5).incident)
+        );
     }
 
     #[test]

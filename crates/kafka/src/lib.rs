@@ -16,8 +16,9 @@
 //!   which turns at-least-once input into alerts that are not repeated.
 //! - [`metrics::KafkaMetrics`]: commits, rebalances and lag per partition, as
 //!   Prometheus text for `/metrics`.
-//! - [`store::IncidentStore`]: the incident store's operations as a trait, implemented
-//!   for the SQLite store and, with feature `postgres`, by `store::postgres::PgStore`.
+//! - `store::postgres::PgStore` (feature `postgres`): the incident store on PostgreSQL,
+//!   an implementation of [`anomalog_server::IncidentStore`] (the trait, beside the
+//!   SQLite store it generalizes), and `PgLedger`, the alert ledger in the same database.
 //!
 //! Without features the crate builds no client library; the CLI enables `rdkafka` and
 //! `postgres` behind its own `kafka` feature.
@@ -70,5 +71,17 @@ pub mod sink;
 pub mod source;
 pub mod spec;
 pub mod store;
+#[cfg(feature = "postgres")]
+#[doc(hidden)]
+pub mod testing;
+
+// The client libraries, for tests and benchmarks of crates that reach them only through
+// this one (the CLI's Kafka tests drive a mock cluster and a producer).
+#[cfg(feature = "postgres")]
+#[doc(hidden)]
+pub use postgres;
+#[cfg(feature = "rdkafka")]
+#[doc(hidden)]
+pub use rdkafka;
 
 pub use spec::{KafkaSinkConfig, KafkaSourceConfig, OffsetReset};

@@ -130,6 +130,13 @@ impl KafkaMetrics {
             );
         }
         let parts = self.partitions();
+        let _ = writeln!(
+            out,
+            "# HELP anomalog_kafka_assigned_partitions Partitions this member owns now.\n\
+             # TYPE anomalog_kafka_assigned_partitions gauge\n\
+             anomalog_kafka_assigned_partitions{{{base}}} {}",
+            parts.len()
+        );
         type Get = fn(&PartitionLag) -> Option<i64>;
         let gauges: [(&str, &str, Get); 3] = [
             (
@@ -184,6 +191,9 @@ mod tests {
             "anomalog_kafka_partition_lag{topic=\"logs\",group=\"g\",partition=\"0\"} 10\n"
         ));
         assert!(!text.contains("partition_lag{topic=\"logs\",group=\"g\",partition=\"1\"}"));
+        assert!(
+            text.contains("anomalog_kafka_assigned_partitions{topic=\"logs\",group=\"g\"} 2\n")
+        );
         m.revoke(0);
         assert_eq!(m.total_lag(), 0);
         for line in text.lines().filter(|l| !l.starts_with('#')) {

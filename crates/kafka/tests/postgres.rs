@@ -4,120 +4,15 @@
 
 #![cfg(feature = "postgres")]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::Arc;
 
 use anomalog_kafka::dedup::{AlertLedger, Deduplicate};
 use anomalog_kafka::store::postgres::PgStore;
-use anomalog_kafka::store::{IncidentStore, IncidentStoreError, conformance};
+use anomalog_kafka::store::{IncidentStore, IncidentStoreError};
+use anomalog_kafka::testing::TempPostgres as Server;
+use anomalog_server::conformance;
 use anomalog_server::{AnomalyRow, IncidentQuery, IncidentRow, Severity, Status};
-
-/// A PostgreSQL server in a temporary directory, stopped on drop.
-struct Server {
-    bin: PathBuf,
-    dir: tempfile::TempDir,
-    port: u16,
-    /// The user the server runs as when the tests run as root (initdb refuses root).
-    run_as: Option<&'static str>,
-}
-
-fn postgres_bin() -> Option<PathBuf> {
-    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let version = e.file_name().to_str()?.parse::<u32>().ok()?;
-            let bin = e.path().join("bin");
-            bin.join("initdb").exists().then_some((version, bin))
-        })
-        .collect();
-    found.sort();
-    found.pop().map(|(_, bin)| bin)
-}
-
-impl Server {
-    fn start() -> Option<Server> {
-        let Some(bin) = postgres_bin() else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "PostgreSQL is not installed (apt-get install postgresql) and CI is set"
-            );
-            eprintln!("skipping: PostgreSQL is not installed (apt-get install postgresql)");
-            return None;
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
-        let run_as = root.then_some("postgres");
-        if let Some(user) = run_as {
-            let ok = Command::new("chown").arg("-R").arg(user).arg(dir.path()).status().unwrap();
-            assert!(ok.success(), "chown of the test directory");
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let server = Server { bin, dir, port, run_as };
-        let data = server.data();
-        server.run(
-            "initdb",
-            &["-D", &data, "-U", "anomalog", "--auth=trust", "-E", "UTF8", "--no-sync"],
-        );
-        let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            server.dir.path().display()
-        );
-        let log = server.dir.path().join("server.log").display().to_string();
-        server.run("pg_ctl", &["-D", &data, "-l", &log, "-w", "-t", "30", "-o", &options, "start"]);
-        Some(server)
-    }
-
-    fn data(&self) -> String {
-        self.dir.path().join("data").display().to_string()
-    }
-
-    fn command(&self, program: &str, args: &[&str]) -> Command {
-        let path = self.bin.join(program);
-        match self.run_as {
-            Some(user) => {
-                let mut c = Command::new("runuser");
-                c.args(["-u", user, "--"]).arg(path).args(args);
-                c
-            }
-            None => {
-                let mut c = Command::new(path);
-                c.args(args);
-                c
-            }
-        }
-    }
-
-    fn run(&self, program: &str, args: &[&str]) {
-        let out = self.command(program, args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{program} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// A fresh database for one part of the test.
-    fn database(&self, name: &str) -> String {
-        let admin = self.url("postgres");
-        let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
-        client.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-        self.url(name)
-    }
-
-    fn url(&self, db: &str) -> String {
-        format!("host=127.0.0.1 port={} user=anomalog dbname={db}", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let data = self.data();
-        let _ = self.command("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]).output();
-    }
-}
 
 fn incident(id: &str, last_seen: i64) -> IncidentRow {
     IncidentRow {
@@ -223,6 +118,21 @@ fn ledger_is_shared(server: &Server) {
     let _sink = Deduplicate::new(Nothing, b);
 }
 
+fn a_restarted_server_is_reconnected_to(server: &Server) {
+    let url = server.database("restart");
+    let store = PgStore::connect(&url).unwrap();
+    let ledger = PgStore::ledger(&url).unwrap();
+    store.upsert_incident(&incident("before", 1_700_000_000)).unwrap();
+    ledger.record("before-opened").unwrap();
+    server.restart();
+    // The operation that finds the connection closed may fail (the outbox retries it);
+    // the next one reconnects.
+    let retry = |f: &dyn Fn() -> bool| (0..3).any(|_| f());
+    assert!(retry(&|| store.upsert_incident(&incident("after", 1_700_000_001)).is_ok()));
+    assert!(retry(&|| store.get_incident("before").is_ok_and(|i| i.is_some())));
+    assert!(retry(&|| ledger.contains("before-opened").is_ok_and(|held| held)));
+}
+
 fn unreachable_server_is_an_error_naming_it(_server: &Server) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let err =
@@ -241,5 +151,6 @@ fn postgres_store() {
     newer_schema_is_refused(&server);
     nul_characters_are_stored(&server);
     ledger_is_shared(&server);
+    a_restarted_server_is_reconnected_to(&server);
     unreachable_server_is_an_error_naming_it(&server);
 }

@@ -314,7 +314,7 @@ fn series(state: &ServerState, target: &Target) -> Reply {
     }
 }
 
-fn store_error(e: &crate::StoreError) -> Reply {
+fn store_error(e: &crate::IncidentStoreError) -> Reply {
     Reply::error(500, &e.to_string())
 }
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use crate::api;
 use crate::auth;
+use crate::backend::IncidentStore;
 use crate::error::ServerError;
-use crate::store::Store;
 
 /// Worker threads answering requests.
 const WORKERS: usize = 4;
@@ -29,15 +29,16 @@ type HealthFn = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
 /// What the server answers from: the store, the daemon's metrics and health, and the
 /// optional bearer token.
 pub struct ServerState {
-    pub(crate) store: Arc<Store>,
+    pub(crate) store: Arc<dyn IncidentStore>,
     pub(crate) metrics: MetricsFn,
     pub(crate) health: HealthFn,
     pub(crate) token: Option<String>,
 }
 
 impl ServerState {
-    /// State over `store`, with empty metrics, always healthy and no token.
-    pub fn new(store: Arc<Store>) -> ServerState {
+    /// State over `store` (any backend), with empty metrics, always healthy and no
+    /// token.
+    pub fn new(store: Arc<dyn IncidentStore>) -> ServerState {
         ServerState {
             store,
             metrics: Box::new(String::new),
@@ -70,7 +71,7 @@ impl ServerState {
     }
 
     /// The store served.
-    pub fn store(&self) -> &Arc<Store> {
+    pub fn store(&self) -> &Arc<dyn IncidentStore> {
         &self.store
     }
 }
@@ -78,7 +79,7 @@ impl ServerState {
 impl std::fmt::Debug for ServerState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerState")
-            .field("store", &self.store.path())
+            .field("store", &self.store.describe())
             .field("token", &self.token.as_ref().map(|_| "<set>"))
             .finish_non_exhaustive()
     }

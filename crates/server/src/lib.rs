@@ -3,6 +3,8 @@
 //! - [`Store`]: an embedded SQLite file (default `anomalog.db`, mode 0600, WAL) of
 //!   [`IncidentRow`]s, [`AnomalyRow`]s and per-minute [`SeriesPoint`]s, with paging and
 //!   filters ([`IncidentQuery`] -> [`Page`]), operator [`Feedback`] and retention.
+//! - [`IncidentStore`]: the store's operations as a trait, so that the server serves
+//!   any backend (the SQLite [`Store`] here, PostgreSQL in `anomalog-kafka`).
 //! - [`Server`]: a small threaded HTTP server over [`ServerState`] serving `/metrics`,
 //!   `/healthz`, the JSON API under `/api/` and the dashboard at `/`.
 //!
@@ -33,6 +35,9 @@
 
 mod api;
 mod auth;
+mod backend;
+#[doc(hidden)]
+pub mod conformance;
 mod error;
 mod http;
 mod query;
@@ -41,6 +46,7 @@ mod schema;
 mod store;
 mod time;
 
+pub use backend::{IncidentStore, IncidentStoreError};
 pub use error::{ServerError, StoreError};
 pub use http::{Server, ServerHandle, ServerState};
 pub use rows::{

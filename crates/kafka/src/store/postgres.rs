@@ -89,8 +89,32 @@ const INCIDENT_COLUMNS: &str = "id, client, category, severity, first_seen_unix,
 /// The incident store on a PostgreSQL server; see the module documentation.
 pub struct PgStore {
     target: String,
-    writer: Mutex<Client>,
-    reader: Mutex<Client>,
+    writer: Connection,
+    reader: Connection,
+}
+
+/// One connection, opened again when the server closed it (a restart, a failover, an
+/// idle timeout): the operation that found it broken fails (and is retried by the
+/// outbox, or the next request), the next one reconnects.
+struct Connection {
+    config: Config,
+    client: Mutex<Client>,
+}
+
+impl Connection {
+    fn new(config: &Config, client: Client) -> Connection {
+        Connection { config: config.clone(), client: Mutex::new(client) }
+    }
+
+    /// The connection, reconnected first if it was closed.
+    fn get(&self, target: &str) -> Result<MutexGuard<'_, Client>, IncidentStoreError> {
+        // A panic mid-transaction drops the `Transaction`, which rolls it back.
+        let mut client = self.client.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if client.is_closed() {
+            *client = self.config.connect(NoTls).map_err(|e| pg_error(target, e))?;
+        }
+        Ok(client)
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -116,19 +140,23 @@ impl PgStore {
     /// `host=... user=... dbname=...`) without TLS, creating the schema if the database
     /// has none. A database from a newer anomalog is refused.
     pub fn connect(url: &str) -> Result<PgStore, IncidentStoreError> {
-        let config = Config::from_str(url).map_err(|e| IncidentStoreError::Postgres {
+        let config = Config::from_str(url).map_err(|e| IncidentStoreError::Database {
             target: "postgres".to_string(),
             message: format!("invalid connection string: {e}"),
         })?;
         let target = describe(&config);
-        let pg = |e: postgres::Error| IncidentStoreError::Postgres {
+        let pg = |e: postgres::Error| IncidentStoreError::Database {
             target: target.clone(),
             message: e.to_string(),
         };
         let mut writer = config.connect(NoTls).map_err(pg)?;
         ensure_schema(&mut writer, &target)?;
         let reader = config.connect(NoTls).map_err(pg)?;
-        Ok(PgStore { target, writer: Mutex::new(writer), reader: Mutex::new(reader) })
+        Ok(PgStore {
+            target,
+            writer: Connection::new(&config, writer),
+            reader: Connection::new(&config, reader),
+        })
     }
 
     /// The server and database, as errors name them.
@@ -139,7 +167,7 @@ impl PgStore {
     /// An [`AlertLedger`] on the same database (its own connection), so processes on
     /// several hosts suppress each other's repeated alerts.
     pub fn ledger(url: &str) -> Result<PgLedger, IncidentStoreError> {
-        let config = Config::from_str(url).map_err(|e| IncidentStoreError::Postgres {
+        let config = Config::from_str(url).map_err(|e| IncidentStoreError::Database {
             target: "postgres".to_string(),
             message: format!("invalid connection string: {e}"),
         })?;
@@ -150,7 +178,7 @@ impl PgStore {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK]).map_err(pg)?;
         tx.batch_execute(CREATE_LEDGER).map_err(pg)?;
         tx.commit().map_err(pg)?;
-        Ok(PgLedger { target, client: Mutex::new(client) })
+        Ok(PgLedger { target, client: Connection::new(&config, client) })
     }
 
     fn err(&self, e: postgres::Error) -> IncidentStoreError {
@@ -164,12 +192,7 @@ fn pg_error(target: &str, e: postgres::Error) -> IncidentStoreError {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
         None => e.to_string(),
     };
-    IncidentStoreError::Postgres { target: target.to_string(), message }
-}
-
-fn lock(m: &Mutex<Client>) -> MutexGuard<'_, Client> {
-    // A panic mid-transaction drops the `Transaction`, which rolls it back.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    IncidentStoreError::Database { target: target.to_string(), message }
 }
 
 fn ensure_schema(client: &mut Client, target: &str) -> Result<(), IncidentStoreError> {
@@ -371,13 +394,17 @@ impl PgStore {
 }
 
 impl IncidentStore for PgStore {
+    fn describe(&self) -> String {
+        self.target.clone()
+    }
+
     fn ping(&self) -> Result<(), IncidentStoreError> {
-        lock(&self.reader).query_one("SELECT 1", &[]).map_err(|e| self.err(e))?;
+        self.reader.get(&self.target)?.query_one("SELECT 1", &[]).map_err(|e| self.err(e))?;
         Ok(())
     }
 
     fn write(&self, batch: &Batch<'_>) -> Result<(), IncidentStoreError> {
-        let mut conn = lock(&self.writer);
+        let mut conn = self.writer.get(&self.target)?;
         let mut tx = conn.transaction().map_err(|e| self.err(e))?;
         write_batch(&mut tx, batch).map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))
@@ -396,7 +423,7 @@ impl IncidentStore for PgStore {
         let status = query.status.map(Status::as_str);
         let args: [&(dyn postgres::types::ToSql + Sync); 5] =
             [&query.since, &severity, &query.category, &query.client, &status];
-        let mut conn = lock(&self.reader);
+        let mut conn = self.reader.get(&self.target)?;
         let total: i64 = conn
             .query_one(&format!("SELECT COUNT(*) FROM incidents WHERE {filter}"), &args)
             .map_err(|e| self.err(e))?
@@ -420,7 +447,9 @@ impl IncidentStore for PgStore {
     }
 
     fn get_incident(&self, id: &str) -> Result<Option<IncidentRow>, IncidentStoreError> {
-        let row = lock(&self.reader)
+        let row = self
+            .reader
+            .get(&self.target)?
             .query_opt(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"), &[&id])
             .map_err(|e| self.err(e))?;
         row.map(|r| self.incident(&r)).transpose()
@@ -431,7 +460,9 @@ impl IncidentStore for PgStore {
         incident_id: &str,
         limit: usize,
     ) -> Result<Vec<AnomalyRow>, IncidentStoreError> {
-        let rows = lock(&self.reader)
+        let rows = self
+            .reader
+            .get(&self.target)?
             .query(
                 "SELECT id, incident_id, seen, ts, source, line, client, request, status, score,
                         explanation
@@ -459,7 +490,9 @@ impl IncidentStore for PgStore {
     }
 
     fn series(&self, since: i64, until: i64) -> Result<Vec<SeriesPoint>, IncidentStoreError> {
-        let rows = lock(&self.reader)
+        let rows = self
+            .reader
+            .get(&self.target)?
             .query(
                 "SELECT minute, requests, errors_4xx, errors_5xx, anomalies, mean_score, max_score
                  FROM series WHERE minute >= $1 AND minute < $2 ORDER BY minute DESC LIMIT $3",
@@ -482,7 +515,9 @@ impl IncidentStore for PgStore {
     }
 
     fn set_feedback(&self, id: &str, feedback: Feedback) -> Result<bool, IncidentStoreError> {
-        let changed = lock(&self.writer)
+        let changed = self
+            .writer
+            .get(&self.target)?
             .execute("UPDATE incidents SET feedback = $2 WHERE id = $1", &[&id, &feedback.as_str()])
             .map_err(|e| self.err(e))?;
         Ok(changed > 0)
@@ -496,7 +531,7 @@ impl IncidentStore for PgStore {
     ) -> Result<RetentionReport, IncidentStoreError> {
         let cutoff = now.saturating_sub(sat(max_age_secs));
         let max_rows = sat(max_rows);
-        let mut conn = lock(&self.writer);
+        let mut conn = self.writer.get(&self.target)?;
         let mut tx = conn.transaction().map_err(|e| self.err(e))?;
         let report = retention(&mut tx, cutoff, max_rows).map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
@@ -532,25 +567,37 @@ fn retention(
 /// database; see [`crate::dedup`].
 pub struct PgLedger {
     target: String,
-    client: Mutex<Client>,
+    client: Connection,
 }
 
 impl PgLedger {
     /// Deletes keys recorded before `before` (unix seconds); returns how many.
     pub fn prune(&self, before: i64) -> Result<u64, IncidentStoreError> {
-        lock(&self.client)
+        self.client
+            .get(&self.target)?
             .execute("DELETE FROM alert_ledger WHERE recorded_unix < $1", &[&before])
             .map_err(|e| pg_error(&self.target, e))
     }
 }
 
 fn sink_error(target: &str, e: postgres::Error) -> anomalog_watch::SinkError {
-    anomalog_watch::SinkError::Retryable(format!("alert ledger: {}", pg_error(target, e)))
+    ledger_error(&pg_error(target, e))
+}
+
+fn ledger_error(e: &IncidentStoreError) -> anomalog_watch::SinkError {
+    anomalog_watch::SinkError::Retryable(format!("alert ledger: {e}"))
 }
 
 impl AlertLedger for PgLedger {
+    fn prune(&self, before_unix: i64) -> Result<u64, anomalog_watch::SinkError> {
+        PgLedger::prune(self, before_unix).map_err(|e| ledger_error(&e))
+    }
+
     fn contains(&self, key: &str) -> Result<bool, anomalog_watch::SinkError> {
-        let row = lock(&self.client)
+        let row = self
+            .client
+            .get(&self.target)
+            .map_err(|e| ledger_error(&e))?
             .query_one("SELECT EXISTS (SELECT 1 FROM alert_ledger WHERE key = $1)", &[&key])
             .map_err(|e| sink_error(&self.target, e))?;
         Ok(row.get(0))
@@ -560,7 +607,9 @@ impl AlertLedger for PgLedger {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| sat(d.as_secs()));
-        lock(&self.client)
+        self.client
+            .get(&self.target)
+            .map_err(|e| ledger_error(&e))?
             .execute(
                 "INSERT INTO alert_ledger (key, recorded_unix) VALUES ($1, $2)
                  ON CONFLICT (key) DO NOTHING",

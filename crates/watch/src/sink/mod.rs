@@ -28,6 +28,17 @@ pub trait Sink: Send {
     fn deliver(&mut self, event: &IncidentEvent) -> Result<(), SinkError>;
 }
 
+/// A boxed sink is a sink, so wrappers (deduplication, id rewriting) take either.
+impl<S: Sink + ?Sized> Sink for Box<S> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn deliver(&mut self, event: &IncidentEvent) -> Result<(), SinkError> {
+        (**self).deliver(event)
+    }
+}
+
 /// A sink as written on the command line (`--alert`) or in the config file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SinkSpec {

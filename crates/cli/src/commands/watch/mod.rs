@@ -1,18 +1,20 @@
 //! `anomalog watch`: the live daemon. Follows the sources, scores every line with the
 //! model, groups anomalies into incidents, alerts, stores incidents, anomalies and
-//! per-minute series in SQLite, and serves `/metrics`, `/healthz`, the API and the
-//! dashboard.
+//! per-minute series in SQLite (or PostgreSQL), and serves `/metrics`, `/healthz`, the
+//! API and the dashboard.
 //!
 //! The wiring, in the order `run` builds it: the configuration ([`config`], file then
-//! flags), the model and format, the store with its writer ([`store`]), the daemon of
-//! `anomalog-watch` with the store as one more sink, the HTTP server, the signal
-//! handler ([`control`]) and the scorer ([`scorer`]) that the daemon loop drives until
-//! SIGTERM or SIGINT. SIGHUP reloads the model file without stopping the loop.
+//! flags), the Kafka and PostgreSQL parts taken out of it ([`scaleout`]), the model and
+//! format, the store with its writer ([`store`]), the daemon of `anomalog-watch` with
+//! the store as one more sink and the Kafka sources and sinks added, the HTTP server,
+//! the signal handler ([`control`]) and the scorer ([`scorer`]) that the daemon loop
+//! drives until SIGTERM or SIGINT. SIGHUP reloads the model file without stopping the loop.
 
 pub mod config;
 mod control;
 mod drift;
 mod judge;
+pub mod scaleout;
 pub mod scorer;
 pub mod store;
 
@@ -23,13 +25,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anomalog_pipeline::Model;
-use anomalog_server::{Server, ServerHandle, ServerState, Store};
+use anomalog_server::{IncidentStore, Server, ServerHandle, ServerState, Store};
 use anomalog_watch::source::file::StartAt;
 use anomalog_watch::{Daemon, Metrics};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use self::config::WatchConfig;
+use self::scaleout::{Attached, ScaleOut};
 use self::scorer::{ModelScorer, ModelSlot};
 use self::store::{IncidentLinks, Retention, StoreSink, StoreStats};
 
@@ -52,17 +55,21 @@ pub struct WatchArgs {
     pub config: Option<PathBuf>,
 
     /// A source, repeatable: file:PATH (globs too), syslog:udp://ADDR,
-    /// syslog:tcp://ADDR, stdin (config key `sources`).
+    /// syslog:tcp://ADDR, stdin, kafka://BROKERS/TOPIC?group=G (build with --features
+    /// kafka) (config key `sources`).
     #[arg(long = "source", value_name = "SPEC")]
     pub sources: Vec<String>,
 
     /// An alert sink, repeatable: stdout, jsonl:FILE, webhook:URL, slack:URL,
-    /// alertmanager:URL (config key `alerts`; default stdout).
+    /// alertmanager:URL, kafka://BROKERS/TOPIC (build with --features kafka) (config
+    /// key `alerts`; default stdout).
     #[arg(long = "alert", value_name = "SPEC")]
     pub alerts: Vec<String>,
 
-    /// The SQLite database of incidents (config `[store] path`; default anomalog.db).
-    #[arg(long, value_name = "FILE")]
+    /// The database of incidents: a SQLite file, or postgres://USER@HOST:PORT/DB shared
+    /// by several processes (build with --features kafka) (config `[store] path`;
+    /// default anomalog.db).
+    #[arg(long, value_name = "FILE|URL")]
     pub db: Option<PathBuf>,
 
     /// Address of metrics, API and dashboard, or `off` (config `[server] listen`;
@@ -149,8 +156,17 @@ impl WatchArgs {
 
 /// Runs `anomalog watch`.
 pub fn run(args: WatchArgs) -> Result<ExitCode> {
-    let config = match args.config() {
+    let mut config = match args.config() {
         Ok(c) => c,
+        Err(e) => {
+            eprintln!("anomalog: error: {e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let (sources_line, alerts_line) =
+        (config.daemon.sources.join(", "), config.daemon.alerts.join(", "));
+    let scale = match ScaleOut::take(&mut config) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("anomalog: error: {e:#}");
             return Ok(ExitCode::from(2));
@@ -166,17 +182,23 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
         model.threshold()
     );
 
-    let store = Arc::new(open_store(&config.store.path)?);
-    let links = Arc::new(IncidentLinks::from_store(&store));
+    let store = match scale.open_store().context("cannot open the incident store")? {
+        Some(store) => store,
+        None => open_store(&config.store.path)?,
+    };
+    let links = Arc::new(IncidentLinks::from_store(store.as_ref()));
     let store_stats = Arc::new(StoreStats::default());
     let mut daemon = Daemon::new(config.daemon.clone()).context("cannot start the daemon")?;
     let sink = StoreSink::new(Arc::clone(&store), Arc::clone(&links), Arc::clone(&store_stats));
-    daemon.add_sink("store", Box::new(sink)).context("cannot open the store's outbox")?;
+    daemon
+        .add_sink("store", scale.wrap_store_sink(Box::new(sink)))
+        .context("cannot open the store's outbox")?;
+    let attached = scale.attach(&mut daemon, &config)?;
     let metrics = daemon.metrics();
     let slot = Arc::new(ModelSlot::default());
     let running = Arc::new(AtomicBool::new(true));
 
-    let server = start_server(&config, &store, &metrics, &store_stats, &slot, &running)?;
+    let server = start_server(&config, &store, &metrics, &store_stats, &slot, &running, attached)?;
     let retention = Retention {
         max_age_secs: config.store.retention_days.saturating_mul(86_400),
         max_rows: config.store.max_rows,
@@ -203,10 +225,9 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     )?;
     let url = server.as_ref().map_or("off".to_string(), |s| format!("http://{}/", s.local_addr()));
     eprintln!(
-        "anomalog watch: model {model_line}; sources {}; alerts {}; db {}; listening on {url}",
-        config.daemon.sources.join(", "),
-        config.daemon.alerts.join(", "),
-        config.store.path.display(),
+        "anomalog watch: model {model_line}; sources {sources_line}; alerts {alerts_line}; db {}; \
+         listening on {url}",
+        store.describe(),
     );
     let status = control::Status::start(Arc::clone(&metrics), config.status_interval_secs);
 
@@ -242,24 +263,27 @@ fn load_model(path: &Path, geoip: Option<&Path>) -> Result<Model> {
         .with_context(|| format!("cannot load the model {}", path.display()))
 }
 
-fn open_store(path: &Path) -> Result<Store> {
+fn open_store(path: &Path) -> Result<Arc<dyn IncidentStore>> {
     if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
     {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    Store::open(path).with_context(|| format!("cannot open the database {}", path.display()))
+    let store = Store::open(path)
+        .with_context(|| format!("cannot open the database {}", path.display()))?;
+    Ok(Arc::new(store))
 }
 
 /// Starts the HTTP server unless `listen` is `off`.
 fn start_server(
     config: &WatchConfig,
-    store: &Arc<Store>,
+    store: &Arc<dyn IncidentStore>,
     metrics: &Arc<Metrics>,
     store_stats: &Arc<StoreStats>,
     slot: &Arc<ModelSlot>,
     running: &Arc<AtomicBool>,
+    attached: Attached,
 ) -> Result<Option<ServerHandle>> {
     let listen = config.server.listen.trim();
     if listen.eq_ignore_ascii_case("off") {
@@ -281,6 +305,7 @@ fn start_server(
         text.push_str(&s.render_prometheus());
         text.push_str(&control::render_reloads(&sl));
         text.push_str(&sl.drift.render_prometheus());
+        text.push_str(&attached.render_prometheus());
         text
     };
     let (health_store, running) = (Arc::clone(store), Arc::clone(running));

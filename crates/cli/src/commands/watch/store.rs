@@ -1,4 +1,4 @@
-//! Keeping what the daemon sees in the SQLite store behind the dashboard and the API.
+//! Keeping what the daemon sees in the incident store (SQLite or PostgreSQL) behind the dashboard and the API.
 //!
 //! Three paths lead there:
 //! - incident events go through [`StoreSink`], an alert sink like the others, so they
@@ -21,7 +21,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anomalog_server::{
-    AnomalyRow, Batch, IncidentQuery, IncidentRow, Sample, SeriesPoint, Severity, Status, Store,
+    AnomalyRow, Batch, IncidentQuery, IncidentRow, IncidentStore, Sample, SeriesPoint, Severity,
+    Status,
 };
 use anomalog_watch::SinkError;
 use anomalog_watch::incident::{self, Anomaly, EventKind, IncidentEvent};
@@ -81,7 +82,7 @@ pub struct IncidentLinks(Mutex<HashMap<(Option<String>, String), String>>);
 impl IncidentLinks {
     /// Links seeded with the incidents the store holds as open (after a restart, the
     /// daemon resumes them).
-    pub fn from_store(store: &Store) -> IncidentLinks {
+    pub fn from_store(store: &dyn IncidentStore) -> IncidentLinks {
         let links = IncidentLinks::default();
         let query = IncidentQuery {
             status: Some(Status::Open),
@@ -124,14 +125,18 @@ impl IncidentLinks {
 
 /// Writes every incident event into the store (upsert by incident id).
 pub struct StoreSink {
-    store: Arc<Store>,
+    store: Arc<dyn IncidentStore>,
     links: Arc<IncidentLinks>,
     stats: Arc<StoreStats>,
 }
 
 impl StoreSink {
     /// A sink writing to `store` and keeping `links` current.
-    pub fn new(store: Arc<Store>, links: Arc<IncidentLinks>, stats: Arc<StoreStats>) -> StoreSink {
+    pub fn new(
+        store: Arc<dyn IncidentStore>,
+        links: Arc<IncidentLinks>,
+        stats: Arc<StoreStats>,
+    ) -> StoreSink {
         StoreSink { store, links, stats }
     }
 }
@@ -311,7 +316,7 @@ pub struct Retention {
 
 /// Starts the writer thread; it ends (after a last write) once the feed is dropped.
 pub fn spawn_writer(
-    store: Arc<Store>,
+    store: Arc<dyn IncidentStore>,
     links: Arc<IncidentLinks>,
     stats: Arc<StoreStats>,
     retention: Retention,
@@ -326,7 +331,7 @@ pub fn spawn_writer(
 }
 
 struct Writer {
-    store: Arc<Store>,
+    store: Arc<dyn IncidentStore>,
     links: Arc<IncidentLinks>,
     stats: Arc<StoreStats>,
     retention: Retention,
