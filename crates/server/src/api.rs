@@ -287,9 +287,12 @@ fn feedback(state: &ServerState, id: &str, rq: &Incoming<'_>) -> Reply {
     let Ok(body) = serde_json::from_slice::<Body>(rq.body) else {
         return Reply::error(400, r#"expected {"feedback": "fp"} or {"feedback": "confirmed"}"#);
     };
-    match state.store.set_feedback(id, body.feedback) {
-        Ok(true) => Reply::json(200, &serde_json::json!({ "id": id, "feedback": body.feedback })),
-        Ok(false) => Reply::error(404, "no such incident"),
+    match state.store.record_feedback(id, body.feedback) {
+        Ok(crate::FeedbackOutcome::Recorded { patterns }) => Reply::json(
+            200,
+            &serde_json::json!({ "id": id, "feedback": body.feedback, "allowed": patterns }),
+        ),
+        Ok(crate::FeedbackOutcome::UnknownIncident) => Reply::error(404, "no such incident"),
         Err(e) => store_error(&e),
     }
 }

@@ -2,7 +2,10 @@
 //!
 //! - [`Store`]: an embedded SQLite file (default `anomalog.db`, mode 0600, WAL) of
 //!   [`IncidentRow`]s, [`AnomalyRow`]s and per-minute [`SeriesPoint`]s, with paging and
-//!   filters ([`IncidentQuery`] -> [`Page`]), operator [`Feedback`] and retention.
+//!   filters ([`IncidentQuery`] -> [`Page`]), operator [`Feedback`] and retention;
+//!   and the model lifecycle: the history of models ([`ModelRow`]), the log of
+//!   retraining and promotion ([`LifecycleEvent`]), the allow-list false positives feed
+//!   ([`AllowPattern`]) and live drift ([`DriftPoint`]).
 //! - [`Server`]: a small threaded HTTP server over [`ServerState`] serving `/metrics`,
 //!   `/healthz`, the JSON API under `/api/` and the dashboard at `/`.
 //!
@@ -35,6 +38,7 @@ mod api;
 mod auth;
 mod error;
 mod http;
+mod lifecycle;
 mod query;
 mod rows;
 mod schema;
@@ -43,6 +47,10 @@ mod time;
 
 pub use error::{ServerError, StoreError};
 pub use http::{Server, ServerHandle, ServerState};
+pub use lifecycle::{
+    AllowPattern, DriftPoint, FeedbackOutcome, LifecycleEvent, ModelRow, ModelStatus, NewModel,
+    path_template,
+};
 pub use rows::{
     AnomalyRow, ExplanationItem, Feedback, IncidentQuery, IncidentRow, Page, RetentionReport,
     Sample, SeriesPoint, Severity, Status,
