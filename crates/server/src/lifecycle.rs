@@ -495,6 +495,29 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Sets a lifecycle setting kept with the data (`model_path`: the file `watch`
+    /// scores with, which promotion and rollback replace).
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let conn = lock(&self.writer);
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![format!("lifecycle.{key}"), value],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// A lifecycle setting (see [`Store::set_setting`]).
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let conn = lock(&self.reader);
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [format!("lifecycle.{key}")], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(|e| self.err(e))
+    }
+
     /// Keeps the drift of a window of live traffic.
     pub fn add_drift_point(&self, point: &DriftPoint) -> Result<(), StoreError> {
         let conn = lock(&self.writer);

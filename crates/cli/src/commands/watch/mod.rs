@@ -8,10 +8,17 @@
 //! `anomalog-watch` with the store as one more sink, the HTTP server, the signal
 //! handler ([`control`]) and the scorer ([`scorer`]) that the daemon loop drives until
 //! SIGTERM or SIGINT. SIGHUP reloads the model file without stopping the loop.
+//!
+//! Beside them the lifecycle thread ([`retrain`]) keeps the detector right over time:
+//! drift alerts, the allow-list of marked false positives, retraining on recent
+//! traffic with promotion of a candidate that is not worse, and reloading a model file
+//! replaced on disk ([`lifecycle`] is the state it shares with the scorer).
 
 pub mod config;
 mod control;
 mod drift;
+pub mod lifecycle;
+mod retrain;
 pub mod scorer;
 pub mod store;
 
@@ -29,6 +36,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use self::config::WatchConfig;
+use self::lifecycle::Lifecycle;
 use self::scorer::{ModelScorer, ModelSlot};
 use self::store::{IncidentLinks, Retention, StoreSink, StoreStats};
 
@@ -174,8 +182,23 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     let metrics = daemon.metrics();
     let slot = Arc::new(ModelSlot::default());
     let running = Arc::new(AtomicBool::new(true));
+    let lifecycle = Arc::new(Lifecycle::new(
+        config.retrain.clone(),
+        config.drift.clone(),
+        config.allowlist.clone(),
+    ));
+    let worker = retrain::Worker::start(retrain::WorkerContext {
+        lifecycle: Arc::clone(&lifecycle),
+        store: Arc::clone(&store),
+        slot: Arc::clone(&slot),
+        model_path: model_path.clone(),
+        geoip: config.geoip.clone(),
+        models_dir: retrain::models_dir(&config.daemon.state_dir)?,
+        format: config.format.clone(),
+    })?;
 
-    let server = start_server(&config, &store, &metrics, &store_stats, &slot, &running)?;
+    let server =
+        start_server(&config, &store, &metrics, &store_stats, &slot, &lifecycle, &running)?;
     let retention = Retention {
         max_age_secs: config.store.retention_days.saturating_mul(86_400),
         max_rows: config.store.max_rows,
@@ -191,6 +214,7 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
         config.drift_window_records,
         Arc::clone(&slot),
         feed,
+        Arc::clone(&lifecycle),
     );
 
     let shutdown = Arc::new(AtomicBool::new(false));
@@ -215,6 +239,7 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     signals.close();
     // Dropping the scorer closes the store feed: the writer stores what is left, ends.
     drop(scorer);
+    worker.stop();
     if writer.join().is_err() {
         eprintln!("anomalog: the store writer stopped abnormally");
     }
@@ -258,6 +283,7 @@ fn start_server(
     metrics: &Arc<Metrics>,
     store_stats: &Arc<StoreStats>,
     slot: &Arc<ModelSlot>,
+    lifecycle: &Arc<Lifecycle>,
     running: &Arc<AtomicBool>,
 ) -> Result<Option<ServerHandle>> {
     let listen = config.server.listen.trim();
@@ -275,11 +301,13 @@ fn start_server(
         None => None,
     };
     let (m, s, sl) = (Arc::clone(metrics), Arc::clone(store_stats), Arc::clone(slot));
+    let lc = Arc::clone(lifecycle);
     let render = move || {
         let mut text = m.render_prometheus();
         text.push_str(&s.render_prometheus());
         text.push_str(&control::render_reloads(&sl));
         text.push_str(&sl.drift.render_prometheus());
+        text.push_str(&lc.render_prometheus());
         text
     };
     let (health_store, running) = (Arc::clone(store), Arc::clone(running));

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anomalog_features::stream::FeatureStream;
 use anomalog_ingest::formats::{self, FormatOptions};
@@ -19,6 +20,7 @@ use anomalog_watch::{LineOutcome, LineScorer};
 use anyhow::{Result, bail};
 
 use super::drift::{DriftGauges, LiveDrift};
+use super::lifecycle::{DriftAlarm, Lifecycle, WindowLine};
 use super::store::StoreFeed;
 
 /// Lines of a source sampled before `--format auto` settles on a format.
@@ -156,6 +158,11 @@ pub struct ModelScorer {
     feed: StoreFeed,
     /// The rows of the batch being scored, kept between batches for their allocations.
     rows: BatchRows,
+    /// Retraining window, allow-list and drift alerts.
+    lifecycle: Arc<Lifecycle>,
+    alarm: DriftAlarm,
+    /// Anomalies of no line (drift alerts) for the daemon.
+    pending: Vec<Anomaly>,
 }
 
 /// Feature rows of one batch, raw and scaled, row after row.
@@ -178,12 +185,14 @@ impl ModelScorer {
         drift_window: u64,
         slot: Arc<ModelSlot>,
         feed: StoreFeed,
+        lifecycle: Arc<Lifecycle>,
     ) -> ModelScorer {
         let formats = match format {
             Some(f) => Formats::Fixed(f),
             None => Formats::Auto(AutoFormats::default()),
         };
         let model = leak(model);
+        lifecycle.set_current(model);
         ModelScorer {
             model,
             stream: model.features.stream(),
@@ -194,6 +203,9 @@ impl ModelScorer {
             slot,
             feed,
             rows: BatchRows::default(),
+            lifecycle,
+            alarm: DriftAlarm::default(),
+            pending: Vec::new(),
         }
     }
 
@@ -203,6 +215,8 @@ impl ModelScorer {
             self.model = model;
             self.stream = model.features.stream();
             self.drift = LiveDrift::new(model, self.drift_window);
+            self.alarm = DriftAlarm::default();
+            self.lifecycle.set_current(model);
             self.slot.reloads.fetch_add(1, Ordering::Relaxed);
             eprintln!(
                 "anomalog: model reloaded: {} on {} records, threshold {:.4}",
@@ -283,7 +297,7 @@ impl LineScorer for ModelScorer {
                     self.stream.push(&record, &mut rows.raw_row, &mut rows.scaled_row);
                     rows.raw.extend_from_slice(&rows.raw_row);
                     rows.scaled.extend_from_slice(&rows.scaled_row);
-                    records.push((i, &*origin.origin, record));
+                    records.push((i, &*origin.origin, record, line));
                     // Replaced below, once the block is scored.
                     out.push(LineOutcome::Normal { score: 0.0 });
                 }
@@ -304,28 +318,57 @@ impl LineScorer for ModelScorer {
             Err(_) => vec![f64::NAN; n],
         };
         let rows = std::mem::take(&mut self.rows);
-        for (k, ((i, source, record), raw)) in records.iter_mut().zip(raw_scores).enumerate() {
+        let mut window = Vec::with_capacity(if self.lifecycle.retrain.enabled { n } else { 0 });
+        for (k, ((i, source, record, line), raw)) in records.iter_mut().zip(raw_scores).enumerate()
+        {
             let i = *i;
-            self.drift.observe(
+            let report = self.drift.observe(
                 &rows.raw[k * raw_width..(k + 1) * raw_width],
                 raw,
                 &self.slot.drift,
             );
-            let score = detector.probability(raw);
-            let flagged = detector.is_anomaly(raw);
-            self.feed.count(record.status, score, flagged);
-            if !flagged {
-                out[first + i] = LineOutcome::Normal { score };
-                continue;
+            if let Some(report) = report {
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                let now = i64::try_from(now).unwrap_or(i64::MAX);
+                self.pending.extend(self.alarm.window_closed(&self.lifecycle, &report, now));
             }
+            let score = detector.probability(raw);
+            let mut flagged = detector.is_anomaly(raw);
             // Flagged rows are few: explain them one by one, as `Scorer` does.
-            let scaled = &rows.scaled[k * width..(k + 1) * width];
-            let raw_row = &rows.raw[k * raw_width..(k + 1) * raw_width];
-            let explanation = model.explain(raw_row, scaled);
-            let category = model.categorize(raw_row, &explanation);
-            out[first + i] = self.anomaly(source, record, score, explanation, category);
+            let mut explained = None;
+            if flagged {
+                let scaled = &rows.scaled[k * width..(k + 1) * width];
+                let raw_row = &rows.raw[k * raw_width..(k + 1) * raw_width];
+                let explanation = model.explain(raw_row, scaled);
+                let category = model.categorize(raw_row, &explanation);
+                // A marked false positive again: normal traffic, learned by retraining.
+                if self.lifecycle.suppresses(category, &request_text(record)) {
+                    flagged = false;
+                } else {
+                    explained = Some((explanation, category));
+                }
+            }
+            if self.lifecycle.retrain.enabled {
+                window.push(WindowLine {
+                    ts: record.ts.map(|t| t.unix_secs()),
+                    line: Box::from(*line),
+                    flagged,
+                });
+            }
+            self.feed.count(record.status, score, flagged);
+            out[first + i] = match explained {
+                Some((explanation, category)) => {
+                    self.anomaly(source, record, score, explanation, category)
+                }
+                None => LineOutcome::Normal { score },
+            };
         }
+        self.lifecycle.extend_window(window);
         self.rows = rows;
+    }
+
+    fn drain_alerts(&mut self, out: &mut Vec<Anomaly>) {
+        out.append(&mut self.pending);
     }
 }
 
