@@ -106,8 +106,11 @@ pub struct WindowLine {
     pub ts: Option<i64>,
     /// The line as read.
     pub line: Box<[u8]>,
-    /// Flagged (and not allow-listed): not normal traffic to learn from.
+    /// Flagged (and not allow-listed): not normal traffic to learn from, unless the
+    /// operator marks it a false positive before the next retraining.
     pub flagged: bool,
+    /// The category it was flagged in.
+    pub category: Option<&'static str>,
 }
 
 /// What the scorer tells the lifecycle thread.
@@ -128,6 +131,7 @@ pub struct Lifecycle {
     /// Allow-list settings.
     pub allowlist: AllowlistConfig,
     window: Mutex<VecDeque<WindowLine>>,
+    appended: AtomicU64,
     allow: RwLock<Vec<AllowPattern>>,
     current: Mutex<Option<&'static Model>>,
     signals: Mutex<Option<SyncSender<Signal>>>,
@@ -161,6 +165,7 @@ impl Lifecycle {
             drift,
             allowlist,
             window: Mutex::new(VecDeque::new()),
+            appended: AtomicU64::new(0),
             allow: RwLock::new(Vec::new()),
             current: Mutex::new(None),
             signals: Mutex::new(None),
@@ -211,12 +216,20 @@ impl Lifecycle {
         }
         let cap = self.retrain.window_records.max(1);
         let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        let mut n = 0;
         for line in lines {
             if w.len() >= cap {
                 w.pop_front();
             }
             w.push_back(line);
+            n += 1;
         }
+        self.appended.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Records appended to the window since the start.
+    pub fn appended(&self) -> u64 {
+        self.appended.load(Ordering::Relaxed)
     }
 
     /// Records in the window.
@@ -247,6 +260,12 @@ impl Lifecycle {
     /// Allow patterns loaded.
     pub fn allow_pattern_count(&self) -> usize {
         self.allow.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether an anomaly of `category` on `request` matches a marked false positive.
+    pub fn allowed(&self, category: &str, request: &str) -> bool {
+        let allow = self.allow.read().unwrap_or_else(|p| p.into_inner());
+        allow.iter().any(|p| p.matches(category, request))
     }
 
     /// Whether an anomaly of `category` on `request` is a marked false positive; counts

@@ -2,8 +2,9 @@
 //! a model file replaced on disk (`anomalog models rollback`), and retrains.
 //!
 //! A retraining takes the window of recent traffic ([`super::lifecycle`]), splits it by
-//! time into a training part and a holdout (the latest `holdout_fraction`), trains a
-//! candidate on the training part without the records the current model flagged
+//! time into [`BLOCKS`] consecutive blocks and holds out `holdout_fraction` of them,
+//! evenly spread (with 0.25, every fourth block), trains a
+//! candidate on the other blocks without the records the current model flagged
 //! (records of marked false positives were not flagged: they are learned), and scores
 //! the holdout with both models: the share flagged, the mean score and how far the
 //! holdout's scores are from each model's own training scores (PSI). The requests of
@@ -13,6 +14,13 @@
 //! much of the confirmed attacks (within `max_recall_drop`), and fits the holdout no
 //! worse. Every step is logged on stderr and in the database's lifecycle log; all of
 //! it runs here, while the scorer goes on with the current model.
+//!
+//! Why blocks and not the latest part of the window: a window is often a day or less,
+//! and the models know the hour of the day. Held out at the end, the holdout falls at
+//! hours the training part never saw, and every candidate looks worse for that alone.
+//! Blocks keep what matters of a split by time (whole stretches of traffic, so a
+//! client's requests are not shared between the two sides, except at block borders)
+//! while both sides cover the same hours.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -32,7 +40,7 @@ use anyhow::{Context, Result, anyhow};
 use serde::Serialize;
 
 use super::lifecycle::{Lifecycle, Signal, WindowLine};
-use super::scorer::ModelSlot;
+use super::scorer::{ModelSlot, request_text};
 use crate::commands::models::{self, MODEL_PATH_SETTING, replace_atomically, sha256_file};
 
 /// How often the thread wakes up without a signal.
@@ -105,6 +113,10 @@ fn run(ctx: WorkerContext, rx: Receiver<Signal>) {
     let mut stamp = file_stamp(&ctx.model_path);
     // A drift alert that found too little data in the window waits for enough.
     let mut drift_pending = false;
+    // Records appended to the window when the last candidate was trained: the next one
+    // waits for half the minimum in new traffic, not to learn the same data again.
+    let mut trained_at: Option<u64> = None;
+    let fresh_needed = (c.min_records as u64 / 2).max(1);
     loop {
         let mut trigger = None;
         match rx.recv_timeout(TICK) {
@@ -121,7 +133,13 @@ fn run(ctx: WorkerContext, rx: Receiver<Signal>) {
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        if trigger.is_none() && drift_pending && ctx.lifecycle.window_len() >= c.min_records {
+        let fresh = trained_at.map(|at| ctx.lifecycle.appended().saturating_sub(at));
+        let stale = fresh.is_some_and(|f| f < fresh_needed);
+        if trigger.is_none()
+            && drift_pending
+            && !stale
+            && ctx.lifecycle.window_len() >= c.min_records
+        {
             trigger = Some("drift");
         }
         let since = last_retrain.map_or(started.elapsed(), |t| t.elapsed());
@@ -131,6 +149,22 @@ fn run(ctx: WorkerContext, rx: Receiver<Signal>) {
             && since >= Duration::from_secs(c.interval_secs)
         {
             trigger = Some("schedule");
+        }
+        if let Some(why) = trigger
+            && stale
+        {
+            trigger = None;
+            ctx.lifecycle.skipped.fetch_add(1, Ordering::Relaxed);
+            log(
+                &ctx,
+                "retrain_skipped",
+                None,
+                &format!(
+                    "retraining ({why}) waits for new traffic: {} records since the last \
+                     candidate, {fresh_needed} needed",
+                    fresh.unwrap_or(0)
+                ),
+            );
         }
         if let Some(why) = trigger {
             if last_retrain.is_some_and(|t| t.elapsed() < Duration::from_secs(c.cooldown_secs)) {
@@ -155,6 +189,9 @@ fn run(ctx: WorkerContext, rx: Receiver<Signal>) {
                 if full || !matches!(outcome, Ok(Retrained::Skipped)) {
                     last_retrain = Some(Instant::now());
                     drift_pending = false;
+                }
+                if matches!(outcome, Ok(Retrained::Evaluated)) {
+                    trained_at = Some(ctx.lifecycle.appended());
                 }
                 if let Err(e) = outcome {
                     ctx.lifecycle.failed.fetch_add(1, Ordering::Relaxed);
@@ -353,17 +390,35 @@ fn retrain(ctx: &WorkerContext, why: &str) -> Result<Retrained> {
     }
     let format = window_format(&ctx.format, &window)?;
     let mut parsed: Vec<(Record<'_>, bool)> = Vec::with_capacity(window.len());
+    let mut relabeled = 0;
     for l in &window {
         if let Ok(r) = format.parse(&l.line) {
-            parsed.push((r, l.flagged));
+            // Flagged before the operator marked its kind a false positive: normal.
+            let fp = l.flagged
+                && l.category.is_some_and(|c| ctx.lifecycle.allowed(c, &request_text(&r)));
+            relabeled += usize::from(fp);
+            parsed.push((r, l.flagged && !fp));
         }
     }
+    if relabeled > 0 {
+        log(
+            ctx,
+            "retrain",
+            None,
+            &format!(
+                "{relabeled} flagged records match false positives marked since: learned as normal"
+            ),
+        );
+    }
     let holdout_fraction = c.holdout_fraction.clamp(0.05, 0.9);
-    let split = ((1.0 - holdout_fraction) * parsed.len() as f64) as usize;
-    let (train_part, holdout_part) = parsed.split_at(split);
-    let train: Vec<Record<'_>> =
-        train_part.iter().filter(|(_, f)| !f).map(|(r, _)| r.clone()).collect();
-    let holdout: Vec<Record<'_>> = holdout_part.iter().map(|(r, _)| r.clone()).collect();
+    let (mut train, mut holdout) = (Vec::new(), Vec::new());
+    for (k, (record, flagged)) in parsed.iter().enumerate() {
+        if held_out(block_of(k, parsed.len()), holdout_fraction) {
+            holdout.push(record.clone());
+        } else if !flagged {
+            train.push(record.clone());
+        }
+    }
     let needed = ((c.min_records as f64) * (1.0 - holdout_fraction) / 2.0) as usize;
     if train.len() < needed.max(1) || holdout.is_empty() {
         ctx.lifecycle.skipped.fetch_add(1, Ordering::Relaxed);
@@ -476,6 +531,20 @@ fn retrain(ctx: &WorkerContext, why: &str) -> Result<Retrained> {
         ),
     );
     Ok(Retrained::Evaluated)
+}
+
+/// Blocks a window is split into for the holdout.
+pub const BLOCKS: usize = 20;
+
+/// The block of record `k` of `n`.
+fn block_of(k: usize, n: usize) -> usize {
+    k * BLOCKS / n.max(1)
+}
+
+/// Whether block `b` is held out: `fraction` of the blocks, evenly spread, the last
+/// one included.
+fn held_out(b: usize, fraction: f64) -> bool {
+    ((b + 1) as f64 * fraction).floor() > (b as f64 * fraction).floor()
 }
 
 fn recall_text(r: Option<f64>) -> String {
@@ -593,4 +662,41 @@ fn evaluate(model: &Model, holdout: &[Record<'_>], confirmed: &[Vec<Record<'_>>]
 /// The directory of kept models under the state directory.
 pub fn models_dir(state_dir: &Path) -> Result<PathBuf> {
     models::models_dir(state_dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holdout_blocks_are_spread_over_the_window() {
+        let held: Vec<usize> = (0..BLOCKS).filter(|&b| held_out(b, 0.25)).collect();
+        assert_eq!(held, vec![3, 7, 11, 15, 19]);
+        assert_eq!((0..BLOCKS).filter(|&b| held_out(b, 0.5)).count(), 10);
+        assert_eq!(block_of(0, 1000), 0);
+        assert_eq!(block_of(999, 1000), BLOCKS - 1);
+        assert_eq!(block_of(0, 0), 0);
+    }
+
+    #[test]
+    fn a_candidate_is_promoted_only_when_not_worse() {
+        let c = super::super::lifecycle::RetrainConfig::default();
+        let eval = |alert_rate, recall, score_psi| Evaluation {
+            holdout_records: 1000,
+            alert_rate,
+            mean_score: 0.5,
+            score_psi,
+            confirmed_requests: 10,
+            recall,
+        };
+        let current = eval(0.05, Some(0.9), 0.4);
+        assert!(decide(&c, &current, &eval(0.01, Some(0.9), 0.02)).0);
+        assert!(decide(&c, &current, &eval(0.01, None, 0.02)).0);
+        let (ok, why) = decide(&c, &current, &eval(0.06, Some(0.9), 0.02));
+        assert!(!ok && why.contains("flags more"), "{why}");
+        let (ok, why) = decide(&c, &current, &eval(0.01, Some(0.5), 0.02));
+        assert!(!ok && why.contains("confirmed attacks"), "{why}");
+        let (ok, why) = decide(&c, &current, &eval(0.01, Some(0.9), 0.9));
+        assert!(!ok && why.contains("drift"), "{why}");
+    }
 }

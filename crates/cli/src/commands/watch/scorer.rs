@@ -227,11 +227,12 @@ impl ModelScorer {
         }
     }
 
-    /// The anomaly of a flagged record (pseudonymized and redacted first when privacy
-    /// is on), also queued for the store.
+    /// The anomaly of a flagged record at line `line_no` of `source` (pseudonymized and
+    /// redacted first when privacy is on), also queued for the store.
     fn anomaly(
         &mut self,
         source: &str,
+        line_no: u64,
         record: &mut Record<'_>,
         score: f64,
         explanation: Vec<Explanation>,
@@ -244,7 +245,8 @@ impl ModelScorer {
         let anomaly = Anomaly {
             ts: record.ts,
             source: source.to_string(),
-            line: 0,
+            // The daemon sets it too, but the store is fed from here.
+            line: line_no,
             client: record.client.as_deref().map(str::to_string),
             category: category.to_string(),
             request: request_text(record),
@@ -297,7 +299,7 @@ impl LineScorer for ModelScorer {
                     self.stream.push(&record, &mut rows.raw_row, &mut rows.scaled_row);
                     rows.raw.extend_from_slice(&rows.raw_row);
                     rows.scaled.extend_from_slice(&rows.scaled_row);
-                    records.push((i, &*origin.origin, record, line));
+                    records.push((i, &*origin.origin, origin.line_no, record, line));
                     // Replaced below, once the block is scored.
                     out.push(LineOutcome::Normal { score: 0.0 });
                 }
@@ -319,7 +321,8 @@ impl LineScorer for ModelScorer {
         };
         let rows = std::mem::take(&mut self.rows);
         let mut window = Vec::with_capacity(if self.lifecycle.retrain.enabled { n } else { 0 });
-        for (k, ((i, source, record, line), raw)) in records.iter_mut().zip(raw_scores).enumerate()
+        for (k, ((i, source, line_no, record, line), raw)) in
+            records.iter_mut().zip(raw_scores).enumerate()
         {
             let i = *i;
             let report = self.drift.observe(
@@ -336,11 +339,13 @@ impl LineScorer for ModelScorer {
             let mut flagged = detector.is_anomaly(raw);
             // Flagged rows are few: explain them one by one, as `Scorer` does.
             let mut explained = None;
+            let mut flagged_as = None;
             if flagged {
                 let scaled = &rows.scaled[k * width..(k + 1) * width];
                 let raw_row = &rows.raw[k * raw_width..(k + 1) * raw_width];
                 let explanation = model.explain(raw_row, scaled);
                 let category = model.categorize(raw_row, &explanation);
+                flagged_as = Some(category);
                 // A marked false positive again: normal traffic, learned by retraining.
                 if self.lifecycle.suppresses(category, &request_text(record)) {
                     flagged = false;
@@ -353,12 +358,13 @@ impl LineScorer for ModelScorer {
                     ts: record.ts.map(|t| t.unix_secs()),
                     line: Box::from(*line),
                     flagged,
+                    category: flagged_as,
                 });
             }
             self.feed.count(record.status, score, flagged);
             out[first + i] = match explained {
                 Some((explanation, category)) => {
-                    self.anomaly(source, record, score, explanation, category)
+                    self.anomaly(source, *line_no, record, score, explanation, category)
                 }
                 None => LineOutcome::Normal { score },
             };
