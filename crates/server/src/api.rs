@@ -42,7 +42,7 @@ impl Reply {
         Reply { status, content_type, body: body.into(), headers: Vec::new() }
     }
 
-    fn json<T: Serialize>(status: u16, value: &T) -> Reply {
+    pub(crate) fn json<T: Serialize>(status: u16, value: &T) -> Reply {
         match serde_json::to_vec(value) {
             Ok(body) => Reply::new(status, JSON, body),
             Err(_) => Reply::error(500, "cannot encode the response"),
@@ -121,6 +121,10 @@ pub(crate) fn route(state: &ServerState, rq: &Incoming<'_>) -> Reply {
         ["api", "incidents", id] => only(rq, "GET", || get_incident(state, id)),
         ["api", "incidents", id, "feedback"] => only(rq, "POST", || feedback(state, id, rq)),
         ["api", "series"] => only(rq, "GET", || series(state, &target)),
+        ["api", "models" | "lifecycle" | "drift" | "allowlist", ..] => only(rq, "GET", || {
+            crate::lifecycle_api::route(state, &path, &target)
+                .unwrap_or_else(|| Reply::error(404, "not found"))
+        }),
         _ => Reply::error(404, "not found"),
     }
 }
@@ -317,7 +321,7 @@ fn series(state: &ServerState, target: &Target) -> Reply {
     }
 }
 
-fn store_error(e: &crate::StoreError) -> Reply {
+pub(crate) fn store_error(e: &crate::StoreError) -> Reply {
     Reply::error(500, &e.to_string())
 }
 

@@ -7,7 +7,8 @@
 //!   retraining and promotion ([`LifecycleEvent`]), the allow-list false positives feed
 //!   ([`AllowPattern`]) and live drift ([`DriftPoint`]).
 //! - [`Server`]: a small threaded HTTP server over [`ServerState`] serving `/metrics`,
-//!   `/healthz`, the JSON API under `/api/` and the dashboard at `/`.
+//!   `/healthz`, the JSON API under `/api/` (incidents, series, and the lifecycle:
+//!   models, lifecycle steps, drift, allow-list) and the dashboard at `/`.
 //!
 //! ```
 //! use anomalog_server::{IncidentQuery, IncidentRow, Severity, Status, Store};
@@ -39,6 +40,7 @@ mod auth;
 mod error;
 mod http;
 mod lifecycle;
+mod lifecycle_api;
 mod query;
 mod rows;
 mod schema;

@@ -271,3 +271,53 @@ fn shutdown_stops_serving() {
     let refused = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2));
     assert!(refused.is_err(), "the port is closed after shutdown");
 }
+
+#[test]
+fn lifecycle_routes_serve_models_steps_drift_and_the_allowlist() {
+    use anomalog_server::{DriftPoint, ModelStatus, NewModel};
+    let f = start(None);
+    let id = f
+        .store
+        .insert_model(&NewModel {
+            path: "/m/1.model".into(),
+            sha256: "00".repeat(32),
+            detector: "ensemble".into(),
+            training: serde_json::json!({ "records": 5 }),
+            metrics: serde_json::json!({ "candidate": { "alert_rate": 0.01 } }),
+            status: ModelStatus::Active,
+            reason: "test".into(),
+        })
+        .unwrap();
+    f.store.log_event("promoted", Some(id), "model 1 promoted").unwrap();
+    f.store
+        .add_drift_point(&DriftPoint {
+            at: T0,
+            model_id: Some(id),
+            records: 100,
+            drifted: true,
+            score_psi: 0.4,
+            drifted_features: 3,
+            top: vec![("path_depth".into(), 0.9)],
+        })
+        .unwrap();
+    let post = |target: &str, body: &str| http(f.addr(), "POST", target, &[JSON], body);
+    let r = post("/api/incidents/a/feedback", r#"{"feedback":"fp"}"#);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(!r.json()["allowed"].as_array().unwrap().is_empty(), "{}", r.body);
+
+    let get = |target: &str| http(f.addr(), "GET", target, &[], "");
+    let models = get("/api/models").json();
+    assert_eq!(models["items"][0]["id"], id);
+    assert_eq!(models["items"][0]["status"], "active");
+    assert_eq!(get(&format!("/api/models/{id}")).json()["detector"], "ensemble");
+    assert_eq!(get("/api/models/99").status, 404);
+    assert_eq!(get("/api/models/x").status, 400);
+    let steps = get("/api/lifecycle?limit=10").json();
+    assert_eq!(steps["items"][0]["kind"], "feedback");
+    assert_eq!(steps["items"][1]["message"], "model 1 promoted");
+    assert_eq!(get("/api/drift").json()["points"][0]["score_psi"], 0.4);
+    assert_eq!(get("/api/allowlist").json()["items"][0]["incident_id"], "a");
+    assert_eq!(get("/api/drift?limit=x").status, 400);
+    assert_eq!(get("/api/models/1/x").status, 404);
+    assert_eq!(post("/api/models", "{}").status, 405);
+}
