@@ -384,3 +384,95 @@ fn drift_retraining_promotion_and_feedback_keep_the_detector_right() {
     assert!(active[0]["id"].as_i64() > Some(1));
     assert!(active[0]["metrics"]["candidate"]["alert_rate"].as_f64().is_some());
 }
+
+fn sha(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap()
+}
+
+/// Replaces `dest` by a copy of `src` the way deployment tools do: write, then rename.
+fn deploy(src: &Path, dest: &Path) {
+    let tmp = dest.with_extension("tmp");
+    std::fs::copy(src, &tmp).unwrap();
+    std::fs::rename(&tmp, dest).unwrap();
+}
+
+#[test]
+fn rejected_candidates_history_and_rollback_with_a_running_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (seed, name) in [("1", "a"), ("2", "b"), ("5", "live")] {
+        let out = format!("{name}.log");
+        run(d, &["simulate", "--lines", "3000", "--seed", seed, "--hours", "4", "--out", &out]);
+    }
+    run(d, &["train", "a.log", "-o", "m1.model"]);
+    run(d, &["train", "b.log", "-o", "m2.model"]);
+    std::fs::copy(d.join("m1.model"), d.join("site.model")).unwrap();
+    std::fs::copy(d.join("live.log"), d.join("access.log")).unwrap();
+
+    // A candidate that must be strictly better than the current model by a whole
+    // alert rate fails evaluation: rejected, said, and the daemon goes on.
+    let watch = Watch::start(
+        d,
+        "exit_when_finished = false\n[retrain]\nenabled = true\ninterval_secs = 1\n\
+         min_records = 1000\nwindow_records = 3000\ncooldown_secs = 0\n\
+         max_alert_rate_increase = -1.0\n",
+    );
+    let port = watch.port;
+    wait_for("a rejected candidate", Duration::from_secs(120), || {
+        metric(port, "anomalog_retrain_total{outcome=\"rejected\"}").filter(|&n| n >= 1.0)
+    });
+    assert!(watch.log().contains("rejected (worse than the current model"), "{}", watch.log());
+    assert_eq!(metric(port, "anomalog_active_model_id"), Some(1.0));
+
+    // Unknown ids and rejected candidates cannot be rolled back to; nothing changes.
+    let models = |args: &[&str]| {
+        Command::new(exe())
+            .arg("models")
+            .args(args)
+            .args(["--db", "x.db"])
+            .current_dir(d)
+            .output()
+            .unwrap()
+    };
+    let out = models(&["rollback", "99"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no model 99"), "{out:?}");
+    let out = models(&["rollback", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("was rejected"), "{out:?}");
+
+    // A model file replaced on disk is loaded and recorded; a rollback goes back.
+    deploy(&d.join("m2.model"), &d.join("site.model"));
+    wait_for("the replaced model", Duration::from_secs(30), || {
+        metric(port, "anomalog_active_model_id").filter(|&id| id == 3.0)
+    });
+    let out = models(&["rollback", "1"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(sha(&d.join("site.model")), sha(&d.join("m1.model")));
+    wait_for("the rolled back model", Duration::from_secs(30), || {
+        metric(port, "anomalog_active_model_id").filter(|&id| id == 1.0)
+    });
+    let log = watch.stop();
+    assert!(log.contains("changed on disk: model 1 scores"), "{log}");
+
+    let out = models(&["list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let status = |id: i64| {
+        list.as_array().unwrap().iter().find(|m| m["id"] == id).unwrap()["status"].clone()
+    };
+    assert_eq!(
+        (status(1), status(2), status(3)),
+        ("active".into(), "rejected".into(), "retired".into())
+    );
+    let out = models(&["show", "2", "--json"]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(shown["metrics"]["verdict"].as_str().unwrap().contains("flags more"), "{shown}");
+    let table = String::from_utf8(models(&["list"]).stdout).unwrap();
+    assert!(table.lines().next().unwrap().contains("status"), "{table}");
+    assert_eq!(table.lines().count(), 4, "{table}");
+
+    // Without a daemon, a rollback replaces the file all the same.
+    let out = models(&["rollback", "3"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(sha(&d.join("site.model")), sha(&d.join("m2.model")));
+}
