@@ -314,8 +314,22 @@ fn drift_retraining_promotion_and_feedback_keep_the_detector_right() {
     // The scorer took the promoted model before the first line of phase B.
     assert!(metric(port, "anomalog_model_reloads_total").unwrap() >= 1.0);
     let suppressed = metric(port, "anomalog_allowlist_suppressed_total").unwrap();
+    // The dashboard's lifecycle routes: drift windows over time, the model history.
+    let drift: serde_json::Value = serde_json::from_str(&get(port, "/api/drift").unwrap()).unwrap();
+    assert!(drift["points"].as_array().unwrap().iter().any(|p| p["drifted"] == true), "{drift}");
+    let history: serde_json::Value =
+        serde_json::from_str(&get(port, "/api/models").unwrap()).unwrap();
+    assert!(history["items"].as_array().unwrap().len() >= 2, "{history}");
     let log = watch.stop();
     assert!(log.contains("drift alert"), "{log}");
+    // The drift alert went through the alert sinks, once.
+    let alerts = std::fs::read_to_string(d.join("alerts.jsonl")).unwrap();
+    let drift_alerts = alerts
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "opened" && e["incident"]["category"] == "drift")
+        .count();
+    assert!(drift_alerts >= 1, "{alerts}");
     assert!(log.contains("retraining skipped: too little data"), "{log}");
     assert!(log.contains("match false positives marked since: learned as normal"), "{log}");
 

@@ -33,7 +33,8 @@ pub struct RetrainConfig {
     pub window_hours: f64,
     /// Retraining with fewer records in the window is skipped (and said).
     pub min_records: usize,
-    /// The latest share of the window held out to compare candidate and current model.
+    /// The share of the window held out to compare candidate and current model: that
+    /// many of its blocks of consecutive records, spread over it.
     pub holdout_fraction: f64,
     /// The candidate may flag at most this much more of the holdout than the current
     /// model (absolute, 0.001 = 0.1 percentage point).

@@ -135,78 +135,67 @@ fn run(ctx: WorkerContext, rx: Receiver<Signal>) {
         }
         let fresh = trained_at.map(|at| ctx.lifecycle.appended().saturating_sub(at));
         let stale = fresh.is_some_and(|f| f < fresh_needed);
+        let cooling =
+            last_retrain.is_some_and(|t| t.elapsed() < Duration::from_secs(c.cooldown_secs));
+        // Said once, when the alert comes; the retraining then waits (pending).
+        if trigger.is_some() && (stale || cooling) {
+            trigger = None;
+            ctx.lifecycle.skipped.fetch_add(1, Ordering::Relaxed);
+            let why = if stale {
+                format!(
+                    "{} records since the last candidate, {fresh_needed} needed",
+                    fresh.unwrap_or(0)
+                )
+            } else {
+                format!(
+                    "the last one was less than {} s ago ([retrain] cooldown_secs)",
+                    c.cooldown_secs
+                )
+            };
+            log(&ctx, "retrain_skipped", None, &format!("retraining (drift) waits: {why}"));
+        }
+        let ready = !stale && !cooling;
         if trigger.is_none()
+            && ready
             && drift_pending
-            && !stale
             && ctx.lifecycle.window_len() >= c.min_records
         {
             trigger = Some("drift");
         }
         let since = last_retrain.map_or(started.elapsed(), |t| t.elapsed());
         if trigger.is_none()
+            && ready
             && c.enabled
             && c.interval_secs > 0
             && since >= Duration::from_secs(c.interval_secs)
         {
             trigger = Some("schedule");
         }
-        if let Some(why) = trigger
-            && stale
-        {
-            trigger = None;
-            ctx.lifecycle.skipped.fetch_add(1, Ordering::Relaxed);
-            log(
-                &ctx,
-                "retrain_skipped",
-                None,
-                &format!(
-                    "retraining ({why}) waits for new traffic: {} records since the last \
-                     candidate, {fresh_needed} needed",
-                    fresh.unwrap_or(0)
-                ),
-            );
-        }
         if let Some(why) = trigger {
-            if last_retrain.is_some_and(|t| t.elapsed() < Duration::from_secs(c.cooldown_secs)) {
-                ctx.lifecycle.skipped.fetch_add(1, Ordering::Relaxed);
+            ctx.lifecycle.running.store(true, Ordering::Relaxed);
+            let outcome = retrain(&ctx, why);
+            ctx.lifecycle.running.store(false, Ordering::Relaxed);
+            // Skipped with a full enough window: the data is unusable, not short;
+            // waiting would retry on every tick.
+            let full = ctx.lifecycle.window_len() >= c.min_records;
+            if full || !matches!(outcome, Ok(Retrained::Skipped)) {
+                last_retrain = Some(Instant::now());
+                drift_pending = false;
+            }
+            if matches!(outcome, Ok(Retrained::Evaluated)) {
+                trained_at = Some(ctx.lifecycle.appended());
+            }
+            if let Err(e) = outcome {
+                ctx.lifecycle.failed.fetch_add(1, Ordering::Relaxed);
                 log(
                     &ctx,
-                    "retrain_skipped",
+                    "retrain_failed",
                     None,
-                    &format!(
-                        "retraining ({why}) skipped: the last one was less than {} s ago \
-                     ([retrain] cooldown_secs)",
-                        c.cooldown_secs
-                    ),
+                    &format!("retraining ({why}) failed: {e:#}; the current model keeps running"),
                 );
-            } else {
-                ctx.lifecycle.running.store(true, Ordering::Relaxed);
-                let outcome = retrain(&ctx, why);
-                ctx.lifecycle.running.store(false, Ordering::Relaxed);
-                // Skipped with a full enough window: the data is unusable, not short;
-                // waiting would retry on every tick.
-                let full = ctx.lifecycle.window_len() >= c.min_records;
-                if full || !matches!(outcome, Ok(Retrained::Skipped)) {
-                    last_retrain = Some(Instant::now());
-                    drift_pending = false;
-                }
-                if matches!(outcome, Ok(Retrained::Evaluated)) {
-                    trained_at = Some(ctx.lifecycle.appended());
-                }
-                if let Err(e) = outcome {
-                    ctx.lifecycle.failed.fetch_add(1, Ordering::Relaxed);
-                    log(
-                        &ctx,
-                        "retrain_failed",
-                        None,
-                        &format!(
-                            "retraining ({why}) failed: {e:#}; the current model keeps running"
-                        ),
-                    );
-                }
-                // A promotion replaced the file itself.
-                stamp = file_stamp(&ctx.model_path);
             }
+            // A promotion replaced the file itself.
+            stamp = file_stamp(&ctx.model_path);
         }
         if last_allow.elapsed() >= Duration::from_secs(ctx.lifecycle.allowlist.reload_secs.max(1)) {
             reload_allowlist(&ctx);
