@@ -427,3 +427,89 @@ impl DriftAlarm {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(drifted: bool, score_psi: f64, drifted_share: f64) -> DriftReport {
+        DriftReport {
+            drifted,
+            score_psi,
+            score_ks_d: 0.0,
+            score_ks_p: 1.0,
+            records: 1000,
+            training_records: 5000,
+            enough_records: true,
+            drifted_features: (drifted_share * 10.0) as usize,
+            drifted_share,
+            psi_threshold: 0.25,
+            feature_share: 0.1,
+            features: Vec::new(),
+        }
+    }
+
+    fn lifecycle(retrain: RetrainConfig) -> Lifecycle {
+        Lifecycle::new(retrain, DriftAlertConfig::default(), AllowlistConfig::default())
+    }
+
+    #[test]
+    fn one_drift_alert_per_episode() {
+        let lc = lifecycle(RetrainConfig::default());
+        let (tx, rx) = std::sync::mpsc::sync_channel(16);
+        lc.connect(tx);
+        let mut alarm = DriftAlarm::default();
+        assert!(alarm.window_closed(&lc, &report(false, 0.01, 0.0), 1).is_none());
+        // Drifted, but below both alert levels.
+        assert!(alarm.window_closed(&lc, &report(true, 0.1, 0.2), 2).is_none());
+        let alert = alarm.window_closed(&lc, &report(true, 0.6, 0.2), 3).unwrap();
+        assert_eq!(alert.category, "drift");
+        assert!(alert.request.contains("score PSI 0.60"), "{}", alert.request);
+        assert!(alarm.window_closed(&lc, &report(true, 0.9, 0.5), 4).is_none());
+        assert!(alarm.window_closed(&lc, &report(false, 0.01, 0.0), 5).is_none());
+        assert!(alarm.window_closed(&lc, &report(true, 0.1, 0.4), 6).is_some());
+        assert_eq!(lc.drift_alerts.load(Ordering::Relaxed), 2);
+        let signals: Vec<Signal> = rx.try_iter().collect();
+        assert_eq!(signals.iter().filter(|s| matches!(s, Signal::Drift(_))).count(), 6);
+        assert_eq!(signals.iter().filter(|s| matches!(s, Signal::DriftAlert)).count(), 2);
+    }
+
+    #[test]
+    fn the_window_keeps_the_latest_records_within_its_hours() {
+        let retrain = RetrainConfig {
+            enabled: true,
+            window_records: 3,
+            window_hours: 1.0,
+            ..RetrainConfig::default()
+        };
+        let lc = lifecycle(retrain);
+        let line = |ts: i64| WindowLine {
+            ts: Some(ts),
+            line: Box::from(&b"x"[..]),
+            flagged: false,
+            category: None,
+        };
+        lc.extend_window([line(0), line(10), line(5000), line(7200)]);
+        assert_eq!(lc.window_len(), 3);
+        assert_eq!(lc.appended(), 4);
+        let kept: Vec<i64> = lc.window_snapshot().iter().filter_map(|l| l.ts).collect();
+        assert_eq!(kept, vec![5000, 7200]);
+        let off = lifecycle(RetrainConfig::default());
+        off.extend_window([line(0)]);
+        assert_eq!(off.window_len(), 0);
+    }
+
+    #[test]
+    fn marked_false_positives_are_suppressed_and_counted() {
+        let lc = lifecycle(RetrainConfig::default());
+        lc.set_allow_patterns(vec![AllowPattern::from_request(
+            "inc-1",
+            "unusual_request",
+            "GET /stories/spring-looks/12 HTTP/1.1",
+        )]);
+        assert!(lc.suppresses("unusual_request", "GET /stories/spring-looks/40?x=1 HTTP/2.0"));
+        assert!(!lc.suppresses("sqli", "GET /stories/spring-looks/40?id=1' HTTP/2.0"));
+        assert_eq!(lc.suppressed.load(Ordering::Relaxed), 1);
+        assert!(lc.render_prometheus().contains("anomalog_allowlist_suppressed_total 1\n"));
+    }
+}
