@@ -78,27 +78,23 @@ pub fn run(args: ModelsArgs) -> Result<ExitCode> {
 fn list(store: &Store, json: bool) -> Result<ExitCode> {
     let models = store.models(1000)?;
     if json {
-        println!("{}", serde_json::to_string(&models)?);
-        return Ok(ExitCode::SUCCESS);
+        return emit(&format!("{}\n", serde_json::to_string(&models)?));
     }
     if models.is_empty() {
         eprintln!("no models recorded yet: `anomalog watch` records the one it starts with");
         return Ok(ExitCode::SUCCESS);
     }
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "{:>4}  {:<8}  {:<20}  {:<10}  {:>8}  {:>10}  reason",
+    let mut out = format!(
+        "{:>4}  {:<8}  {:<20}  {:<10}  {:>8}  {:>10}  reason\n",
         "id", "status", "created", "detector", "records", "alert rate"
-    )?;
+    );
     for m in &models {
         let records = m.training["records"].as_u64().map_or("-".to_string(), |r| r.to_string());
         let rate = m.metrics["candidate"]["alert_rate"]
             .as_f64()
             .map_or("-".to_string(), |r| format!("{:.2}%", r * 100.0));
-        writeln!(
-            out,
-            "{:>4}  {:<8}  {:<20}  {:<10}  {:>8}  {:>10}  {}",
+        out.push_str(&format!(
+            "{:>4}  {:<8}  {:<20}  {:<10}  {:>8}  {:>10}  {}\n",
             m.id,
             m.status.as_str(),
             anomalog_server::rfc3339(m.created_at),
@@ -106,9 +102,9 @@ fn list(store: &Store, json: bool) -> Result<ExitCode> {
             records,
             rate,
             one_line(&m.reason, 80)
-        )?;
+        ));
     }
-    Ok(ExitCode::SUCCESS)
+    emit(&out)
 }
 
 fn show(store: &Store, id: i64, json: bool) -> Result<ExitCode> {
@@ -116,22 +112,31 @@ fn show(store: &Store, id: i64, json: bool) -> Result<ExitCode> {
         bail!("{}: no model {id} (see `anomalog models list`)", store.path().display());
     };
     if json {
-        println!("{}", serde_json::to_string(&m)?);
-        return Ok(ExitCode::SUCCESS);
+        return emit(&format!("{}\n", serde_json::to_string(&m)?));
     }
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
-    println!("model       {}", m.id);
-    println!("status      {} ({})", m.status.as_str(), m.reason);
-    println!("created     {}", anomalog_server::rfc3339(m.created_at));
+    let mut out = format!("model       {}\n", m.id);
+    out.push_str(&format!("status      {} ({})\n", m.status.as_str(), m.reason));
+    out.push_str(&format!("created     {}\n", anomalog_server::rfc3339(m.created_at)));
     if let Some(at) = m.activated_at {
-        println!("activated   {}", anomalog_server::rfc3339(at));
+        out.push_str(&format!("activated   {}\n", anomalog_server::rfc3339(at)));
     }
-    println!("detector    {}", m.detector);
-    println!("file        {}", if m.path.is_empty() { "(not kept)" } else { &m.path });
-    println!("sha256      {}", m.sha256);
-    println!("training    {}", pretty(&m.training));
-    println!("evaluation  {}", pretty(&m.metrics));
-    Ok(ExitCode::SUCCESS)
+    out.push_str(&format!("detector    {}\n", m.detector));
+    let file = if m.path.is_empty() { "(not kept)" } else { &m.path };
+    out.push_str(&format!("file        {file}\n"));
+    out.push_str(&format!("sha256      {}\n", m.sha256));
+    out.push_str(&format!("training    {}\n", pretty(&m.training)));
+    out.push_str(&format!("evaluation  {}\n", pretty(&m.metrics)));
+    emit(&out)
+}
+
+/// Writes to stdout; a reader that went away (`| head`) is not an error.
+fn emit(text: &str) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
 
 fn rollback(store: &Store, id: i64, model: Option<PathBuf>, json: bool) -> Result<ExitCode> {
