@@ -321,6 +321,9 @@ fn drift_retraining_promotion_and_feedback_keep_the_detector_right() {
         serde_json::from_str(&get(port, "/api/models").unwrap()).unwrap();
     assert!(history["items"].as_array().unwrap().len() >= 2, "{history}");
     let log = watch.stop();
+    for line in log.lines().filter(|l| l.contains("drift alert") || l.contains("promoted (")) {
+        println!("{line}");
+    }
     assert!(log.contains("drift alert"), "{log}");
     // The drift alert went through the alert sinks, once.
     let alerts = std::fs::read_to_string(d.join("alerts.jsonl")).unwrap();

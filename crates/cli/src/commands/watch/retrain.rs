@@ -3,16 +3,19 @@
 //!
 //! A retraining takes the window of recent traffic ([`super::lifecycle`]), splits it by
 //! time into [`BLOCKS`] consecutive blocks and holds out `holdout_fraction` of them,
-//! evenly spread (with 0.25, every fourth block), trains a
-//! candidate on the other blocks without the records the current model flagged
-//! (records of marked false positives were not flagged: they are learned), and scores
-//! the holdout with both models: the share flagged, the mean score and how far the
-//! holdout's scores are from each model's own training scores (PSI). The requests of
-//! incidents the operator confirmed are scored too, and the share each model flags is
-//! its recall on known attacks. The candidate is promoted only if it flags no more of
-//! the holdout than the current model (within `max_alert_rate_increase`), detects as
-//! much of the confirmed attacks (within `max_recall_drop`), and fits the holdout no
-//! worse. Every step is logged on stderr and in the database's lifecycle log; all of
+//! evenly spread (with 0.25, every fourth block), trains a candidate on the other blocks
+//! without the records the current model flagged (those flagged in the kind of a false
+//! positive the operator marked since are learned), and scores the holdout with both
+//! models: the share flagged, the mean score, how far the holdout's scores are from each
+//! model's own training scores (PSI), and the share of the suspected attacks (holdout
+//! records flagged live with attack tokens: SQL, script, traversal, shell, scanner) each
+//! flags. The requests of incidents the operator confirmed are scored too, and the
+//! share each model flags is its recall on known attacks. The candidate is promoted only
+//! if it flags no more of the holdout than the current model (within
+//! `max_alert_rate_increase`), detects as much of the confirmed and of the suspected
+//! attacks (within `max_recall_drop`), and fits the holdout no worse. Without the
+//! attack checks, a candidate that flags nothing would pass: fewer alerts is not better
+//! when they were attacks. Every step is logged on stderr and in the database's lifecycle log; all of
 //! it runs here, while the scorer goes on with the current model.
 //!
 //! Why blocks and not the latest part of the window: a window is often a day or less,
@@ -338,7 +341,16 @@ pub struct Evaluation {
     pub confirmed_requests: usize,
     /// Share of them flagged (`None` without confirmed incidents).
     pub recall: Option<f64>,
+    /// Holdout records flagged live in a category named by attack tokens (SQL, script,
+    /// traversal, shell, scanner): the attacks the model in use found.
+    pub suspected_attacks: usize,
+    /// Share of them flagged (`None` without any).
+    pub suspected_recall: Option<f64>,
 }
+
+/// Categories named by attack tokens in the request rather than by unusual behaviour:
+/// flagged in one of these, a record is most likely an attack.
+const ATTACK_CATEGORIES: &[&str] = &["sqli", "xss", "traversal", "cmdi", "scanner"];
 
 /// What a retraining did.
 enum Retrained {
@@ -378,7 +390,9 @@ fn retrain(ctx: &WorkerContext, why: &str) -> Result<Retrained> {
         return Ok(Retrained::Skipped);
     }
     let format = window_format(&ctx.format, &window)?;
-    let mut parsed: Vec<(Record<'_>, bool)> = Vec::with_capacity(window.len());
+    // Each record, whether it is left out of training, and whether it is a suspected
+    // attack: flagged in a category named by attack tokens.
+    let mut parsed: Vec<(Record<'_>, bool, bool)> = Vec::with_capacity(window.len());
     let mut relabeled = 0;
     for l in &window {
         if let Ok(r) = format.parse(&l.line) {
@@ -386,7 +400,8 @@ fn retrain(ctx: &WorkerContext, why: &str) -> Result<Retrained> {
             let fp = l.flagged
                 && l.category.is_some_and(|c| ctx.lifecycle.allowed(c, &request_text(&r)));
             relabeled += usize::from(fp);
-            parsed.push((r, l.flagged && !fp));
+            let suspect = l.flagged && l.category.is_some_and(|c| ATTACK_CATEGORIES.contains(&c));
+            parsed.push((r, l.flagged && !fp, suspect));
         }
     }
     if relabeled > 0 {
@@ -401,9 +416,11 @@ fn retrain(ctx: &WorkerContext, why: &str) -> Result<Retrained> {
     }
     let holdout_fraction = c.holdout_fraction.clamp(0.05, 0.9);
     let (mut train, mut holdout) = (Vec::new(), Vec::new());
-    for (k, (record, flagged)) in parsed.iter().enumerate() {
+    let mut suspects = Vec::new();
+    for (k, (record, flagged, suspect)) in parsed.iter().enumerate() {
         if held_out(block_of(k, parsed.len()), holdout_fraction) {
             holdout.push(record.clone());
+            suspects.push(*suspect);
         } else if !flagged {
             train.push(record.clone());
         }
@@ -446,8 +463,8 @@ fn retrain(ctx: &WorkerContext, why: &str) -> Result<Retrained> {
     }
     let train_secs = started.elapsed().as_secs_f64();
     let confirmed = confirmed_examples(&ctx.store)?;
-    let before = evaluate(current, &holdout, &confirmed);
-    let after = evaluate(&candidate, &holdout, &confirmed);
+    let before = evaluate(current, &holdout, &suspects, &confirmed);
+    let after = evaluate(&candidate, &holdout, &suspects, &confirmed);
     let (promote, verdict) = decide(c, &before, &after);
     let metrics = serde_json::json!({
         "trigger": why,
@@ -460,13 +477,16 @@ fn retrain(ctx: &WorkerContext, why: &str) -> Result<Retrained> {
         "verdict": verdict,
     });
     let rates = format!(
-        "holdout alert rate {:.2}% -> {:.2}%, score PSI {:.2} -> {:.2}, recall on confirmed {} -> {}",
+        "holdout alert rate {:.2}% -> {:.2}%, score PSI {:.2} -> {:.2}, recall on confirmed {} -> {}, \
+         on suspected attacks {} -> {}",
         before.alert_rate * 100.0,
         after.alert_rate * 100.0,
         before.score_psi,
         after.score_psi,
         recall_text(before.recall),
-        recall_text(after.recall)
+        recall_text(after.recall),
+        recall_text(before.suspected_recall),
+        recall_text(after.suspected_recall)
     );
     if !promote {
         let id = ctx.store.insert_model(&NewModel {
@@ -563,6 +583,16 @@ fn decide(
             b * 100.0
         ));
     }
+    if let (Some(a), Some(b)) = (cand.suspected_recall, cur.suspected_recall)
+        && a < b - c.max_recall_drop
+    {
+        problems.push(format!(
+            "it detects less of the attacks the current model found in the holdout ({:.0}% \
+             against {:.0}%)",
+            a * 100.0,
+            b * 100.0
+        ));
+    }
     if cand.score_psi > cur.score_psi.max(DEFAULT_PSI_THRESHOLD) {
         problems.push(format!(
             "its scores on the holdout drift from its training scores (PSI {:.2})",
@@ -570,7 +600,7 @@ fn decide(
         ));
     }
     if problems.is_empty() {
-        (true, "not worse than the current model on the holdout and the confirmed attacks".into())
+        (true, "not worse than the current model on the holdout and on known attacks".into())
     } else {
         (false, format!("worse than the current model: {}", problems.join("; ")))
     }
@@ -616,20 +646,27 @@ fn confirmed_examples(store: &Store) -> Result<Vec<Vec<Record<'static>>>> {
     Ok(out)
 }
 
-fn evaluate(model: &Model, holdout: &[Record<'_>], confirmed: &[Vec<Record<'_>>]) -> Evaluation {
+fn evaluate(
+    model: &Model,
+    holdout: &[Record<'_>],
+    suspects: &[bool],
+    confirmed: &[Vec<Record<'_>>],
+) -> Evaluation {
     let options = DriftOptions { min_records: 1, ..DriftOptions::default() };
     let mut monitor = DriftMonitor::new(model, options).ok();
     let mut scorer = model.scorer();
-    let (mut flagged, mut sum) = (0usize, 0.0);
-    for r in holdout {
+    let (mut flagged, mut sum, mut suspects_flagged) = (0usize, 0.0, 0usize);
+    for (r, suspect) in holdout.iter().zip(suspects.iter().chain(std::iter::repeat(&false))) {
         let s = scorer.score(r);
         flagged += usize::from(s.flagged);
+        suspects_flagged += usize::from(s.flagged && *suspect);
         sum += s.score;
         if let Some(m) = monitor.as_mut() {
             m.observe_scored(&scorer, &s);
         }
     }
     let n = holdout.len().max(1) as f64;
+    let n_suspects = suspects.iter().filter(|s| **s).count();
     let (mut hits, mut total) = (0usize, 0usize);
     for incident in confirmed {
         let mut scorer = model.scorer();
@@ -645,6 +682,8 @@ fn evaluate(model: &Model, holdout: &[Record<'_>], confirmed: &[Vec<Record<'_>>]
         score_psi: monitor.map_or(f64::NAN, |m| m.report().score_psi),
         confirmed_requests: total,
         recall: (total > 0).then(|| hits as f64 / total as f64),
+        suspected_attacks: n_suspects,
+        suspected_recall: (n_suspects > 0).then(|| suspects_flagged as f64 / n_suspects as f64),
     }
 }
 
@@ -677,6 +716,8 @@ mod tests {
             score_psi,
             confirmed_requests: 10,
             recall,
+            suspected_attacks: 0,
+            suspected_recall: None,
         };
         let current = eval(0.05, Some(0.9), 0.4);
         assert!(decide(&c, &current, &eval(0.01, Some(0.9), 0.02)).0);
@@ -687,5 +728,13 @@ mod tests {
         assert!(!ok && why.contains("confirmed attacks"), "{why}");
         let (ok, why) = decide(&c, &current, &eval(0.01, Some(0.9), 0.9));
         assert!(!ok && why.contains("drift"), "{why}");
+        let found = Evaluation { suspected_attacks: 20, suspected_recall: Some(1.0), ..current };
+        let silent = Evaluation {
+            suspected_attacks: 20,
+            suspected_recall: Some(0.0),
+            ..eval(0.0, None, 0.02)
+        };
+        let (ok, why) = decide(&c, &found, &silent);
+        assert!(!ok && why.contains("attacks the current model found"), "{why}");
     }
 }
