@@ -34,6 +34,7 @@ enum Command {
     Watch(commands::watch::WatchArgs),
     Anonymize(commands::anonymize::AnonymizeArgs),
     Feedback(commands::feedback::FeedbackArgs),
+    Models(commands::models::ModelsArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         Command::Watch(args) => commands::watch::run(args),
         Command::Anonymize(args) => commands::anonymize::run(args),
         Command::Feedback(args) => commands::feedback::run(args),
+        Command::Models(args) => commands::models::run(args),
     };
     match result {
         Ok(code) => code,

@@ -42,7 +42,7 @@ impl Reply {
         Reply { status, content_type, body: body.into(), headers: Vec::new() }
     }
 
-    fn json<T: Serialize>(status: u16, value: &T) -> Reply {
+    pub(crate) fn json<T: Serialize>(status: u16, value: &T) -> Reply {
         match serde_json::to_vec(value) {
             Ok(body) => Reply::new(status, JSON, body),
             Err(_) => Reply::error(500, "cannot encode the response"),
@@ -121,6 +121,10 @@ pub(crate) fn route(state: &ServerState, rq: &Incoming<'_>) -> Reply {
         ["api", "incidents", id] => only(rq, "GET", || get_incident(state, id)),
         ["api", "incidents", id, "feedback"] => only(rq, "POST", || feedback(state, id, rq)),
         ["api", "series"] => only(rq, "GET", || series(state, &target)),
+        ["api", "models" | "lifecycle" | "drift" | "allowlist", ..] => only(rq, "GET", || {
+            crate::lifecycle_api::route(state, &path, &target)
+                .unwrap_or_else(|| Reply::error(404, "not found"))
+        }),
         _ => Reply::error(404, "not found"),
     }
 }
@@ -287,9 +291,23 @@ fn feedback(state: &ServerState, id: &str, rq: &Incoming<'_>) -> Reply {
     let Ok(body) = serde_json::from_slice::<Body>(rq.body) else {
         return Reply::error(400, r#"expected {"feedback": "fp"} or {"feedback": "confirmed"}"#);
     };
-    match state.store.set_feedback(id, body.feedback) {
-        Ok(true) => Reply::json(200, &serde_json::json!({ "id": id, "feedback": body.feedback })),
-        Ok(false) => Reply::error(404, "no such incident"),
+    // Over the lifecycle's SQLite store a false positive also feeds the allow-list;
+    // over another backend the verdict is stored with the incident.
+    let Some(local) = &state.lifecycle else {
+        return match state.store.set_feedback(id, body.feedback) {
+            Ok(true) => {
+                Reply::json(200, &serde_json::json!({ "id": id, "feedback": body.feedback }))
+            }
+            Ok(false) => Reply::error(404, "no such incident"),
+            Err(e) => store_error(&e),
+        };
+    };
+    match local.record_feedback(id, body.feedback) {
+        Ok(crate::FeedbackOutcome::Recorded { patterns }) => Reply::json(
+            200,
+            &serde_json::json!({ "id": id, "feedback": body.feedback, "allowed": patterns }),
+        ),
+        Ok(crate::FeedbackOutcome::UnknownIncident) => Reply::error(404, "no such incident"),
         Err(e) => store_error(&e),
     }
 }
@@ -314,7 +332,7 @@ fn series(state: &ServerState, target: &Target) -> Reply {
     }
 }
 
-fn store_error(e: &crate::IncidentStoreError) -> Reply {
+pub(crate) fn store_error(e: &dyn std::fmt::Display) -> Reply {
     Reply::error(500, &e.to_string())
 }
 

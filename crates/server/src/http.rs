@@ -13,6 +13,7 @@ use crate::api;
 use crate::auth;
 use crate::backend::IncidentStore;
 use crate::error::ServerError;
+use crate::store::Store;
 
 /// Worker threads answering requests.
 const WORKERS: usize = 4;
@@ -30,6 +31,9 @@ type HealthFn = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
 /// optional bearer token.
 pub struct ServerState {
     pub(crate) store: Arc<dyn IncidentStore>,
+    /// The SQLite store of the model lifecycle (model history, lifecycle log, drift,
+    /// allow-list), when this server shows it.
+    pub(crate) lifecycle: Option<Arc<Store>>,
     pub(crate) metrics: MetricsFn,
     pub(crate) health: HealthFn,
     pub(crate) token: Option<String>,
@@ -41,10 +45,19 @@ impl ServerState {
     pub fn new(store: Arc<dyn IncidentStore>) -> ServerState {
         ServerState {
             store,
+            lifecycle: None,
             metrics: Box::new(String::new),
             health: Box::new(|| Ok(())),
             token: None,
         }
+    }
+
+    /// Serves the model lifecycle's routes (`/api/models`, `/api/lifecycle`,
+    /// `/api/drift`, `/api/allowlist`) from `store`, and lets a false positive marked
+    /// in the dashboard feed its allow-list. Without it those routes answer 404.
+    pub fn with_lifecycle(mut self, store: Option<Arc<Store>>) -> Self {
+        self.lifecycle = store;
+        self
     }
 
     /// Sets the function rendering `/metrics` (Prometheus text format 0.0.4).

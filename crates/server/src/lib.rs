@@ -2,11 +2,15 @@
 //!
 //! - [`Store`]: an embedded SQLite file (default `anomalog.db`, mode 0600, WAL) of
 //!   [`IncidentRow`]s, [`AnomalyRow`]s and per-minute [`SeriesPoint`]s, with paging and
-//!   filters ([`IncidentQuery`] -> [`Page`]), operator [`Feedback`] and retention.
-//! - [`IncidentStore`]: the store's operations as a trait, so that the server serves
-//!   any backend (the SQLite [`Store`] here, PostgreSQL in `anomalog-kafka`).
+//!   filters ([`IncidentQuery`] -> [`Page`]), operator [`Feedback`] and retention;
+//!   and the model lifecycle: the history of models ([`ModelRow`]), the log of
+//!   retraining and promotion ([`LifecycleEvent`]), the allow-list false positives feed
+//!   ([`AllowPattern`]) and live drift ([`DriftPoint`]).
+//! - [`IncidentStore`]: the store's incident operations as a trait, so that the server
+//!   serves any backend (the SQLite [`Store`] here, PostgreSQL in `anomalog-kafka`).
 //! - [`Server`]: a small threaded HTTP server over [`ServerState`] serving `/metrics`,
-//!   `/healthz`, the JSON API under `/api/` and the dashboard at `/`.
+//!   `/healthz`, the JSON API under `/api/` (incidents, series, and the lifecycle:
+//!   models, lifecycle steps, drift, allow-list) and the dashboard at `/`.
 //!
 //! ```
 //! use anomalog_server::{IncidentQuery, IncidentRow, Severity, Status, Store};
@@ -40,6 +44,8 @@ mod backend;
 pub mod conformance;
 mod error;
 mod http;
+mod lifecycle;
+mod lifecycle_api;
 mod query;
 mod rows;
 mod schema;
@@ -49,6 +55,10 @@ mod time;
 pub use backend::{IncidentStore, IncidentStoreError};
 pub use error::{ServerError, StoreError};
 pub use http::{Server, ServerHandle, ServerState};
+pub use lifecycle::{
+    AllowPattern, DriftPoint, FeedbackOutcome, LifecycleEvent, ModelRow, ModelStatus, NewModel,
+    path_template,
+};
 pub use rows::{
     AnomalyRow, ExplanationItem, Feedback, IncidentQuery, IncidentRow, Page, RetentionReport,
     Sample, SeriesPoint, Severity, Status,

@@ -1,13 +1,20 @@
 //! The database schema and its version.
 //!
 //! The version lives in the `meta` table. A file without it is new and gets the
-//! current schema; a file with an older version would be migrated here; a file with
-//! a newer version is refused, because writing to it could lose what it holds.
+//! current schema; a file with an older version is migrated here, one version at a
+//! time, in the same transaction; a file with a newer version is refused, because
+//! writing to it could lose what it holds.
+//!
+//! - Version 1: incidents, anomalies, per-minute series.
+//! - Version 2: the model lifecycle: `models` (every model with its metrics and
+//!   status), `lifecycle_events` (what retraining, promotion, rollback and feedback
+//!   did), `allow_patterns` (false positives the operator marked) and `drift_reports`
+//!   (drift of each window of live traffic).
 
 use rusqlite::{Connection, OptionalExtension};
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const CREATE: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -60,6 +67,50 @@ CREATE TABLE IF NOT EXISTS series (
 );
 ";
 
+/// From version 1 to 2: the model lifecycle tables.
+const MIGRATE_2: &str = "
+CREATE TABLE IF NOT EXISTS models (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at  INTEGER NOT NULL,
+    path        TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    detector    TEXT NOT NULL,
+    training    TEXT NOT NULL,
+    metrics     TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('active', 'retired', 'rejected')),
+    reason      TEXT NOT NULL,
+    activated_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS models_status ON models (status);
+CREATE TABLE IF NOT EXISTS lifecycle_events (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    at        INTEGER NOT NULL,
+    kind      TEXT NOT NULL,
+    model_id  INTEGER,
+    message   TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS allow_patterns (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id  TEXT NOT NULL,
+    category     TEXT NOT NULL,
+    method       TEXT NOT NULL,
+    path         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    UNIQUE (category, method, path)
+);
+CREATE TABLE IF NOT EXISTS drift_reports (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    at                INTEGER NOT NULL,
+    model_id          INTEGER,
+    records           INTEGER NOT NULL,
+    drifted           INTEGER NOT NULL,
+    score_psi         REAL NOT NULL,
+    drifted_features  INTEGER NOT NULL,
+    top               TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS drift_reports_at ON drift_reports (at);
+";
+
 /// The outcome of checking a database's schema.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Check {
@@ -88,10 +139,15 @@ pub(crate) fn ensure(conn: &mut Connection) -> rusqlite::Result<Check> {
     match version {
         Some(v) if v > SCHEMA_VERSION => return Ok(Check::TooNew(v)),
         Some(v) if v == SCHEMA_VERSION => {}
-        // New file (or an older version: version 1 is the first, so there is no
-        // migration yet and creating missing tables is the whole upgrade).
-        _ => {
-            tx.execute_batch(CREATE)?;
+        // A new file gets every version's tables; an older one the versions after its.
+        found => {
+            let from = found.unwrap_or(0);
+            if from < 1 {
+                tx.execute_batch(CREATE)?;
+            }
+            if from < 2 {
+                tx.execute_batch(MIGRATE_2)?;
+            }
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",

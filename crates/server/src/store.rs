@@ -42,8 +42,8 @@ pub struct Batch<'a> {
 #[derive(Debug)]
 pub struct Store {
     path: PathBuf,
-    writer: Mutex<Connection>,
-    reader: Mutex<Connection>,
+    pub(crate) writer: Mutex<Connection>,
+    pub(crate) reader: Mutex<Connection>,
 }
 
 impl Store {
@@ -278,7 +278,7 @@ impl Store {
         Ok(report)
     }
 
-    fn err(&self, e: rusqlite::Error) -> StoreError {
+    pub(crate) fn err(&self, e: rusqlite::Error) -> StoreError {
         StoreError::from_sqlite(&self.path, e)
     }
 
@@ -290,12 +290,12 @@ impl Store {
 
 /// Locks a connection. A panic while it was held cannot leave a transaction open
 /// (dropping a `Transaction` rolls back), so a poisoned lock is still usable.
-fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+pub(crate) fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Saturating conversion for counts bound as SQLite integers.
-fn sat<T: TryInto<i64>>(n: T) -> i64 {
+pub(crate) fn sat<T: TryInto<i64>>(n: T) -> i64 {
     n.try_into().unwrap_or(i64::MAX)
 }
 

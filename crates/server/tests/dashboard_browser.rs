@@ -64,8 +64,45 @@ fn serve(dir: &Path) -> ServerHandle {
         })
         .collect();
     store.write(&Batch { incidents: &rows, series: &series, ..Batch::default() }).unwrap();
-    let state = Arc::new(ServerState::new(store));
+    lifecycle(&store, now);
+    let state = Arc::new(ServerState::new(store.clone()).with_lifecycle(Some(store)));
     Server::start("127.0.0.1:0".parse().unwrap(), state).unwrap()
+}
+
+/// Two models (the second promoted after drift) and drift windows over the hour.
+fn lifecycle(store: &Store, now: i64) {
+    use anomalog_server::{DriftPoint, ModelStatus, NewModel};
+    for (records, rate, reason) in [
+        (120_000, None, "in use when watch started (site.model)"),
+        (37_500, Some(0.011), "not worse than the current model on the holdout"),
+    ] {
+        let id = store
+            .insert_model(&NewModel {
+                path: String::new(),
+                sha256: "00".repeat(32),
+                detector: "ensemble".into(),
+                training: serde_json::json!({ "records": records }),
+                metrics: serde_json::json!({ "candidate": { "alert_rate": rate } }),
+                status: ModelStatus::Active,
+                reason: reason.into(),
+            })
+            .unwrap();
+        store.log_event("promoted", Some(id), &format!("model {id}: {reason}")).unwrap();
+    }
+    for i in 0..12 {
+        let psi = if (6..10).contains(&i) { 0.4 + 0.05 * i as f64 } else { 0.03 };
+        store
+            .add_drift_point(&DriftPoint {
+                at: now - 3600 + i * 300,
+                model_id: Some(1),
+                records: 100_000,
+                drifted: psi > 0.25,
+                score_psi: psi,
+                drifted_features: if psi > 0.25 { 14 } else { 1 },
+                top: vec![("path_template_unknown".into(), psi * 2.0)],
+            })
+            .unwrap();
+    }
 }
 
 /// Runs Chromium with `args` plus the common flags, killing it after 20 s.

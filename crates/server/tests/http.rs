@@ -39,6 +39,7 @@ fn start(token: Option<&str>) -> Fixture {
     store.write(&Batch { incidents: &rows, series: &series, ..Batch::default() }).unwrap();
     store.insert_anomalies(&[common::anomaly(Some("b"), T0 + 100, "GET /b")]).unwrap();
     let state = ServerState::new(store.clone())
+        .with_lifecycle(Some(store.clone()))
         .with_metrics(|| "# TYPE anomalog_lines_total counter\nanomalog_lines_total 42\n".into())
         .with_token(token.map(str::to_string));
     let server = Server::start("127.0.0.1:0".parse().unwrap(), Arc::new(state)).unwrap();
@@ -126,6 +127,34 @@ fn one_incident_with_its_anomalies() {
     let r = http(f.addr(), "GET", "/api/incidents/nope", &[], "");
     assert_eq!(r.status, 404);
     assert_eq!(r.header("Content-Type"), Some("application/json"));
+}
+
+#[test]
+fn without_the_lifecycle_store_feedback_is_stored_and_lifecycle_routes_are_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path().join("anomalog.db")).unwrap());
+    let rows = [incident("a", "192.0.2.1", "sqli", Severity::Low, T0)];
+    store.write(&Batch { incidents: &rows, ..Batch::default() }).unwrap();
+    let server =
+        Server::start("127.0.0.1:0".parse().unwrap(), Arc::new(ServerState::new(store.clone())))
+            .unwrap();
+    let r = http(
+        server.local_addr(),
+        "POST",
+        "/api/incidents/a/feedback",
+        &[JSON],
+        r#"{"feedback":"fp"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        store.get_incident("a").unwrap().unwrap().feedback,
+        Some(anomalog_server::Feedback::FalsePositive)
+    );
+    // No allow pattern without the lifecycle store: the verdict only.
+    assert!(store.allow_patterns().unwrap().is_empty());
+    for route in ["/api/models", "/api/lifecycle", "/api/drift", "/api/allowlist"] {
+        assert_eq!(http(server.local_addr(), "GET", route, &[], "").status, 404, "{route}");
+    }
 }
 
 #[test]
@@ -270,4 +299,54 @@ fn shutdown_stops_serving() {
     f.server.shutdown();
     let refused = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2));
     assert!(refused.is_err(), "the port is closed after shutdown");
+}
+
+#[test]
+fn lifecycle_routes_serve_models_steps_drift_and_the_allowlist() {
+    use anomalog_server::{DriftPoint, ModelStatus, NewModel};
+    let f = start(None);
+    let id = f
+        .store
+        .insert_model(&NewModel {
+            path: "/m/1.model".into(),
+            sha256: "00".repeat(32),
+            detector: "ensemble".into(),
+            training: serde_json::json!({ "records": 5 }),
+            metrics: serde_json::json!({ "candidate": { "alert_rate": 0.01 } }),
+            status: ModelStatus::Active,
+            reason: "test".into(),
+        })
+        .unwrap();
+    f.store.log_event("promoted", Some(id), "model 1 promoted").unwrap();
+    f.store
+        .add_drift_point(&DriftPoint {
+            at: T0,
+            model_id: Some(id),
+            records: 100,
+            drifted: true,
+            score_psi: 0.4,
+            drifted_features: 3,
+            top: vec![("path_depth".into(), 0.9)],
+        })
+        .unwrap();
+    let post = |target: &str, body: &str| http(f.addr(), "POST", target, &[JSON], body);
+    let r = post("/api/incidents/a/feedback", r#"{"feedback":"fp"}"#);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(!r.json()["allowed"].as_array().unwrap().is_empty(), "{}", r.body);
+
+    let get = |target: &str| http(f.addr(), "GET", target, &[], "");
+    let models = get("/api/models").json();
+    assert_eq!(models["items"][0]["id"], id);
+    assert_eq!(models["items"][0]["status"], "active");
+    assert_eq!(get(&format!("/api/models/{id}")).json()["detector"], "ensemble");
+    assert_eq!(get("/api/models/99").status, 404);
+    assert_eq!(get("/api/models/x").status, 400);
+    let steps = get("/api/lifecycle?limit=10").json();
+    assert_eq!(steps["items"][0]["kind"], "feedback");
+    assert_eq!(steps["items"][1]["message"], "model 1 promoted");
+    assert_eq!(get("/api/drift").json()["points"][0]["score_psi"], 0.4);
+    assert_eq!(get("/api/allowlist").json()["items"][0]["incident_id"], "a");
+    assert_eq!(get("/api/drift?limit=x").status, 400);
+    assert_eq!(get("/api/models/1/x").status, 404);
+    assert_eq!(post("/api/models", "{}").status, 405);
 }

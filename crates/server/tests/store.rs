@@ -196,7 +196,13 @@ fn newer_schema_is_refused() {
     conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'", []).unwrap();
     drop(conn);
     let err = Store::open(&path).unwrap_err();
-    assert!(matches!(err, StoreError::SchemaTooNew { found: 99, supported: 1, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            StoreError::SchemaTooNew { found: 99, supported: anomalog_server::SCHEMA_VERSION, .. }
+        ),
+        "{err:?}"
+    );
     let text = err.to_string();
     assert!(text.contains("future.db") && text.contains("99"), "{text}");
 }

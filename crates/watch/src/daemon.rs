@@ -66,6 +66,11 @@ pub trait LineScorer: Send {
             out.push(self.score_line(&origin.origin, line));
         }
     }
+
+    /// Moves into `out` the anomalies that belong to no line (a drift alert, say),
+    /// raised since the last call; the daemon groups and alerts them like the others.
+    /// None by default.
+    fn drain_alerts(&mut self, _out: &mut Vec<Anomaly>) {}
 }
 
 /// Settings of the daemon. Backs both the config file (`[watch]` keys) and the
@@ -255,6 +260,7 @@ impl Daemon {
         let mut batch = LineBatch::new();
         let mut outcomes: Vec<LineOutcome> = Vec::new();
         let mut events: Vec<IncidentEvent> = Vec::new();
+        let mut side: Vec<Anomaly> = Vec::new();
         let mut rejects: BTreeMap<&'static str, u64> = BTreeMap::new();
         let poll_interval = Duration::from_millis(self.config.poll_interval_ms.max(1));
         let commit_interval = Duration::from_millis(self.config.commit_interval_ms);
@@ -299,6 +305,10 @@ impl Daemon {
                 m.rejects.fetch_add(rejects.values().sum(), Ordering::Relaxed);
                 m.add_rejects(&rejects);
                 rejects.clear();
+            }
+            scorer.drain_alerts(&mut side);
+            for a in side.drain(..) {
+                events.extend(self.tracker.observe(&a, now));
             }
             events.extend(self.tracker.tick(now));
             if !events.is_empty() {

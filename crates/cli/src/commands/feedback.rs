@@ -3,12 +3,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anomalog_server::{Feedback, Store};
+use anomalog_server::{Feedback, FeedbackOutcome, Store};
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
 /// Mark an incident as a false positive or as confirmed. The dashboard's buttons do the
-/// same; `watch` reads the verdicts from the same database.
+/// same; `watch` reads the verdicts from the same database. A false positive adds the
+/// category and path templates of its requests to the allow-list (`watch` stops
+/// alerting on them) and its records join the next retraining; confirmed incidents are
+/// the labeled attacks retraining checks candidates against.
 #[derive(Args, Debug)]
 #[command(after_help = "Example:\n  anomalog feedback --db anomalog.db 9f2c41d07a1b3e55 fp")]
 pub struct FeedbackArgs {
@@ -47,9 +50,13 @@ pub fn run(args: FeedbackArgs) -> Result<ExitCode> {
         Verdict::Fp => Feedback::FalsePositive,
         Verdict::Confirmed => Feedback::Confirmed,
     };
-    if !store.set_feedback(&args.incident, feedback)? {
+    let FeedbackOutcome::Recorded { patterns } = store.record_feedback(&args.incident, feedback)?
+    else {
         bail!("{}: no incident {}", args.db.display(), args.incident);
-    }
+    };
     println!("incident {} marked {}", args.incident, feedback.as_str());
+    for p in patterns {
+        println!("allow-listed: {} {} {}", p.category, p.method, p.path);
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,7 @@ pub mod drift;
 pub mod eval;
 pub mod features;
 pub mod feedback;
+pub mod models;
 pub mod parse;
 pub mod simulate;
 pub mod train;

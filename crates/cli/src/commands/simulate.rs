@@ -5,6 +5,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anomalog_eval::simulate::Shift;
 use anomalog_eval::{Category, SimConfig, SimSummary};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -42,6 +43,15 @@ pub struct SimulateArgs {
     /// Only these attack categories (comma separated; default: all).
     #[arg(long, value_delimiter = ',')]
     pub categories: Vec<Category>,
+
+    /// Shift normal behavior from this fraction of the period on (0.5 = halfway): a new
+    /// section of the site (/stories/...) becomes popular, as after a campaign.
+    #[arg(long, value_name = "FRACTION")]
+    pub shift_at: Option<f64>,
+
+    /// With --shift-at: share of the browsing sessions that visit the new section.
+    #[arg(long, default_value_t = 0.3, value_name = "SHARE", requires = "shift_at")]
+    pub shift_share: f64,
 }
 
 impl SimulateArgs {
@@ -57,6 +67,8 @@ impl SimulateArgs {
         if !self.categories.is_empty() {
             config.categories = self.categories.clone();
         }
+        config.shift =
+            self.shift_at.map(|start_fraction| Shift { start_fraction, share: self.shift_share });
         config
     }
 }

@@ -17,6 +17,7 @@ mod dist;
 mod event;
 mod incident;
 mod payloads;
+mod shift;
 mod sink;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,8 @@ use clients::{ClientKind, Population};
 use dist::{SimRng, diurnal_rate};
 use event::{Event, TimeCache};
 use sink::Sink;
+
+pub use shift::Shift;
 
 /// A kind of labeled anomaly; its name is what the labels file says after `1 `.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -151,6 +154,9 @@ pub struct SimConfig {
     pub attack_fraction: f64,
     /// Categories to generate; the anomalous share is split among these.
     pub categories: Vec<Category>,
+    /// A shift of normal behavior (a new section of the site becoming popular) from
+    /// some point on; none by default.
+    pub shift: Option<Shift>,
 }
 
 impl Default for SimConfig {
@@ -162,6 +168,7 @@ impl Default for SimConfig {
             duration_secs: 86_400,
             attack_fraction: 0.025,
             categories: Category::ALL.to_vec(),
+            shift: None,
         }
     }
 }
@@ -175,6 +182,14 @@ pub enum SimConfigError {
     /// `duration_secs` is zero or too large for millisecond timestamps.
     #[error("duration must be between 1 second and 100 years, got {0} s")]
     Duration(u64),
+    /// A shift starting outside the range or with a share outside [0, 1].
+    #[error("shift start and share must be between 0 and 1, got {start_fraction} and {share}")]
+    Shift {
+        /// The start given.
+        start_fraction: f64,
+        /// The share given.
+        share: f64,
+    },
 }
 
 impl SimConfig {
@@ -185,6 +200,12 @@ impl SimConfig {
         }
         if self.duration_secs == 0 || self.duration_secs > 100 * 366 * 86_400 {
             return Err(SimConfigError::Duration(self.duration_secs));
+        }
+        if let Some(shift) = self.shift.filter(|s| !s.valid()) {
+            return Err(SimConfigError::Shift {
+                start_fraction: shift.start_fraction,
+                share: shift.share,
+            });
         }
         Ok(())
     }
@@ -263,7 +284,7 @@ pub fn simulate(
 
     let shop = Shop::new();
     let mut normal = Sink::new(config.lines - attack_lines, end_ms);
-    normal_traffic(&mut rng, &shop, config.lines, start_ms, end_ms, &mut normal);
+    normal_traffic(&mut rng, &shop, config, start_ms, end_ms, &mut normal);
     let mut events = normal.events;
 
     // The time by which half of the traffic has been seen. Every category gets campaigns
@@ -328,17 +349,19 @@ fn median_ts(events: &[Event]) -> Option<i64> {
 }
 
 /// Fills `sink` with legitimate sessions: the uptime monitor first (1% of lines), then
-/// sessions of randomly chosen clients until the budget is spent.
+/// sessions of randomly chosen clients until the budget is spent; with a shift, part of
+/// the browsing after its start visits the new section.
 fn normal_traffic(
     rng: &mut SimRng,
     shop: &Shop,
-    expected_lines: usize,
+    config: &SimConfig,
     start_ms: i64,
     end_ms: i64,
     sink: &mut Sink,
 ) {
     bots::monitor(rng, sink.remaining() / 100, start_ms, end_ms, sink);
-    let population = Population::new(rng, expected_lines);
+    let population = Population::new(rng, config.lines);
+    let shift = config.shift.map(|s| (s.start_ms(start_ms, end_ms), s.share));
     let peak = (0..240).map(|i| diurnal_rate(f64::from(i) / 10.0)).fold(0.0, f64::max);
     while sink.remaining() > 0 {
         let client = population.choose(rng);
@@ -347,6 +370,12 @@ fn normal_traffic(
             _ => rng.random_range(start_ms..end_ms),
         };
         match client.kind {
+            // The draw only happens with a shift, so traffic without one is unchanged.
+            ClientKind::Browser
+                if shift.is_some_and(|(from, share)| at >= from && dist::chance(rng, share)) =>
+            {
+                shift::section_session(rng, client, at, sink)
+            }
             ClientKind::Browser => browse::browser_session(rng, shop, client, at, sink),
             ClientKind::Crawler => bots::crawler_session(rng, client, at, sink),
             ClientKind::ApiClient => bots::api_session(rng, client, at, sink),

@@ -162,3 +162,24 @@ fn category_names_round_trip() {
     }
     assert!("nope".parse::<Category>().is_err());
 }
+
+#[test]
+fn a_shift_brings_a_new_section_after_its_start_only() {
+    let plain = config(6_000, 5);
+    let shifted =
+        SimConfig { shift: Some(Shift { start_fraction: 0.5, share: 0.4 }), ..plain.clone() };
+    let (before, _, _) = run(&plain);
+    let (log, _, summary) = run(&shifted);
+    assert!(!before.contains("/stories/"));
+    let mid = DEFAULT_START + 43_200;
+    let (mut early, mut late) = (0, 0);
+    for line in log.lines().filter(|l| l.contains("/stories/")) {
+        let t = clf_to_unix(parse_line(line).expect("valid line").time);
+        if t < mid { early += 1 } else { late += 1 }
+    }
+    assert_eq!(early, 0);
+    assert!(late > 300, "{late}");
+    assert_eq!(summary.lines, 6_000);
+    let bad = SimConfig { shift: Some(Shift { start_fraction: 1.5, share: 0.1 }), ..plain };
+    assert!(simulate(&bad, &mut Vec::new(), &mut Vec::new()).is_err());
+}

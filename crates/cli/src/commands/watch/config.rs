@@ -21,6 +21,8 @@ use anomalog_watch::DaemonConfig;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use super::lifecycle::{AllowlistConfig, DriftAlertConfig, RetrainConfig};
+
 /// Everything `anomalog watch` runs with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -46,6 +48,12 @@ pub struct WatchConfig {
     pub store: StoreConfig,
     /// Pseudonymization of what is stored and alerted.
     pub privacy: PrivacyConfig,
+    /// When drift becomes an alert.
+    pub drift: DriftAlertConfig,
+    /// Retraining on recent traffic and promotion of candidates.
+    pub retrain: RetrainConfig,
+    /// Suppression of anomalies like the marked false positives.
+    pub allowlist: AllowlistConfig,
     /// Sources, alerts, state directory, file following, incident grouping, delivery.
     #[serde(flatten)]
     pub daemon: DaemonConfig,
@@ -62,6 +70,9 @@ impl Default for WatchConfig {
             server: ServerConfig::default(),
             store: StoreConfig::default(),
             privacy: PrivacyConfig::default(),
+            drift: DriftAlertConfig::default(),
+            retrain: RetrainConfig::default(),
+            allowlist: AllowlistConfig::default(),
             daemon: DaemonConfig::default(),
         }
     }
@@ -188,6 +199,9 @@ const OWN_KEYS: &[&str] = &[
     "server",
     "store",
     "privacy",
+    "drift",
+    "retrain",
+    "allowlist",
 ];
 
 impl WatchConfig {

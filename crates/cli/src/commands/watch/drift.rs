@@ -82,12 +82,18 @@ impl LiveDrift {
         LiveDrift { monitor, window: window.max(1), drifted: false }
     }
 
-    /// Adds a scored row; closes the window when it is full.
-    pub fn observe(&mut self, raw_features: &[f64], raw_score: f64, gauges: &DriftGauges) {
-        let Some(monitor) = self.monitor.as_mut() else { return };
+    /// Adds a scored row; closes the window when it is full, and then returns its
+    /// report.
+    pub fn observe(
+        &mut self,
+        raw_features: &[f64],
+        raw_score: f64,
+        gauges: &DriftGauges,
+    ) -> Option<DriftReport> {
+        let monitor = self.monitor.as_mut()?;
         monitor.observe(raw_features, raw_score);
         if monitor.records() < self.window {
-            return;
+            return None;
         }
         let report = monitor.report();
         monitor.reset();
@@ -96,6 +102,7 @@ impl LiveDrift {
             log_change(&report);
         }
         gauges.publish(summarize(&report));
+        Some(report)
     }
 }
 

@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use anomalog_models::MatrixView;
 use anomalog_models::explain::Explanation;
 use anomalog_pipeline::Model;
+use anomalog_pipeline::drift::DriftReport;
 
 use super::drift::{DriftGauges, LiveDrift};
 
@@ -58,6 +59,8 @@ pub struct Judge<'a> {
     pub model: &'static Model,
     pub drift: &'a mut LiveDrift,
     pub gauges: &'a DriftGauges,
+    /// Reports of the drift windows that closed, in order.
+    pub reports: Vec<DriftReport>,
 }
 
 impl Judge<'_> {
@@ -77,7 +80,9 @@ impl Judge<'_> {
         };
         for (k, raw) in raw_scores.into_iter().enumerate() {
             let raw_row = &chunk.raw[k * raw_width..(k + 1) * raw_width];
-            self.drift.observe(raw_row, raw, self.gauges);
+            if let Some(report) = self.drift.observe(raw_row, raw, self.gauges) {
+                self.reports.push(report);
+            }
             let score = detector.probability(raw);
             let flagged = detector.is_anomaly(raw).then(|| {
                 // Flagged rows are few: explain them one by one, as `Scorer` does.

@@ -9,11 +9,20 @@
 //! the store as one more sink and the Kafka sources and sinks added, the HTTP server,
 //! the signal handler ([`control`]) and the scorer ([`scorer`]) that the daemon loop
 //! drives until SIGTERM or SIGINT. SIGHUP reloads the model file without stopping the loop.
+//!
+//! Beside them the lifecycle thread ([`retrain`]) keeps the detector right over time:
+//! drift alerts, the allow-list of marked false positives, retraining on recent
+//! traffic with promotion of a candidate that is not worse, and reloading a model file
+//! replaced on disk ([`lifecycle`] is the state it shares with the scorer). Its records
+//! (model history, lifecycle log, allow-list, drift points) are kept in the SQLite file
+//! of `[store] path`, also when incidents go to PostgreSQL.
 
 pub mod config;
 mod control;
 mod drift;
 mod judge;
+pub mod lifecycle;
+mod retrain;
 pub mod scaleout;
 pub mod scorer;
 pub mod store;
@@ -32,6 +41,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use self::config::WatchConfig;
+use self::lifecycle::Lifecycle;
 use self::scaleout::{Attached, ScaleOut};
 use self::scorer::{ModelScorer, ModelSlot};
 use self::store::{IncidentLinks, Retention, StoreSink, StoreStats};
@@ -182,10 +192,14 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
         model.threshold()
     );
 
-    let store = match scale.open_store().context("cannot open the incident store")? {
-        Some(store) => store,
-        None => open_store(&config.store.path)?,
-    };
+    // The SQLite file keeps the model lifecycle's records, and the incidents unless
+    // they go to PostgreSQL.
+    let local = open_store(&config.store.path)?;
+    let (store, shared): (Arc<dyn IncidentStore>, bool) =
+        match scale.open_store().context("cannot open the incident store")? {
+            Some(store) => (store, true),
+            None => (Arc::clone(&local) as Arc<dyn IncidentStore>, false),
+        };
     let links = Arc::new(IncidentLinks::from_store(store.as_ref()));
     let store_stats = Arc::new(StoreStats::default());
     let mut daemon = Daemon::new(config.daemon.clone()).context("cannot start the daemon")?;
@@ -197,8 +211,35 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     let metrics = daemon.metrics();
     let slot = Arc::new(ModelSlot::default());
     let running = Arc::new(AtomicBool::new(true));
+    let lifecycle = Arc::new(Lifecycle::new(
+        config.retrain.clone(),
+        config.drift.clone(),
+        config.allowlist.clone(),
+    ));
+    let worker = retrain::Worker::start(retrain::WorkerContext {
+        lifecycle: Arc::clone(&lifecycle),
+        store: Arc::clone(&local),
+        slot: Arc::clone(&slot),
+        model_path: model_path.clone(),
+        geoip: config.geoip.clone(),
+        models_dir: retrain::models_dir(&config.daemon.state_dir)?,
+        format: config.format.clone(),
+    })?;
 
-    let server = start_server(&config, &store, &metrics, &store_stats, &slot, &running, attached)?;
+    // With a shared store the lifecycle routes would show this instance's records
+    // beside the fleet's incidents: they are served only over the local store.
+    let lifecycle_store = (!shared).then(|| Arc::clone(&local));
+    let server = start_server(
+        &config,
+        &store,
+        lifecycle_store,
+        &metrics,
+        &store_stats,
+        &slot,
+        &lifecycle,
+        &running,
+        attached,
+    )?;
     let retention = Retention {
         max_age_secs: config.store.retention_days.saturating_mul(86_400),
         max_rows: config.store.max_rows,
@@ -214,6 +255,7 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
         config.drift_window_records,
         Arc::clone(&slot),
         feed,
+        Arc::clone(&lifecycle),
     );
 
     let shutdown = Arc::new(AtomicBool::new(false));
@@ -237,6 +279,7 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     signals.close();
     // Dropping the scorer closes the store feed: the writer stores what is left, ends.
     drop(scorer);
+    worker.stop();
     if writer.join().is_err() {
         eprintln!("anomalog: the store writer stopped abnormally");
     }
@@ -263,7 +306,7 @@ fn load_model(path: &Path, geoip: Option<&Path>) -> Result<Model> {
         .with_context(|| format!("cannot load the model {}", path.display()))
 }
 
-fn open_store(path: &Path) -> Result<Arc<dyn IncidentStore>> {
+fn open_store(path: &Path) -> Result<Arc<Store>> {
     if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
     {
@@ -275,13 +318,17 @@ fn open_store(path: &Path) -> Result<Arc<dyn IncidentStore>> {
     Ok(Arc::new(store))
 }
 
-/// Starts the HTTP server unless `listen` is `off`.
+/// Starts the HTTP server unless `listen` is `off`; the lifecycle routes answer from
+/// `lifecycle_store` when there is one.
+#[allow(clippy::too_many_arguments)]
 fn start_server(
     config: &WatchConfig,
     store: &Arc<dyn IncidentStore>,
+    lifecycle_store: Option<Arc<Store>>,
     metrics: &Arc<Metrics>,
     store_stats: &Arc<StoreStats>,
     slot: &Arc<ModelSlot>,
+    lifecycle: &Arc<Lifecycle>,
     running: &Arc<AtomicBool>,
     attached: Attached,
 ) -> Result<Option<ServerHandle>> {
@@ -300,12 +347,14 @@ fn start_server(
         None => None,
     };
     let (m, s, sl) = (Arc::clone(metrics), Arc::clone(store_stats), Arc::clone(slot));
+    let lc = Arc::clone(lifecycle);
     let render = move || {
         let mut text = m.render_prometheus();
         text.push_str(&s.render_prometheus());
         text.push_str(&control::render_reloads(&sl));
         text.push_str(&sl.drift.render_prometheus());
         text.push_str(&attached.render_prometheus());
+        text.push_str(&lc.render_prometheus());
         text
     };
     let (health_store, running) = (Arc::clone(store), Arc::clone(running));
@@ -316,6 +365,7 @@ fn start_server(
         health_store.ping().map_err(|e| format!("store: {e}"))
     };
     let state = ServerState::new(Arc::clone(store))
+        .with_lifecycle(lifecycle_store)
         .with_metrics(render)
         .with_health(health)
         .with_token(token);

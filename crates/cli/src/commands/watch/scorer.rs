@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anomalog_features::stream::FeatureStream;
 use anomalog_ingest::formats::{self, FormatOptions};
@@ -19,6 +20,7 @@ use anyhow::{Result, bail};
 
 use super::drift::{DriftGauges, LiveDrift};
 use super::judge::{CHUNK_LINES, Chunk, Judge, OVERLAP_LINES, judge_batch};
+use super::lifecycle::{DriftAlarm, Lifecycle, WindowLine};
 use super::store::StoreFeed;
 
 /// Lines of a source sampled before `--format auto` settles on a format.
@@ -159,6 +161,11 @@ pub struct ModelScorer {
     rows: BatchRows,
     /// Chunks of feature rows, kept between batches for their allocations.
     pool: Vec<Chunk>,
+    /// Retraining window, allow-list and drift alerts.
+    lifecycle: Arc<Lifecycle>,
+    alarm: DriftAlarm,
+    /// Anomalies of no line (drift alerts) for the daemon.
+    pending: Vec<Anomaly>,
 }
 
 /// The feature rows of the record being pushed, kept for their allocations.
@@ -179,12 +186,14 @@ impl ModelScorer {
         drift_window: u64,
         slot: Arc<ModelSlot>,
         feed: StoreFeed,
+        lifecycle: Arc<Lifecycle>,
     ) -> ModelScorer {
         let formats = match format {
             Some(f) => Formats::Fixed(f),
             None => Formats::Auto(AutoFormats::default()),
         };
         let model = leak(model);
+        lifecycle.set_current(model);
         ModelScorer {
             model,
             stream: model.features.stream(),
@@ -196,6 +205,9 @@ impl ModelScorer {
             feed,
             rows: BatchRows::default(),
             pool: Vec::new(),
+            lifecycle,
+            alarm: DriftAlarm::default(),
+            pending: Vec::new(),
         }
     }
 
@@ -205,6 +217,8 @@ impl ModelScorer {
             self.model = model;
             self.stream = model.features.stream();
             self.drift = LiveDrift::new(model, self.drift_window);
+            self.alarm = DriftAlarm::default();
+            self.lifecycle.set_current(model);
             self.slot.reloads.fetch_add(1, Ordering::Relaxed);
             eprintln!(
                 "anomalog: model reloaded: {} on {} records, threshold {:.4}",
@@ -215,8 +229,8 @@ impl ModelScorer {
         }
     }
 
-    /// The anomaly of a flagged record (pseudonymized and redacted first when privacy
-    /// is on), also queued for the store.
+    /// The anomaly of a flagged record at line `line` of `source` (pseudonymized and
+    /// redacted first when privacy is on), also queued for the store.
     fn anomaly(
         &mut self,
         source: &str,
@@ -273,8 +287,12 @@ impl LineScorer for ModelScorer {
         // Per scored line: its index in the batch, its source, line number and record.
         let mut records = Vec::with_capacity(batch.len());
         let (stream, formats, rows) = (&mut self.stream, &mut self.formats, &mut self.rows);
-        let mut judge =
-            Judge { model: self.model, drift: &mut self.drift, gauges: &self.slot.drift };
+        let mut judge = Judge {
+            model: self.model,
+            drift: &mut self.drift,
+            gauges: &self.slot.drift,
+            reports: Vec::new(),
+        };
         let overlap = batch.len() >= OVERLAP_LINES;
         // The feature stage, in order: parse, update the windows, hand on full chunks.
         let features = |take: &mut dyn FnMut() -> Chunk, hand: &mut dyn FnMut(Chunk)| {
@@ -288,7 +306,7 @@ impl LineScorer for ModelScorer {
                     Ok(record) => {
                         stream.push(&record, &mut rows.raw_row, &mut rows.scaled_row);
                         chunk.push(&rows.raw_row, &rows.scaled_row);
-                        records.push((i, &*origin.origin, origin.line_no, record));
+                        records.push((i, &*origin.origin, origin.line_no, record, line));
                         // Replaced below, once the chunk is judged.
                         out.push(LineOutcome::Normal { score: 0.0 });
                         if chunk.rows == CHUNK_LINES {
@@ -303,16 +321,45 @@ impl LineScorer for ModelScorer {
             }
         };
         let verdicts = judge_batch(&mut judge, &mut self.pool, overlap, features);
-        for ((i, source, line, record), verdict) in records.iter_mut().zip(verdicts) {
+        if !judge.reports.is_empty() {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let now = i64::try_from(now).unwrap_or(i64::MAX);
+            for report in &judge.reports {
+                self.pending.extend(self.alarm.window_closed(&self.lifecycle, report, now));
+            }
+        }
+        let retrain = self.lifecycle.retrain.enabled;
+        let mut window = Vec::with_capacity(if retrain { records.len() } else { 0 });
+        for ((i, source, line_no, record, line), verdict) in records.iter_mut().zip(verdicts) {
             let i = *i;
-            self.feed.count(record.status, verdict.score, verdict.flagged.is_some());
-            out[first + i] = match verdict.flagged {
-                None => LineOutcome::Normal { score: verdict.score },
+            let mut flagged_as = None;
+            let explained = verdict.flagged.and_then(|(explanation, category)| {
+                flagged_as = Some(category);
+                // A marked false positive again: normal traffic, learned by retraining.
+                (!self.lifecycle.suppresses(category, &request_text(record)))
+                    .then_some((explanation, category))
+            });
+            if retrain {
+                window.push(WindowLine {
+                    ts: record.ts.map(|t| t.unix_secs()),
+                    line: Box::from(*line),
+                    flagged: explained.is_some(),
+                    category: flagged_as,
+                });
+            }
+            self.feed.count(record.status, verdict.score, explained.is_some());
+            out[first + i] = match explained {
                 Some((explanation, category)) => {
-                    self.anomaly(source, *line, record, verdict.score, explanation, category)
+                    self.anomaly(source, *line_no, record, verdict.score, explanation, category)
                 }
+                None => LineOutcome::Normal { score: verdict.score },
             };
         }
+        self.lifecycle.extend_window(window);
+    }
+
+    fn drain_alerts(&mut self, out: &mut Vec<Anomaly>) {
+        out.append(&mut self.pending);
     }
 }
 
@@ -349,8 +396,9 @@ mod tests {
     /// A scorer over a model trained on simulated traffic, with its store in `dir`.
     fn scorer(model: &Model, dir: &std::path::Path) -> ModelScorer {
         use super::super::store::{IncidentLinks, Retention, StoreStats, spawn_writer};
-        let store = Arc::new(anomalog_server::Store::open(dir.join("a.db")).unwrap());
-        let links = Arc::new(IncidentLinks::from_store(&store));
+        let store: Arc<dyn anomalog_server::IncidentStore> =
+            Arc::new(anomalog_server::Store::open(dir.join("a.db")).unwrap());
+        let links = Arc::new(IncidentLinks::from_store(store.as_ref()));
         let retention = Retention { max_age_secs: 0, max_rows: 1000 };
         let (feed, _writer) =
             spawn_writer(store, links, Arc::new(StoreStats::default()), retention).unwrap();
@@ -367,6 +415,12 @@ mod tests {
             700,
             Default::default(),
             feed,
+            // The retraining window on, so the test covers what it records.
+            Arc::new(Lifecycle::new(
+                super::super::lifecycle::RetrainConfig { enabled: true, ..Default::default() },
+                Default::default(),
+                Default::default(),
+            )),
         )
     }
 
