@@ -12,7 +12,7 @@ lines=${1:-1000000}
 runs=${2:-5}
 work=${BENCH_DIR:-$(mktemp -d)}
 cargo build --release --quiet -p anomalog
-bin=target/release/anomalog
+bin=${CARGO_TARGET_DIR:-target}/release/anomalog
 log="$work/features.log"
 [ -s "$log" ] || "$bin" simulate --lines "$lines" --seed 7 --out "$log" >/dev/null
 [ -s "$work/train.log" ] || head -n 100000 "$log" > "$work/train.log"
