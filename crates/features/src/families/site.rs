@@ -163,7 +163,7 @@ mod tests {
     fn run(site: &mut Site, r: &Record<'_>, now: f64) -> Vec<f64> {
         let v = RequestView::default();
         let mut out = Vec::new();
-        site.push(&Input { record: r, view: &v, now, elapsed: now }, &mut out);
+        site.push(&Input::decoded(r, &v, now, now), &mut out);
         out
     }
 
