@@ -17,7 +17,7 @@ use crate::hash::{FastHasher, PreHashedMap, hash_bytes};
 use crate::memo::{Content, Slots};
 use crate::preprocess::{FeatureSpec, Transform};
 use crate::request::RequestView;
-use crate::window::{decay, effective_span, ratio};
+use crate::window::{WindowTable, ratio};
 
 /// Counters kept per window, in this order.
 const N: usize = 0;
@@ -123,7 +123,7 @@ pub struct ClientTable {
     states: Vec<ClientState>,
     /// `states.len() * windows.len() * COUNTERS` decayed counters.
     counters: Vec<f32>,
-    windows: Vec<f64>,
+    windows: Vec<WindowTable>,
     max_clients: usize,
     ttl: f64,
     next_sweep: f64,
@@ -137,7 +137,7 @@ impl ClientTable {
             index: PreHashedMap::default(),
             states: Vec::new(),
             counters: Vec::new(),
-            windows: config.windows_secs.iter().map(|&w| f64::from(w)).collect(),
+            windows: config.windows_secs.iter().map(|&w| WindowTable::new(f64::from(w))).collect(),
             max_clients: config.max_clients,
             ttl: config.client_ttl_secs as f64,
             next_sweep: f64::NEG_INFINITY,
@@ -411,12 +411,12 @@ impl FeatureFamily for Client {
         let (sequential, streak) = (s.sequential, age - f64::from(s.streak_start));
         let counters = &mut t.counters[i * stride..(i + 1) * stride];
         for (w, c) in t.windows.iter().zip(counters.chunks_exact_mut(COUNTERS)) {
-            let f = decay(dt, *w) as f32;
+            let f = w.decay(dt) as f32;
             for (x, a) in c.iter_mut().zip(add) {
                 *x = *x * f + a;
             }
             let g = |k: usize| f64::from(c[k]);
-            out.push(g(N) / effective_span(*w, age));
+            out.push(g(N) / w.effective_span(age));
             out.push(ratio(g(E4XX), g(STATUS_N)));
             out.push(ratio(g(E404), g(STATUS_N)));
             out.push(ratio(g(AUTH), g(STATUS_N)));
