@@ -416,25 +416,29 @@ impl FeatureFamily for Client {
                 *x = *x * f + a;
             }
             let g = |k: usize| f64::from(c[k]);
-            out.push(g(N) / w.effective_span(age));
-            out.push(ratio(g(E4XX), g(STATUS_N)));
-            out.push(ratio(g(E404), g(STATUS_N)));
-            out.push(ratio(g(AUTH), g(STATUS_N)));
-            out.push(ratio(g(NEW_PATH), g(N)));
-            out.push(ratio(g(POST), g(N)));
-            out.push(ratio(g(BYTES_SUM), g(BYTES_N)));
-            out.push(ratio(g(RT_SUM), g(RT_N)));
+            out.extend_from_slice(&[
+                g(N) / w.effective_span(age),
+                ratio(g(E4XX), g(STATUS_N)),
+                ratio(g(E404), g(STATUS_N)),
+                ratio(g(AUTH), g(STATUS_N)),
+                ratio(g(NEW_PATH), g(N)),
+                ratio(g(POST), g(N)),
+                ratio(g(BYTES_SUM), g(BYTES_N)),
+                ratio(g(RT_SUM), g(RT_N)),
+            ]);
         }
-        out.push(indicator(is_new));
-        out.push(now - first_seen);
-        out.push(if requests >= 2 { f64::from(gap_mean) } else { f64::NAN });
-        out.push(if requests >= 3 && gap_mean > 0.0 {
-            f64::from(gap_var.max(0.0).sqrt() / gap_mean)
-        } else {
-            f64::NAN
-        });
-        out.push(f64::from(sequential));
-        out.push(streak.max(0.0));
+        out.extend_from_slice(&[
+            indicator(is_new),
+            now - first_seen,
+            if requests >= 2 { f64::from(gap_mean) } else { f64::NAN },
+            if requests >= 3 && gap_mean > 0.0 {
+                f64::from(gap_var.max(0.0).sqrt() / gap_mean)
+            } else {
+                f64::NAN
+            },
+            f64::from(sequential),
+            streak.max(0.0),
+        ]);
     }
 }
 
