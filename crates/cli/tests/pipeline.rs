@@ -208,6 +208,40 @@ fn features_dump_has_named_columns_and_labels() {
 }
 
 #[test]
+fn features_with_a_model_stream_the_same_rows_as_a_loaded_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, labels) = simulated(dir.path(), 3000, 4);
+    let model = trained(dir.path(), &log);
+    let run = |extra: &[&str]| {
+        let out = anomalog()
+            .arg("features")
+            .arg("--scaled")
+            .arg("--model")
+            .arg(&model)
+            .args(extra)
+            .arg(&log)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Streamed from the line buffer...
+    let streamed = run(&[]);
+    // ...and, with labels, from records copied into memory first.
+    let labels = labels.to_str().unwrap();
+    let loaded = run(&["--labels", labels]);
+    assert_eq!(streamed.lines().count(), 3001);
+    for (s, l) in streamed.lines().zip(loaded.lines()) {
+        let cut = l.rmatch_indices(',').nth(1).map_or(l.len(), |(i, _)| i);
+        assert_eq!(s, &l[..cut]);
+    }
+    let stats = run(&["--stats"]);
+    for key in ["records         3000", "parse ", "features ", "parse+features ", "clients "] {
+        assert!(stats.contains(key), "{key}: {stats}");
+    }
+}
+
+#[test]
 fn a_corrupt_or_foreign_model_file_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let (log, _) = simulated(dir.path(), 3000, 2);

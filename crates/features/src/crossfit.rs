@@ -78,7 +78,7 @@ pub(crate) fn cross_fit(
         let mut params = params.as_ref().map(Params::new);
         for (i, record) in training.iter().enumerate().take(rows.end).skip(rows.start) {
             view.load(record);
-            let input = Input { record, view: &view, now: 0.0, elapsed: 0.0 };
+            let input = Input::decoded(record, &view, 0.0, 0.0);
             let Some(row) = matrix.get_mut(i * width..(i + 1) * width) else {
                 continue;
             };

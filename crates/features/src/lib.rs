@@ -21,6 +21,8 @@
 //!   against their baseline), [`families::time`] (hour and weekday) and
 //!   [`families::geo`] (country and ASN rarity, when fitted with a GeoIP database).
 //! - [`preprocess`] is the missing-value, log-transform and median/IQR scaling layer.
+//! - [`memo`] lets a stream reuse what the content families computed for a request
+//!   target and body it saw recently (bounded; outputs are those of decoding afresh).
 //!
 //! Column names are part of the model file and of explanations; they are stable and
 //! say what they measure (`sql_tokens`, `client_404_ratio_60s`,
@@ -67,6 +69,7 @@ pub mod error;
 pub mod families;
 pub mod geoip;
 pub mod hash;
+pub mod memo;
 pub mod pipeline;
 pub mod preprocess;
 pub mod request;

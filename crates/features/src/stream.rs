@@ -12,6 +12,7 @@ use crate::families::params::Params;
 use crate::families::site::Site;
 use crate::families::time::Time;
 use crate::families::{FeatureFamily, Input};
+use crate::memo::{Content, ContentMemo, Lookup};
 use crate::pipeline::FeaturePipeline;
 use crate::preprocess::{FeatureSpec, RowScaler};
 use crate::request::RequestView;
@@ -25,6 +26,7 @@ use crate::window::Clock;
 /// latest seen (see [`crate::window::Clock`]).
 pub struct FeatureStream<'p> {
     view: RequestView,
+    memo: ContentMemo,
     scaler: RowScaler,
     clock: Clock,
     basics: Basics,
@@ -42,6 +44,7 @@ impl<'p> FeatureStream<'p> {
         let f = c.families;
         FeatureStream {
             view: RequestView::default(),
+            memo: ContentMemo::default(),
             scaler: RowScaler::new(&pipeline.scalers),
             clock: Clock::default(),
             basics: Basics,
@@ -93,12 +96,19 @@ impl<'p> FeatureStream<'p> {
     /// Computes the raw row of a record (NaN for missing values) into `raw`.
     pub(crate) fn push_raw(&mut self, record: &Record<'_>, raw: &mut Vec<f64>) {
         raw.clear();
-        self.view.load(record);
+        let lookup = self.memo.lookup(record);
+        if let Lookup::Miss(_) = lookup {
+            self.view.load(record);
+        }
         let now = self.clock.observe(record.ts.map(|t| t.unix_secs_f64()));
         let elapsed = self.clock.elapsed();
         // Moved out so that the families can borrow the stream mutably.
         let view = std::mem::take(&mut self.view);
-        let input = Input { record, view: &view, now, elapsed };
+        let content = match lookup {
+            Lookup::Hit(slot) => Content::Remembered { slot },
+            Lookup::Miss(slot) => Content::Decoded { view: &view, slot },
+        };
+        let input = Input { record, content, now, elapsed };
         for family in self.families().into_iter().flatten() {
             family.push(&input, raw);
         }
@@ -112,6 +122,12 @@ impl<'p> FeatureStream<'p> {
     pub fn push(&mut self, record: &Record<'_>, raw_out: &mut Vec<f64>, scaled_out: &mut Vec<f64>) {
         self.push_raw(record, raw_out);
         self.scaler.apply(raw_out, scaled_out);
+    }
+
+    /// Turns the content memo off, so that every record is decoded afresh.
+    #[cfg(test)]
+    pub(crate) fn forget_contents(&mut self) {
+        self.memo.off = true;
     }
 
     /// Clients currently tracked by the client family (0 when it is disabled).

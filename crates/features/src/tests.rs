@@ -356,3 +356,44 @@ fn a_million_distinct_clients_through_the_pipeline() {
     assert!(max <= 5_000, "{max}");
     assert!(s.bytes_per_client() < 256);
 }
+
+#[test]
+fn remembered_contents_give_the_rows_of_fresh_decoding() {
+    let (p, _) = fit(1200);
+    let targets = [
+        "/products/17",
+        "/item.jsp?id=5&color=red",
+        "/item.jsp?id=5%27%20OR%201%3D1--&color=red",
+        "/search?q=shoe+size+3",
+        "/cart/add",
+    ];
+    let mut records = Vec::new();
+    for i in 0..3 * crate::memo::MEMO_SLOTS + 500 {
+        let t = T0 + 1000.0 + i as f64 * 0.25;
+        // Mostly a few repeated contents, and a stream of new ones that fills the slots.
+        let target = match i % 5 {
+            4 => format!("/products/{i}"),
+            k => targets[(k + i / 7) % targets.len()].to_owned(),
+        };
+        let mut r = record(t, &format!("10.0.0.{}", i % 9), "GET", &target, 200);
+        match i % 11 {
+            0 => r.client = None,
+            1 => r.user_agent = Some(Cow::Borrowed("sqlmap/1.7")),
+            2 => r.target = None,
+            3 => r.body = Some(Cow::Borrowed("user=bob&pw=x")),
+            _ => {}
+        }
+        records.push(r);
+    }
+    let (mut remembering, mut fresh) = (p.stream(), p.stream());
+    fresh.forget_contents();
+    let (mut raw_a, mut scaled_a, mut raw_b, mut scaled_b) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for (i, r) in records.iter().enumerate() {
+        remembering.push(r, &mut raw_a, &mut scaled_a);
+        fresh.push(r, &mut raw_b, &mut scaled_b);
+        assert_eq!(bits(&raw_a), bits(&raw_b), "raw row {i}");
+        assert_eq!(bits(&scaled_a), bits(&scaled_b), "scaled row {i}");
+    }
+}

@@ -28,6 +28,77 @@ pub fn effective_span(window: f64, elapsed: f64) -> f64 {
     window * (1.0 - (-elapsed.max(MIN_ELAPSED_SECS) / window).exp())
 }
 
+/// Whole seconds below this have their decay factor in a [`WindowTable`].
+const TABLE_DECAY_SECS: usize = 64;
+/// Whole seconds below this have their effective span in a [`WindowTable`].
+const TABLE_SPAN_SECS: usize = 1024;
+/// 2^52: the smallest power of two whose doubles are all whole numbers.
+const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
+
+/// `x` as an index when it is a whole number in `0..n` (`n` a power of two).
+#[inline(always)]
+fn whole_below(x: f64, n: usize) -> Option<usize> {
+    if (0.0..n as f64).contains(&x) {
+        // Adding 2^52 rounds a value below 2^52 to an integer: `x` is whole exactly
+        // when the round trip gives it back, and the integer is the low bits.
+        let y = x + TWO_POW_52;
+        if y - TWO_POW_52 == x {
+            return Some((y.to_bits() as usize) & (n - 1));
+        }
+    }
+    None
+}
+
+/// [`decay`] and [`effective_span`] of one window, with the values for small whole
+/// numbers of seconds computed once: log timestamps are whole seconds, so most gaps and
+/// ages are small whole numbers, and each exponential costs more than the rest of a
+/// window update. Gives exactly the values of the functions.
+#[derive(Debug, Clone)]
+pub struct WindowTable {
+    window: f64,
+    decay: Box<[f64; TABLE_DECAY_SECS]>,
+    span: Box<[f64; TABLE_SPAN_SECS]>,
+}
+
+impl WindowTable {
+    /// The table of a window of `window` seconds.
+    pub fn new(window: f64) -> WindowTable {
+        let mut decays = Box::new([0.0; TABLE_DECAY_SECS]);
+        for (k, v) in decays.iter_mut().enumerate() {
+            *v = decay(k as f64, window);
+        }
+        let mut span = Box::new([0.0; TABLE_SPAN_SECS]);
+        for (k, v) in span.iter_mut().enumerate() {
+            *v = effective_span(window, k as f64);
+        }
+        WindowTable { window, decay: decays, span }
+    }
+
+    /// The window length in seconds.
+    #[inline]
+    pub fn window(&self) -> f64 {
+        self.window
+    }
+
+    /// [`decay`]`(dt, window)`.
+    #[inline]
+    pub fn decay(&self, dt: f64) -> f64 {
+        match whole_below(dt, TABLE_DECAY_SECS) {
+            Some(k) => self.decay[k],
+            None => decay(dt, self.window),
+        }
+    }
+
+    /// [`effective_span`]`(window, elapsed)`.
+    #[inline]
+    pub fn effective_span(&self, elapsed: f64) -> f64 {
+        match whole_below(elapsed, TABLE_SPAN_SECS) {
+            Some(k) => self.span[k],
+            None => effective_span(self.window, elapsed),
+        }
+    }
+}
+
 /// `num / den`, NaN when the denominator is (nearly) empty: a ratio over no events is
 /// missing, not zero.
 #[inline]
@@ -87,19 +158,40 @@ pub struct DecayedHistogram {
     total: f64,
     origin: f64,
     window: f64,
+    /// The bits of the last exponent and its weight: records mostly share their
+    /// second with the one before.
+    last_exponent: u64,
+    last_weight: f64,
 }
 
 impl DecayedHistogram {
     /// An empty histogram with time constant `window` seconds.
     pub fn new(window: f64) -> DecayedHistogram {
-        DecayedHistogram { bins: [0.0; BINS], total: 0.0, origin: 0.0, window }
+        DecayedHistogram {
+            bins: [0.0; BINS],
+            total: 0.0,
+            origin: 0.0,
+            window,
+            // The bits of a NaN, which no exponent reaching the memo is.
+            last_exponent: u64::MAX,
+            last_weight: 0.0,
+        }
+    }
+
+    /// The bin of a latency (seconds); `None` when it is not a latency.
+    pub fn bin(seconds: f64) -> Option<usize> {
+        (seconds.is_finite() && seconds >= 0.0).then(|| bin_of(seconds))
     }
 
     /// Adds a latency (seconds) observed at time `now` (never decreasing).
     pub fn add(&mut self, now: f64, seconds: f64) {
-        if !seconds.is_finite() || seconds < 0.0 {
-            return;
+        if let Some(bin) = DecayedHistogram::bin(seconds) {
+            self.add_to_bin(now, bin);
         }
+    }
+
+    /// Adds a latency of bin `bin` (see [`DecayedHistogram::bin`]) at time `now`.
+    pub fn add_to_bin(&mut self, now: f64, bin: usize) {
         if self.total == 0.0 {
             self.origin = now;
         }
@@ -111,8 +203,14 @@ impl DecayedHistogram {
             self.origin = now;
             exponent = 0.0;
         }
-        let w = exponent.exp();
-        self.bins[bin_of(seconds)] += w;
+        if exponent.to_bits() != self.last_exponent {
+            self.last_exponent = exponent.to_bits();
+            self.last_weight = exponent.exp();
+        }
+        let w = self.last_weight;
+        if let Some(b) = self.bins.get_mut(bin) {
+            *b += w;
+        }
         self.total += w;
     }
 
@@ -186,6 +284,19 @@ mod tests {
         assert!((rate - 2.0).abs() < 0.15, "{rate}");
         // Early, the span correction keeps the estimate sane.
         assert!((3.0 / effective_span(w, 1.0) - 0.6).abs() < 0.2);
+    }
+
+    #[test]
+    fn window_tables_give_the_values_of_the_functions() {
+        for w in [10.0, 60.0, 600.0, 3.5] {
+            let t = WindowTable::new(w);
+            let xs = [0.0, -0.0, 1.0, 2.0, 0.5, 63.0, 64.0, 100.0, 1023.0, 1024.0, 5e4, -3.0];
+            for x in xs.into_iter().chain([f64::NAN, f64::INFINITY]) {
+                assert_eq!(t.decay(x).to_bits(), decay(x, w).to_bits(), "{w} {x}");
+                let (a, b) = (t.effective_span(x), effective_span(w, x));
+                assert_eq!(a.to_bits(), b.to_bits(), "{w} {x}");
+            }
+        }
     }
 
     #[test]

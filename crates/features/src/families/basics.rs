@@ -48,6 +48,8 @@ impl FeatureFamily for Basics {
 
     fn push(&mut self, input: &Input<'_, '_>, out: &mut Vec<f64>) {
         let r = input.record;
+        // The row is built in place and appended at once: one capacity check, not 22.
+        let mut row = [0.0; WIDTH];
         let present = [
             r.ts.is_some(),
             r.client.is_some(),
@@ -60,36 +62,41 @@ impl FeatureFamily for Basics {
             r.referer.is_some(),
             r.body.is_some(),
         ];
-        out.extend(present.iter().map(|&p| indicator(!p)));
-
-        let method = r.method.as_deref().unwrap_or("");
-        let known = ["GET", "POST", "HEAD"];
-        for m in known {
-            out.push(indicator(method.eq_ignore_ascii_case(m)));
+        for (x, p) in row.iter_mut().zip(present) {
+            *x = indicator(!p);
         }
-        out.push(indicator(
-            !method.is_empty() && !known.iter().any(|m| method.eq_ignore_ascii_case(m)),
-        ));
+
+        let method = r.method.as_deref().unwrap_or("").as_bytes();
+        let is = |name: &[u8]| method.len() == name.len() && method.eq_ignore_ascii_case(name);
+        let (get, post, head) = (is(b"GET"), is(b"POST"), is(b"HEAD"));
+        row[10] = indicator(get);
+        row[11] = indicator(post);
+        row[12] = indicator(head);
+        row[13] = indicator(!(method.is_empty() || get || post || head));
 
         // With the status missing every class is 0; `status_missing` says why.
         let class = r.status.map(|s| s / 100);
-        for c in 2..=5 {
-            out.push(indicator(class == Some(c)));
+        for (c, x) in (2..=5).zip(&mut row[14..18]) {
+            *x = indicator(class == Some(c));
         }
-        out.push(indicator(class.is_some_and(|c| !(2..=5).contains(&c))));
+        row[18] = indicator(class.is_some_and(|c| !(2..=5).contains(&c)));
 
-        out.push(match r.protocol.as_deref() {
+        row[19] = match r.protocol.as_deref() {
             Some(p) => {
                 indicator(p.eq_ignore_ascii_case("HTTP/1.0") || p.eq_ignore_ascii_case("HTTP/0.9"))
             }
             None => f64::NAN,
-        });
-        out.push(r.bytes.map_or(f64::NAN, |b| b as f64));
-        out.push(
-            r.request_time.filter(|t| t.is_finite() && *t >= 0.0).map_or(f64::NAN, |t| t * 1000.0),
-        );
+        };
+        row[20] = r.bytes.map_or(f64::NAN, |b| b as f64);
+        row[21] =
+            r.request_time.filter(|t| t.is_finite() && *t >= 0.0).map_or(f64::NAN, |t| t * 1000.0);
+        out.extend_from_slice(&row);
     }
 }
+
+/// Columns of the family: the missing indicators, four method, five status and one
+/// protocol indicator, bytes and request time.
+const WIDTH: usize = MISSING.len() + 12;
 
 /// 1.0 for true, 0.0 for false.
 #[inline]

@@ -14,8 +14,10 @@ use crate::config::{ClientKey, FeatureConfig};
 use crate::families::basics::indicator;
 use crate::families::{FeatureFamily, Input};
 use crate::hash::{FastHasher, PreHashedMap, hash_bytes};
+use crate::memo::{Content, Slots};
 use crate::preprocess::{FeatureSpec, Transform};
-use crate::window::{decay, effective_span, ratio};
+use crate::request::RequestView;
+use crate::window::{WindowTable, ratio};
 
 /// Counters kept per window, in this order.
 const N: usize = 0;
@@ -92,6 +94,28 @@ fn is_sequential(prev: (u32, Option<u32>), template: u32, number: Option<u32>) -
     }
 }
 
+/// What the family keeps of a request's path: a pure function of the content, so
+/// remembered per content slot (see [`crate::memo`]).
+#[derive(Debug, Clone, Copy)]
+struct PathFacts {
+    /// Hash of the path template (truncated).
+    template: u32,
+    /// The trailing number of the path.
+    number: Option<u32>,
+    /// The path's bit in the per-client set of recent paths.
+    path_bit: usize,
+}
+
+impl PathFacts {
+    fn of(view: &RequestView) -> PathFacts {
+        PathFacts {
+            template: hash_bytes(view.template.as_bytes()) as u32,
+            number: trailing_number(&view.path),
+            path_bit: (hash_bytes(view.path.as_bytes()) % u64::from(PATH_BITS)) as usize,
+        }
+    }
+}
+
 /// The table of tracked clients.
 #[derive(Debug)]
 pub struct ClientTable {
@@ -99,7 +123,7 @@ pub struct ClientTable {
     states: Vec<ClientState>,
     /// `states.len() * windows.len() * COUNTERS` decayed counters.
     counters: Vec<f32>,
-    windows: Vec<f64>,
+    windows: Vec<WindowTable>,
     max_clients: usize,
     ttl: f64,
     next_sweep: f64,
@@ -113,7 +137,7 @@ impl ClientTable {
             index: PreHashedMap::default(),
             states: Vec::new(),
             counters: Vec::new(),
-            windows: config.windows_secs.iter().map(|&w| f64::from(w)).collect(),
+            windows: config.windows_secs.iter().map(|&w| WindowTable::new(f64::from(w))).collect(),
             max_clients: config.max_clients,
             ttl: config.client_ttl_secs as f64,
             next_sweep: f64::NEG_INFINITY,
@@ -229,6 +253,7 @@ pub struct Client {
     table: ClientTable,
     key_by: ClientKey,
     window_names: Vec<u32>,
+    memo: Slots<Option<PathFacts>>,
 }
 
 impl Client {
@@ -238,6 +263,7 @@ impl Client {
             table: ClientTable::new(config),
             key_by: config.client_key,
             window_names: config.windows_secs.clone(),
+            memo: Slots::default(),
         }
     }
 
@@ -280,6 +306,18 @@ impl FeatureFamily for Client {
 
     fn push(&mut self, input: &Input<'_, '_>, out: &mut Vec<f64>) {
         let r = input.record;
+        // Stored for every slot handed out, even for a record without a client, since
+        // the next record with the same content may have one.
+        let facts = match input.content {
+            Content::Decoded { view, slot } => {
+                let facts = view.has_target.then(|| PathFacts::of(view));
+                if let Some(slot) = slot {
+                    self.memo.put(slot, facts);
+                }
+                facts
+            }
+            Content::Remembered { slot } => self.memo.get(slot).copied().flatten(),
+        };
         let Some(addr) = r.client.as_deref() else {
             out.extend(std::iter::repeat_n(
                 f64::NAN,
@@ -323,18 +361,16 @@ impl FeatureFamily for Client {
             s.streak_start = (now - s.first_seen) as f32;
         }
         s.last_seen = now;
-        if input.view.has_target {
-            let template = hash_bytes(input.view.template.as_bytes()) as u32;
-            let number = trailing_number(&input.view.path);
-            let step = is_sequential((s.last_template, s.last_number), template, number);
+        if let Some(f) = facts {
+            let step = is_sequential((s.last_template, s.last_number), f.template, f.number);
             s.sequential += SEQUENCE_ALPHA * (f32::from(step) - s.sequential);
-            (s.last_template, s.last_number) = (template, number);
+            (s.last_template, s.last_number) = (f.template, f.number);
         }
         s.requests = s.requests.saturating_add(1);
 
-        let new_path = match input.view.has_target {
-            true => {
-                let bit = (hash_bytes(input.view.path.as_bytes()) % u64::from(PATH_BITS)) as usize;
+        let new_path = match facts {
+            Some(f) => {
+                let bit = f.path_bit;
                 let (word, mask) = (bit / 64, 1u64 << (bit % 64));
                 if s.paths[word] & mask == 0 {
                     if s.paths_filled >= PATH_FILL_LIMIT {
@@ -348,7 +384,7 @@ impl FeatureFamily for Client {
                     0.0
                 }
             }
-            false => 0.0,
+            None => 0.0,
         };
         let status = r.status;
         let mut add = [0.0f32; COUNTERS];
@@ -375,30 +411,34 @@ impl FeatureFamily for Client {
         let (sequential, streak) = (s.sequential, age - f64::from(s.streak_start));
         let counters = &mut t.counters[i * stride..(i + 1) * stride];
         for (w, c) in t.windows.iter().zip(counters.chunks_exact_mut(COUNTERS)) {
-            let f = decay(dt, *w) as f32;
+            let f = w.decay(dt) as f32;
             for (x, a) in c.iter_mut().zip(add) {
                 *x = *x * f + a;
             }
             let g = |k: usize| f64::from(c[k]);
-            out.push(g(N) / effective_span(*w, age));
-            out.push(ratio(g(E4XX), g(STATUS_N)));
-            out.push(ratio(g(E404), g(STATUS_N)));
-            out.push(ratio(g(AUTH), g(STATUS_N)));
-            out.push(ratio(g(NEW_PATH), g(N)));
-            out.push(ratio(g(POST), g(N)));
-            out.push(ratio(g(BYTES_SUM), g(BYTES_N)));
-            out.push(ratio(g(RT_SUM), g(RT_N)));
+            out.extend_from_slice(&[
+                g(N) / w.effective_span(age),
+                ratio(g(E4XX), g(STATUS_N)),
+                ratio(g(E404), g(STATUS_N)),
+                ratio(g(AUTH), g(STATUS_N)),
+                ratio(g(NEW_PATH), g(N)),
+                ratio(g(POST), g(N)),
+                ratio(g(BYTES_SUM), g(BYTES_N)),
+                ratio(g(RT_SUM), g(RT_N)),
+            ]);
         }
-        out.push(indicator(is_new));
-        out.push(now - first_seen);
-        out.push(if requests >= 2 { f64::from(gap_mean) } else { f64::NAN });
-        out.push(if requests >= 3 && gap_mean > 0.0 {
-            f64::from(gap_var.max(0.0).sqrt() / gap_mean)
-        } else {
-            f64::NAN
-        });
-        out.push(f64::from(sequential));
-        out.push(streak.max(0.0));
+        out.extend_from_slice(&[
+            indicator(is_new),
+            now - first_seen,
+            if requests >= 2 { f64::from(gap_mean) } else { f64::NAN },
+            if requests >= 3 && gap_mean > 0.0 {
+                f64::from(gap_var.max(0.0).sqrt() / gap_mean)
+            } else {
+                f64::NAN
+            },
+            f64::from(sequential),
+            streak.max(0.0),
+        ]);
     }
 }
 
@@ -425,7 +465,7 @@ mod tests {
         let mut v = RequestView::default();
         v.load(r);
         let mut out = Vec::new();
-        c.push(&Input { record: r, view: &v, now, elapsed: now }, &mut out);
+        c.push(&Input::decoded(r, &v, now, now), &mut out);
         out
     }
 
@@ -533,10 +573,7 @@ mod tests {
             r.client = Some(Cow::Owned(format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255)));
             out.clear();
             // All within one second: TTL expiry cannot help, only the capacity bound.
-            c.push(
-                &Input { record: &r, view: &v, now: f64::from(i) * 1e-6, elapsed: 0.0 },
-                &mut out,
-            );
+            c.push(&Input::decoded(&r, &v, f64::from(i) * 1e-6, 0.0), &mut out);
             max_len = max_len.max(c.table().len());
         }
         assert!(max_len <= 10_000, "{max_len}");

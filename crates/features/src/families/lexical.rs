@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::families::basics::indicator;
 use crate::families::{FeatureFamily, Input, entropy_of_counts};
 use crate::hash::{PreHashedMap, hash_bytes};
+use crate::memo::{Content, Slots};
 use crate::preprocess::{FeatureSpec, Transform};
 use crate::request::RequestView;
 use crate::scan::TextStats;
@@ -90,6 +91,7 @@ pub struct Lexical<'p> {
     lower: Vec<u8>,
     ua_cache: PreHashedMap<(f64, bool)>,
     stats: Box<TextStats>,
+    memo: Slots<[f64; WIDTH]>,
 }
 
 impl<'p> Lexical<'p> {
@@ -101,6 +103,7 @@ impl<'p> Lexical<'p> {
             lower: Vec::new(),
             ua_cache: PreHashedMap::default(),
             stats: Box::default(),
+            memo: Slots::default(),
         }
     }
 
@@ -162,7 +165,45 @@ impl FeatureFamily for Lexical<'_> {
     }
 
     fn push(&mut self, input: &Input<'_, '_>, out: &mut Vec<f64>) {
-        let (r, v) = (input.record, input.view);
+        let start = out.len();
+        match input.content {
+            Content::Decoded { view, slot } => {
+                self.push_content(view, out);
+                if let (Some(slot), Some(row)) = (slot, out.get(start..)) {
+                    self.memo.put(slot, row.try_into().unwrap_or([f64::NAN; WIDTH]));
+                }
+            }
+            Content::Remembered { slot } => {
+                out.extend_from_slice(self.memo.get(slot).unwrap_or(&[f64::NAN; WIDTH]));
+            }
+        }
+        let ua = input.record.user_agent.as_deref();
+        let (len, rarity, scanner) = match ua {
+            Some(ua) => {
+                let (rarity, scanner) = self.user_agent(ua);
+                (ua.len() as f64, rarity, indicator(scanner))
+            }
+            None => (f64::NAN, f64::NAN, f64::NAN),
+        };
+        if let Some(row) = out.get_mut(start..start + WIDTH) {
+            row[UA_LENGTH] = len;
+            row[UA_RARITY] = rarity;
+            row[UA_SCANNER] = scanner;
+        }
+    }
+}
+
+/// Columns of the family.
+const WIDTH: usize = COUNTS.len() + PAYLOAD.len() + TOKENS.len() + RARITY.len() + 1;
+/// The columns that depend on the user agent rather than the request content.
+const UA_LENGTH: usize = 3;
+const UA_RARITY: usize = COUNTS.len() + PAYLOAD.len() + TOKENS.len() + 3;
+const UA_SCANNER: usize = WIDTH - 1;
+
+impl Lexical<'_> {
+    /// Appends the family's columns computed from the request content alone; the user
+    /// agent columns are placeholders the caller fills.
+    fn push_content(&mut self, v: &RequestView, out: &mut Vec<f64>) {
         let target = v.has_target;
         // Without a target, content features are missing rather than zero.
         let t = |x: f64| if target { x } else { f64::NAN };
@@ -177,7 +218,7 @@ impl FeatureFamily for Lexical<'_> {
         out.push(len(v.raw_path_len));
         out.push(len(v.raw_query_len));
         out.push(len(v.raw_body_len));
-        out.push(r.user_agent.as_deref().map_or(f64::NAN, |ua| ua.len() as f64));
+        out.push(f64::NAN);
         out.push(t((v.params.len() + v.params_dropped) as f64));
         out.push(t(f64::from(st.path_depth)));
         out.push(t(v.percent_escapes as f64));
@@ -209,11 +250,10 @@ impl FeatureFamily for Lexical<'_> {
         let name_rarity =
             v.params.iter().map(|p| m.param_names.rarity(v.name(p))).fold(0.0, f64::max);
         out.push(t(name_rarity));
-        let ua = r.user_agent.as_deref().map(|ua| self.user_agent(ua));
-        out.push(ua.map_or(f64::NAN, |u| u.0));
+        out.push(f64::NAN);
         let ngram = m.ngrams.score(content);
         out.push(t(ngram.map_or(0.0, |s| s.mean_rarity)));
         out.push(t(ngram.map_or(0.0, |s| s.unseen_ratio)));
-        out.push(ua.map_or(f64::NAN, |u| indicator(u.1)));
+        out.push(f64::NAN);
     }
 }

@@ -23,6 +23,7 @@ use std::sync::LazyLock;
 
 use anomalog_ingest::Record;
 
+use crate::memo::Content;
 use crate::preprocess::FeatureSpec;
 use crate::request::RequestView;
 
@@ -30,12 +31,25 @@ use crate::request::RequestView;
 pub struct Input<'r, 'a> {
     /// The record.
     pub record: &'r Record<'a>,
-    /// Its decoded request parts.
-    pub view: &'r RequestView,
+    /// Its decoded request parts, or where the results of the same content are
+    /// remembered (see [`crate::memo`]).
+    pub content: Content<'r>,
     /// The stream time the record happens at (seconds; see [`crate::window::Clock`]).
     pub now: f64,
     /// Seconds since the stream's first timestamp.
     pub elapsed: f64,
+}
+
+impl<'r, 'a> Input<'r, 'a> {
+    /// A record decoded into `view`, with nothing remembered.
+    pub fn decoded(
+        record: &'r Record<'a>,
+        view: &'r RequestView,
+        now: f64,
+        elapsed: f64,
+    ) -> Input<'r, 'a> {
+        Input { record, content: Content::Decoded { view, slot: None }, now, elapsed }
+    }
 }
 
 /// One family of features.

@@ -10,7 +10,7 @@
 use crate::config::FeatureConfig;
 use crate::families::{FeatureFamily, Input};
 use crate::preprocess::{FeatureSpec, Transform};
-use crate::window::{DecayedHistogram, decay, effective_span, ratio};
+use crate::window::{DecayedHistogram, WindowTable, ratio};
 
 /// Latency statistics are recomputed at most this often (stream seconds) or every
 /// [`REFRESH_RECORDS`] records: they move slowly, and quantiles cost a scan of the
@@ -38,14 +38,17 @@ struct Latency {
 
 /// The site family.
 pub struct Site {
-    short: f64,
-    baseline: f64,
     short_name: u32,
     last: Option<f64>,
     counts: [Counts; 2],
+    /// The short and baseline windows.
+    tables: [WindowTable; 2],
     /// The decay factors of the short and baseline windows for `last_dt`.
     factors: [f64; 2],
     last_dt: f64,
+    /// Their effective spans for `last_elapsed`.
+    spans: [f64; 2],
+    last_elapsed: u64,
     hist: [DecayedHistogram; 2],
     cached: Latency,
     cached_at: f64,
@@ -61,13 +64,15 @@ impl Site {
         let longest = config.windows_secs.last().map_or(short, |&w| f64::from(w));
         let baseline = if longest > short { longest } else { short * 60.0 };
         Site {
-            short,
-            baseline,
             short_name,
             last: None,
             counts: [Counts::default(); 2],
+            tables: [WindowTable::new(short), WindowTable::new(baseline)],
             factors: [1.0; 2],
             last_dt: 0.0,
+            spans: [f64::NAN; 2],
+            // The bits of a NaN, which no elapsed time is.
+            last_elapsed: u64::MAX,
             hist: [DecayedHistogram::new(short), DecayedHistogram::new(baseline)],
             cached: Latency {
                 p50_ms: f64::NAN,
@@ -124,21 +129,25 @@ impl FeatureFamily for Site {
         // last interval are reused when it repeats.
         if dt.to_bits() != self.last_dt.to_bits() {
             self.last_dt = dt;
-            self.factors = [decay(dt, self.short), decay(dt, self.baseline)];
+            self.factors = self.tables.each_ref().map(|t| t.decay(dt));
         }
         for (c, f) in self.counts.iter_mut().zip(self.factors) {
             c.n = c.n * f + 1.0;
             c.status_n = c.status_n * f + f64::from(u8::from(is5xx.is_some()));
             c.e5xx = c.e5xx * f + f64::from(u8::from(is5xx == Some(true)));
         }
-        if let Some(rt) = r.request_time.filter(|t| t.is_finite() && *t >= 0.0) {
-            self.hist[0].add(now, rt);
-            self.hist[1].add(now, rt);
+        if let Some(bin) = r.request_time.and_then(DecayedHistogram::bin) {
+            self.hist[0].add_to_bin(now, bin);
+            self.hist[1].add_to_bin(now, bin);
             self.dirty = true;
         }
+        if input.elapsed.to_bits() != self.last_elapsed {
+            self.last_elapsed = input.elapsed.to_bits();
+            self.spans = self.tables.each_ref().map(|t| t.effective_span(input.elapsed));
+        }
         let [s, b] = self.counts;
-        let rate_short = s.n / effective_span(self.short, input.elapsed);
-        let rate_base = b.n / effective_span(self.baseline, input.elapsed);
+        let rate_short = s.n / self.spans[0];
+        let rate_base = b.n / self.spans[1];
         let ratio_short = ratio(s.e5xx, s.status_n);
         let lat = self.latency(now);
         out.push(rate_short);
@@ -163,7 +172,7 @@ mod tests {
     fn run(site: &mut Site, r: &Record<'_>, now: f64) -> Vec<f64> {
         let v = RequestView::default();
         let mut out = Vec::new();
-        site.push(&Input { record: r, view: &v, now, elapsed: now }, &mut out);
+        site.push(&Input::decoded(r, &v, now, now), &mut out);
         out
     }
 

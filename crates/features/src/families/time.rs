@@ -79,10 +79,7 @@ mod tests {
     fn at(s: &str) -> Vec<f64> {
         let r = Record { ts: Timestamp::parse_iso8601(s.as_bytes()), ..Record::default() };
         let mut out = Vec::new();
-        Time::default().push(
-            &Input { record: &r, view: &RequestView::default(), now: 0.0, elapsed: 0.0 },
-            &mut out,
-        );
+        Time::default().push(&Input::decoded(&r, &RequestView::default(), 0.0, 0.0), &mut out);
         out
     }
 

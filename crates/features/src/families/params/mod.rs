@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::families::basics::indicator;
 use crate::families::{FeatureFamily, Input};
 use crate::hash::{FastHasher, FastMap};
+use crate::memo::{Content, Slots};
 use crate::preprocess::{FeatureSpec, Transform};
 use crate::request::RequestView;
 use profile::{CharScratch, ParamProfile, ProfileBuilder};
@@ -174,12 +175,18 @@ pub struct Params<'p> {
     model: &'p ParamModel,
     key: String,
     scratch: CharScratch,
+    memo: Slots<[f64; WIDTH]>,
 }
 
 impl<'p> Params<'p> {
     /// The family scoring against `model`.
     pub fn new(model: &'p ParamModel) -> Params<'p> {
-        Params { model, key: String::new(), scratch: CharScratch::default() }
+        Params {
+            model,
+            key: String::new(),
+            scratch: CharScratch::default(),
+            memo: Slots::default(),
+        }
     }
 }
 
@@ -207,10 +214,29 @@ impl FeatureFamily for Params<'_> {
     }
 
     fn push(&mut self, input: &Input<'_, '_>, out: &mut Vec<f64>) {
-        let v = input.view;
+        match input.content {
+            Content::Decoded { view, slot } => {
+                let row = self.score(view);
+                out.extend_from_slice(&row);
+                if let Some(slot) = slot {
+                    self.memo.put(slot, row);
+                }
+            }
+            Content::Remembered { slot } => {
+                out.extend_from_slice(self.memo.get(slot).unwrap_or(&[f64::NAN; WIDTH]));
+            }
+        }
+    }
+}
+
+/// Columns of the family.
+const WIDTH: usize = SCORES.len() + COUNTS.len() + 2;
+
+impl Params<'_> {
+    /// The family's columns for a decoded request.
+    fn score(&mut self, v: &RequestView) -> [f64; WIDTH] {
         if !v.has_target {
-            out.extend(std::iter::repeat_n(f64::NAN, SCORES.len() + COUNTS.len() + 2));
-            return;
+            return [f64::NAN; WIDTH];
         }
         let m = self.model;
         let template = m.templates.get(&v.template);
@@ -252,10 +278,21 @@ impl FeatureFamily for Params<'_> {
             Some(orders) => indicator(orders.binary_search(&order_hash(v)).is_err()),
             None => f64::NAN,
         };
-        out.extend([max, sum, len_max, dist_max]);
-        out.extend([novel, enums, numerics, unseen, missing as u32, repeated].map(f64::from));
-        out.push(order_unseen);
-        out.push(indicator(template.is_none()));
+        let counts = [novel, enums, numerics, unseen, missing as u32, repeated].map(f64::from);
+        [
+            max,
+            sum,
+            len_max,
+            dist_max,
+            counts[0],
+            counts[1],
+            counts[2],
+            counts[3],
+            counts[4],
+            counts[5],
+            order_unseen,
+            indicator(template.is_none()),
+        ]
     }
 }
 
@@ -279,7 +316,7 @@ mod tests {
         let r = Record::default();
         let mut fam = Params::new(model);
         let mut out = Vec::new();
-        fam.push(&Input { record: &r, view: &v, now: 0.0, elapsed: 0.0 }, &mut out);
+        fam.push(&Input::decoded(&r, &v, 0.0, 0.0), &mut out);
         let mut specs = Vec::new();
         fam.specs(&mut specs);
         assert_eq!(specs.len(), out.len());
@@ -337,7 +374,7 @@ mod tests {
         let v = RequestView::default();
         let r = Record::default();
         let mut out = Vec::new();
-        Params::new(&m).push(&Input { record: &r, view: &v, now: 0.0, elapsed: 0.0 }, &mut out);
+        Params::new(&m).push(&Input::decoded(&r, &v, 0.0, 0.0), &mut out);
         assert!(out.iter().all(|x| x.is_nan()));
     }
 }
