@@ -1,6 +1,6 @@
 //! Autoencoder fitting, scoring and explanation.
 
-use super::dense::{standardize_into, sum_sq_diff};
+use super::dense::{STANDARDIZE_ROWS, simd_dispatch, standardize_t, sum_sq_diff, transpose};
 use super::network::{Network, Workspace};
 use super::params::{AutoencoderParams, AutoencoderValidParams};
 use crate::error::FitError;
@@ -73,7 +73,7 @@ impl Fit for AutoencoderValidParams {
         let mut ws = net.workspace(batch.max(PASS_ROWS.min(n_val.max(1))));
         let mut opt = net.adam(p.learning_rate);
         let mut order: Vec<usize> = (0..n_train).collect();
-        let mut buf = vec![0.0; batch * d];
+        let mut buf = vec![0.0; ws.rows() * d];
         let (mut best, mut best_net, mut stale, mut epochs_run) =
             (f64::INFINITY, net.clone(), 0, 0);
         for _ in 0..p.max_epochs {
@@ -81,15 +81,18 @@ impl Fit for AutoencoderValidParams {
             order.shuffle(&mut rng);
             let mut train_loss = 0.0;
             for chunk in order.chunks(batch) {
+                let rows = chunk.len();
                 for (k, &i) in chunk.iter().enumerate() {
-                    buf[k * d..(k + 1) * d].copy_from_slice(&train[i * d..(i + 1) * d]);
+                    for (j, &v) in train[i * d..(i + 1) * d].iter().enumerate() {
+                        buf[j * rows + k] = v;
+                    }
                 }
                 let loss = net.train_step(&buf[..chunk.len() * d], chunk.len(), &mut ws, &mut opt);
                 train_loss += loss * chunk.len() as f64;
             }
             // Without a validation split, the training loss is the stopping criterion.
             let loss = if n_val > 0 {
-                mean_error(&net, val, &mut ws)
+                mean_error(&net, val, &mut ws, &mut buf)
             } else {
                 train_loss / n_train as f64
             };
@@ -120,21 +123,48 @@ impl Fit for AutoencoderValidParams {
     }
 }
 
-/// Mean squared reconstruction error over standardized rows.
-fn mean_error(net: &Network, z: &[f32], ws: &mut Workspace) -> f64 {
+/// Mean squared reconstruction error over standardized rows (row-major); `buf` holds a
+/// workspace's worth of rows.
+fn mean_error(net: &Network, z: &[f32], ws: &mut Workspace, buf: &mut [f32]) -> f64 {
     let d = net.inputs();
     let mut total = 0.0;
     for block in z.chunks(ws.rows() * d) {
-        let out = net.forward(block, block.len() / d, ws);
-        total += f64::from(sum_sq_diff(out, block));
+        let rows = block.len() / d;
+        let t = &mut buf[..block.len()];
+        transpose(block, rows, d, t);
+        let out = net.forward(t, rows, ws);
+        total += f64::from(sum_sq_diff(out, t));
     }
     total / z.len().max(1) as f64
+}
+
+simd_dispatch!(
+    /// `errors[i] = Σⱼ (a[j, i] - b[j, i])²` for feature-major `a` and `b` (`d x rows`,
+    /// `rows = errors.len()`): each row's squared error, summed over features in order,
+    /// vectorized across rows.
+    row_sq_errors => row_sq_errors_body(a: &[f32], b: &[f32], errors: &mut [f32])
+);
+
+#[inline(always)]
+fn row_sq_errors_body(a: &[f32], b: &[f32], errors: &mut [f32]) {
+    let rows = errors.len();
+    errors.fill(0.0);
+    if rows == 0 {
+        return;
+    }
+    for (ar, br) in a.chunks_exact(rows).zip(b.chunks_exact(rows)) {
+        for ((e, x), y) in errors.iter_mut().zip(ar).zip(br) {
+            *e += (x - y) * (x - y);
+        }
+    }
 }
 
 /// Buffers one scoring thread reuses across blocks.
 struct Scratch {
     inv_scale: Vec<f64>,
+    tmp: Vec<f32>,
     z: Vec<f32>,
+    errors: Vec<f32>,
     ws: Workspace,
 }
 
@@ -176,18 +206,20 @@ impl Autoencoder {
     fn scratch(&self, rows: usize) -> Scratch {
         Scratch {
             inv_scale: self.scale.iter().map(|s| 1.0 / s).collect(),
+            tmp: vec![0.0; STANDARDIZE_ROWS * self.mean.len()],
             z: vec![0.0; rows * self.mean.len()],
+            errors: vec![0.0; rows],
             ws: self.network.workspace(rows),
         }
     }
 
     /// Standardizes a block of at most the scratch's rows and reconstructs it; returns the
-    /// standardized rows and their reconstruction.
+    /// standardized rows and their reconstruction, both feature-major.
     fn reconstruct<'s>(&self, rows: &[f64], s: &'s mut Scratch) -> (&'s [f32], &'s [f32]) {
         let d = self.mean.len();
         let n = rows.len() / d;
         let z = &mut s.z[..n * d];
-        standardize_into(rows, &self.mean, &s.inv_scale, self.imputer.medians(), z);
+        standardize_t(rows, &self.mean, &s.inv_scale, self.imputer.medians(), &mut s.tmp, z);
         let out = self.network.forward(z, n, &mut s.ws);
         (z, out)
     }
@@ -196,10 +228,13 @@ impl Autoencoder {
     fn score_block(&self, rows: &[f64], out: &mut [f64], s: &mut Scratch) {
         let d = self.mean.len();
         for (o, pass) in out.chunks_mut(PASS_ROWS).zip(rows.chunks(PASS_ROWS * d)) {
+            let mut errors = std::mem::take(&mut s.errors);
             let (z, rec) = self.reconstruct(pass, s);
-            for ((o, zr), rr) in o.iter_mut().zip(z.chunks_exact(d)).zip(rec.chunks_exact(d)) {
-                *o = f64::from(sum_sq_diff(rr, zr)) / d as f64;
+            row_sq_errors(rec, z, &mut errors[..o.len()]);
+            for (o, e) in o.iter_mut().zip(&errors) {
+                *o = f64::from(*e) / d as f64;
             }
+            s.errors = errors;
         }
     }
 }

@@ -141,20 +141,101 @@ pub(crate) fn gemm<T: Real>(alpha: T, a: Operand<'_, T>, b: Operand<'_, T>, beta
     }
 }
 
-/// Standardizes row-major `rows` (`d` wide) into `out` as `f32`: `(v - mean) * inv_scale`,
-/// with a non-finite value (missing) replaced by its column's `fill` first.
-pub(crate) fn standardize_into(
+/// Defines `pub(crate) fn $name(args)` calling `$body(args)` compiled for the widest SIMD
+/// the CPU has (AVX-512, AVX2, or the baseline), picked at run time. `$body` must be an
+/// `#[inline(always)]` function so each copy is vectorized for its own feature set.
+macro_rules! simd_dispatch {
+    ($(#[$doc:meta])* $name:ident => $body:ident($($arg:ident: $ty:ty),* $(,)?)) => {
+        $(#[$doc])*
+        pub(crate) fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                fn wide($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                #[target_feature(enable = "avx2")]
+                fn narrow($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU supports the feature `wide` is compiled for.
+                    return unsafe { wide($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: as above.
+                    return unsafe { narrow($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+pub(crate) use simd_dispatch;
+
+/// Rows standardized together by [`standardize_t`]: one cache line of `f32` per feature
+/// when they are written out feature-major.
+pub(crate) const STANDARDIZE_ROWS: usize = 16;
+
+simd_dispatch!(
+    /// Standardizes row-major `rows` (`n x d`, `d = mean.len()`) into `out` as `f32` in
+    /// feature-major order (`d x n`: `out[j * n + i]` is feature `j` of row `i`), computing
+    /// `(v - mean) * inv_scale` with a non-finite value (missing) replaced by its column's
+    /// `fill` first. `tmp` holds at least `STANDARDIZE_ROWS * d` values.
+    standardize_t => standardize_t_body(
+        rows: &[f64],
+        mean: &[f64],
+        inv_scale: &[f64],
+        fill: &[f64],
+        tmp: &mut [f32],
+        out: &mut [f32],
+    )
+);
+
+#[inline(always)]
+fn standardize_t_body(
     rows: &[f64],
     mean: &[f64],
     inv_scale: &[f64],
     fill: &[f64],
+    tmp: &mut [f32],
     out: &mut [f32],
 ) {
     let d = mean.len();
-    for (r, o) in rows.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
-        for ((((o, &v), &m), &s), &f) in o.iter_mut().zip(r).zip(mean).zip(inv_scale).zip(fill) {
-            let v = if v.is_finite() { v } else { f };
-            *o = ((v - m) * s) as f32;
+    if d == 0 {
+        return;
+    }
+    let n = rows.len() / d;
+    assert!(out.len() >= n * d && tmp.len() >= STANDARDIZE_ROWS * d, "standardize_t shapes");
+    // Standardize a group of rows row-major (contiguous, vectorized across features), then
+    // write it out feature-major one contiguous run per feature, instead of scattering
+    // every value to its own cache line.
+    for (g, group) in rows.chunks(STANDARDIZE_ROWS * d).enumerate() {
+        let len = group.len() / d;
+        let t = &mut tmp[..group.len()];
+        for (r, tr) in group.chunks_exact(d).zip(t.chunks_exact_mut(d)) {
+            for ((((t, &v), &m), &s), &f) in tr.iter_mut().zip(r).zip(mean).zip(inv_scale).zip(fill)
+            {
+                let v = if v.is_finite() { v } else { f };
+                *t = ((v - m) * s) as f32;
+            }
+        }
+        let i0 = g * STANDARDIZE_ROWS;
+        for j in 0..d {
+            let run = &mut out[j * n + i0..j * n + i0 + len];
+            for (i, o) in run.iter_mut().enumerate() {
+                *o = t[i * d + j];
+            }
+        }
+    }
+}
+
+/// Copies row-major `src` (`rows x cols`) into `dst` transposed (`cols x rows`).
+pub(crate) fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    assert!(src.len() >= rows * cols && dst.len() >= rows * cols, "transpose shapes");
+    for (i, r) in src.chunks_exact(cols).take(rows).enumerate() {
+        for (j, &v) in r.iter().enumerate() {
+            dst[j * rows + i] = v;
         }
     }
 }
@@ -194,38 +275,6 @@ pub(crate) fn sum_sq_diff(a: &[f32], b: &[f32]) -> f32 {
     }
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 }
-
-/// Defines `pub(crate) fn $name(args)` calling `$body(args)` compiled for the widest SIMD
-/// the CPU has (AVX-512, AVX2, or the baseline), picked at run time. `$body` must be an
-/// `#[inline(always)]` function so each copy is vectorized for its own feature set.
-macro_rules! simd_dispatch {
-    ($(#[$doc:meta])* $name:ident => $body:ident($($arg:ident: $ty:ty),* $(,)?)) => {
-        $(#[$doc])*
-        pub(crate) fn $name($($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f")]
-                fn wide($($arg: $ty),*) {
-                    $body($($arg),*)
-                }
-                #[target_feature(enable = "avx2")]
-                fn narrow($($arg: $ty),*) {
-                    $body($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU supports the feature `wide` is compiled for.
-                    return unsafe { wide($($arg),*) };
-                }
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: as above.
-                    return unsafe { narrow($($arg),*) };
-                }
-            }
-            $body($($arg),*)
-        }
-    };
-}
-pub(crate) use simd_dispatch;
 
 simd_dispatch!(
     /// `tanh(x)` ([`tanh`]) of every element.

@@ -1,10 +1,12 @@
 //! A small fully connected `f32` network whose forward and backward passes are matrix
 //! products over a block of rows.
 //!
-//! Activations of a block are row-major (`rows x width`) per layer and weights are
-//! `outputs x inputs`, so a layer is one GEMM `A · Wᵀ` and its gradients two more
-//! (`Δᵀ · A` for the weights, `Δ · W` for the layer below). `f32` halves memory traffic and
-//! doubles SIMD width; the reconstruction errors it scores are far larger than its rounding.
+//! Activations of a block are stored feature-major (`width x rows`: each unit's values for
+//! all rows contiguous) and weights `outputs x inputs`, so a layer is one GEMM `W · A` whose
+//! large operand is read in its natural order (the GEMM packs it with plain copies instead
+//! of a transposing gather), and the gradients are two more (`Δ · Aᵀ` for the weights,
+//! `Wᵀ · Δ` for the layer below). `f32` halves memory traffic and doubles SIMD width; the
+//! reconstruction errors it scores are far larger than its rounding.
 
 use super::dense::{Operand, gemm, tanh_in_place};
 use super::params::Activation;
@@ -92,21 +94,24 @@ impl Network {
         Adam { m: zeros(), v: zeros(), grads: zeros(), t: 0, lr }
     }
 
-    /// Runs `rows` rows (row-major in `input`, at most the workspace's rows) forward;
-    /// returns the reconstruction, `rows x inputs`.
+    /// Runs `rows` rows (feature-major in `input`, `inputs x rows`, at most the workspace's
+    /// rows) forward; returns the reconstruction, feature-major too.
     pub fn forward<'w>(&self, input: &[f32], rows: usize, ws: &'w mut Workspace) -> &'w [f32] {
+        if rows == 0 {
+            return &[];
+        }
         let last = self.layers.len() - 1;
         for (li, l) in self.layers.iter().enumerate() {
             let (before, after) = ws.acts.split_at_mut(li);
             let a_in = if li == 0 { input } else { &before[li - 1][..] };
             let a_out = &mut after[0][..rows * l.outputs];
-            for r in a_out.chunks_exact_mut(l.outputs) {
-                r.copy_from_slice(&l.b);
+            for (unit, &b) in a_out.chunks_exact_mut(rows).zip(&l.b) {
+                unit.fill(b);
             }
             gemm(
                 1.0,
-                Operand::rows(a_in, rows, l.inputs),
-                Operand::rows(&l.w, l.outputs, l.inputs).t(),
+                Operand::rows(&l.w, l.outputs, l.inputs),
+                Operand::rows(a_in, l.inputs, rows),
                 1.0,
                 a_out,
             );
@@ -120,8 +125,8 @@ impl Network {
         &ws.acts[last][..rows * self.layers[last].outputs]
     }
 
-    /// One Adam step on the mean squared reconstruction error of a minibatch; returns the
-    /// batch loss (mean over rows and features).
+    /// One Adam step on the mean squared reconstruction error of a minibatch (feature-major,
+    /// `inputs x rows`); returns the batch loss (mean over rows and features).
     pub fn train_step(
         &mut self,
         input: &[f32],
@@ -147,21 +152,20 @@ impl Network {
             let (gw, gb) = &mut opt.grads[li];
             gemm(
                 1.0,
-                Operand::rows(delta, rows, l.outputs).t(),
-                Operand::rows(a_in, rows, l.inputs),
+                Operand::rows(delta, l.outputs, rows),
+                Operand::rows(a_in, l.inputs, rows).t(),
                 0.0,
                 gw,
             );
-            gb.iter_mut().for_each(|g| *g = 0.0);
-            for dr in delta.chunks_exact(l.outputs) {
-                gb.iter_mut().zip(dr).for_each(|(g, v)| *g += v);
+            for (g, unit) in gb.iter_mut().zip(delta.chunks_exact(rows)) {
+                *g = unit.iter().sum();
             }
             if li > 0 {
                 let dp = &mut ws.delta_prev[..rows * l.inputs];
                 gemm(
                     1.0,
-                    Operand::rows(delta, rows, l.outputs),
-                    Operand::rows(&l.w, l.outputs, l.inputs),
+                    Operand::rows(&l.w, l.outputs, l.inputs).t(),
+                    Operand::rows(delta, l.outputs, rows),
                     0.0,
                     dp,
                 );

@@ -2,7 +2,9 @@
 
 use super::nystrom::{backward_solve_transposed, landmark_cholesky, lower_inverse};
 use super::params::{OneClassSvmParams, OneClassSvmValidParams};
-use crate::autoencoder::dense::{Operand, exp, gemm, simd_dispatch, standardize_into, sum_sq};
+use crate::autoencoder::dense::{
+    Operand, STANDARDIZE_ROWS, exp, gemm, simd_dispatch, standardize_t, sum_sq, transpose,
+};
 use crate::error::FitError;
 use crate::impute::Imputer;
 use crate::matrix::MatrixView;
@@ -93,13 +95,9 @@ impl Fit for OneClassSvmValidParams {
             imputer: Imputer::new(column_medians(x)),
         };
         let mut at_landmarks = vec![0.0; m];
-        let mut kernel = vec![0.0; m * m];
-        model.decisions(
-            &model.landmarks,
-            &lnorms(&model.landmarks, d),
-            &mut kernel,
-            &mut at_landmarks,
-        );
+        let mut s = model.scratch(m);
+        transpose(&model.landmarks, m, d, &mut s.z);
+        model.decisions(&mut s, &mut at_landmarks);
         model.inside = (0..m as u32).filter(|&i| at_landmarks[i as usize] <= 0.0).collect();
         debug_assert_eq!(model.check_state(), Ok(()));
         Ok(model)
@@ -138,16 +136,18 @@ fn lnorms(rows: &[f32], d: usize) -> Vec<f32> {
 }
 
 simd_dispatch!(
-    /// `ρ - Σⱼ αⱼ exp(-γ max(0, ‖z‖² + kⱼ))` per row, where `k` holds `‖l‖² - 2 z·l`
-    /// (`rows x m`) and `z` the standardized rows (`rows x d`): the RBF decision values
-    /// from the distance GEMM. The weighted sum runs in `f64` over eight fixed lanes.
+    /// `out[i] = ρ - Σⱼ αⱼ exp(-γ max(0, ‖zᵢ‖² + k[j, i]))`, where `k` holds
+    /// `‖lⱼ‖² - 2 lⱼ·zᵢ` (`m x rows`) and `z` the standardized rows, feature-major
+    /// (`d x rows`): the RBF decision values from the distance GEMM. Vectorized across
+    /// rows; each row sums over the landmarks in order, in `f64`. `norms` holds `rows`
+    /// values of scratch.
     rbf_decisions => rbf_decisions_body(
         k: &[f32],
         z: &[f32],
-        d: usize,
         alpha: &[f64],
         gamma: f32,
         rho: f64,
+        norms: &mut [f32],
         out: &mut [f64],
     )
 );
@@ -156,29 +156,30 @@ simd_dispatch!(
 fn rbf_decisions_body(
     k: &[f32],
     z: &[f32],
-    d: usize,
     alpha: &[f64],
     gamma: f32,
     rho: f64,
+    norms: &mut [f32],
     out: &mut [f64],
 ) {
-    let m = alpha.len();
-    for ((o, kr), zr) in out.iter_mut().zip(k.chunks_exact(m)).zip(z.chunks_exact(d)) {
-        let zn = sum_sq(zr);
-        let mut acc = [0.0f64; 8];
-        let (kc, ac) = (kr.chunks_exact(8), alpha.chunks_exact(8));
-        let (krest, arest) = (kc.remainder(), ac.remainder());
-        for (kv, av) in kc.zip(ac) {
-            for i in 0..8 {
-                acc[i] += av[i] * f64::from(exp(-gamma * (kv[i] + zn).max(0.0)));
-            }
-        }
-        for (i, (kv, av)) in krest.iter().zip(arest).enumerate() {
-            acc[i] += av * f64::from(exp(-gamma * (kv + zn).max(0.0)));
-        }
-        let f = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-        *o = rho - f;
+    let rows = out.len();
+    if rows == 0 {
+        return;
     }
+    let norms = &mut norms[..rows];
+    norms.fill(0.0);
+    for feature in z.chunks_exact(rows) {
+        for (n, v) in norms.iter_mut().zip(feature) {
+            *n += v * v;
+        }
+    }
+    out.fill(0.0);
+    for (kr, &a) in k.chunks_exact(rows).zip(alpha) {
+        for ((o, &kv), &n) in out.iter_mut().zip(kr).zip(norms.iter()) {
+            *o += a * f64::from(exp(-gamma * (kv + n).max(0.0)));
+        }
+    }
+    out.iter_mut().for_each(|o| *o = rho - *o);
 }
 
 /// Minimizes the one-class SVM primal on explicit features `phi` (n x m),
@@ -282,25 +283,31 @@ impl OneClassSvm {
         Ok(())
     }
 
-    /// Decision values `ρ - f(z)` of standardized rows `z`; `norms` are the landmarks'
-    /// squared norms and `kernel` a buffer of at least `rows x landmarks`.
-    fn decisions(&self, z: &[f32], norms: &[f32], kernel: &mut [f32], out: &mut [f64]) {
+    /// Decision values `ρ - f(z)` of the standardized rows in `s.z` (feature-major,
+    /// `d x out.len()`).
+    fn decisions(&self, s: &mut Scratch, out: &mut [f64]) {
         let (d, m) = (self.mean.len(), self.alpha.len());
         let rows = out.len();
-        let k = &mut kernel[..rows * m];
-        for r in k.chunks_exact_mut(m) {
-            r.copy_from_slice(norms);
+        if rows == 0 {
+            return;
         }
-        gemm(-2.0, Operand::rows(z, rows, d), Operand::rows(&self.landmarks, m, d).t(), 1.0, k);
-        rbf_decisions(k, z, d, &self.alpha, self.gamma as f32, self.rho, out);
+        let k = &mut s.kernel[..m * rows];
+        for (kr, &n) in k.chunks_exact_mut(rows).zip(&s.lnorms) {
+            kr.fill(n);
+        }
+        let z = &s.z[..d * rows];
+        gemm(-2.0, Operand::rows(&self.landmarks, m, d), Operand::rows(z, d, rows), 1.0, k);
+        rbf_decisions(k, z, &self.alpha, self.gamma as f32, self.rho, &mut s.norms, out);
     }
 
     fn scratch(&self, rows: usize) -> Scratch {
         let d = self.mean.len();
         Scratch {
             inv_scale: self.scale.iter().map(|s| 1.0 / s).collect(),
-            norms: lnorms(&self.landmarks, d),
+            lnorms: lnorms(&self.landmarks, d),
+            tmp: vec![0.0; STANDARDIZE_ROWS * d],
             z: vec![0.0; rows * d],
+            norms: vec![0.0; rows],
             kernel: vec![0.0; rows * self.alpha.len()],
         }
     }
@@ -310,8 +317,8 @@ impl OneClassSvm {
         let d = self.mean.len();
         for (o, pass) in out.chunks_mut(PASS_ROWS).zip(rows.chunks(PASS_ROWS * d)) {
             let z = &mut s.z[..pass.len()];
-            standardize_into(pass, &self.mean, &s.inv_scale, self.imputer.medians(), z);
-            self.decisions(z, &s.norms, &mut s.kernel, o);
+            standardize_t(pass, &self.mean, &s.inv_scale, self.imputer.medians(), &mut s.tmp, z);
+            self.decisions(s, o);
         }
     }
 }
@@ -319,8 +326,13 @@ impl OneClassSvm {
 /// Buffers one scoring thread reuses across blocks.
 struct Scratch {
     inv_scale: Vec<f64>,
-    norms: Vec<f32>,
+    /// Squared norms of the landmarks.
+    lnorms: Vec<f32>,
+    tmp: Vec<f32>,
+    /// Standardized rows of a pass, feature-major.
     z: Vec<f32>,
+    /// Squared norms of the rows of a pass.
+    norms: Vec<f32>,
     kernel: Vec<f32>,
 }
 
