@@ -13,6 +13,7 @@
 //! single-threaded and seeded, so the model depends only on the seed and the data; scoring
 //! runs blocks of rows in parallel, and a row's score does not depend on its block.
 
+pub(crate) mod affine;
 mod algorithm;
 pub(crate) mod dense;
 mod network;

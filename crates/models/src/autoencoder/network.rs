@@ -2,12 +2,12 @@
 //! products over a block of rows.
 //!
 //! Activations of a block are stored feature-major (`width x rows`: each unit's values for
-//! all rows contiguous) and weights `outputs x inputs`, so a layer is one GEMM `W · A` whose
-//! large operand is read in its natural order (the GEMM packs it with plain copies instead
-//! of a transposing gather), and the gradients are two more (`Δ · Aᵀ` for the weights,
-//! `Wᵀ · Δ` for the layer below). `f32` halves memory traffic and doubles SIMD width; the
+//! all rows contiguous) and weights `outputs x inputs`, so a layer is one product `W · A`
+//! whose large operand is read in its natural order ([`super::affine`]), and the gradients
+//! are two GEMMs (`Δ · Aᵀ` for the weights, `Wᵀ · Δ` for the layer below). `f32` halves memory traffic and doubles SIMD width; the
 //! reconstruction errors it scores are far larger than its rounding.
 
+use super::affine::affine;
 use super::dense::{Operand, gemm, tanh_in_place};
 use super::params::Activation;
 use rand::Rng;
@@ -105,16 +105,7 @@ impl Network {
             let (before, after) = ws.acts.split_at_mut(li);
             let a_in = if li == 0 { input } else { &before[li - 1][..] };
             let a_out = &mut after[0][..rows * l.outputs];
-            for (unit, &b) in a_out.chunks_exact_mut(rows).zip(&l.b) {
-                unit.fill(b);
-            }
-            gemm(
-                1.0,
-                Operand::rows(&l.w, l.outputs, l.inputs),
-                Operand::rows(a_in, l.inputs, rows),
-                1.0,
-                a_out,
-            );
+            affine(&l.w, &l.b, &a_in[..rows * l.inputs], rows, a_out);
             if li != last {
                 match self.activation {
                     Activation::Tanh => tanh_in_place(a_out),

@@ -2,6 +2,7 @@
 
 use super::nystrom::{backward_solve_transposed, landmark_cholesky, lower_inverse};
 use super::params::{OneClassSvmParams, OneClassSvmValidParams};
+use crate::autoencoder::affine::affine;
 use crate::autoencoder::dense::{
     Operand, STANDARDIZE_ROWS, exp, gemm, simd_dispatch, standardize_t, sum_sq, transpose,
 };
@@ -292,11 +293,8 @@ impl OneClassSvm {
             return;
         }
         let k = &mut s.kernel[..m * rows];
-        for (kr, &n) in k.chunks_exact_mut(rows).zip(&s.lnorms) {
-            kr.fill(n);
-        }
         let z = &s.z[..d * rows];
-        gemm(-2.0, Operand::rows(&self.landmarks, m, d), Operand::rows(z, d, rows), 1.0, k);
+        affine(&s.minus_2l, &s.lnorms, z, rows, k);
         rbf_decisions(k, z, &self.alpha, self.gamma as f32, self.rho, &mut s.norms, out);
     }
 
@@ -305,6 +303,7 @@ impl OneClassSvm {
         Scratch {
             inv_scale: self.scale.iter().map(|s| 1.0 / s).collect(),
             lnorms: lnorms(&self.landmarks, d),
+            minus_2l: self.landmarks.iter().map(|v| -2.0 * v).collect(),
             tmp: vec![0.0; STANDARDIZE_ROWS * d],
             z: vec![0.0; rows * d],
             norms: vec![0.0; rows],
@@ -328,6 +327,9 @@ struct Scratch {
     inv_scale: Vec<f64>,
     /// Squared norms of the landmarks.
     lnorms: Vec<f32>,
+    /// The landmarks times -2 (exact in floating point), so that one affine product gives
+    /// `‖l‖² - 2 l·z`.
+    minus_2l: Vec<f32>,
     tmp: Vec<f32>,
     /// Standardized rows of a pass, feature-major.
     z: Vec<f32>,
