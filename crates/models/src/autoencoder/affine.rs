@@ -1,4 +1,4 @@
-//! `out = W · A + b` for the small, fixed weight matrices of a layer (or of a kernel's
+//! `out = act(W · A + b)` for the small, fixed weight matrices of a layer (or of a kernel's
 //! landmarks) applied to a feature-major block of rows, the product every scoring pass
 //! spends most of its time in.
 //!
@@ -10,18 +10,30 @@
 //! a multiple of the kernel width, which matters at these sizes (a few dozen to a hundred
 //! outputs and inputs). Elsewhere `matrixmultiply` does the product.
 //!
+//! The activation is applied to the sums while they are still in registers; the kernel's
+//! `tanh` is `(e - 1) / (e + 1)` with `e = exp(2x)` from fused multiply-adds, AVX-512's
+//! `scalef` for the power of two and a refined reciprocal estimate for the division.
+//!
 //! Each output is summed over the inputs in order, the same way for every row whatever its
 //! position in the block, so a row's result does not depend on the block it is scored in.
 
-use super::dense::{Operand, gemm};
+use super::dense::{Operand, gemm, tanh_in_place};
+use super::params::Activation;
 
-/// `out[o * rows + i] = b[o] + Σ_p w[o * inputs + p] * a[p * rows + i]`: `w` is
+/// `out[o * rows + i] = act(b[o] + Σ_p w[o * inputs + p] * a[p * rows + i])`: `w` is
 /// `outputs x inputs` row-major, `a` is `inputs x rows` and `out` is `outputs x rows`
-/// (feature-major blocks of `rows` rows).
+/// (feature-major blocks of `rows` rows); no activation when `act` is `None`.
 ///
 /// Panics if a buffer is shorter than its shape says (shapes come from the model, never
 /// from input data).
-pub(crate) fn affine(w: &[f32], b: &[f32], a: &[f32], rows: usize, out: &mut [f32]) {
+pub(crate) fn affine(
+    w: &[f32],
+    b: &[f32],
+    a: &[f32],
+    rows: usize,
+    out: &mut [f32],
+    act: Option<Activation>,
+) {
     let outputs = b.len();
     let inputs = w.len().checked_div(outputs).unwrap_or(0);
     assert!(
@@ -34,14 +46,22 @@ pub(crate) fn affine(w: &[f32], b: &[f32], a: &[f32], rows: usize, out: &mut [f3
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the CPU supports AVX-512F, and the shapes were checked above.
-        unsafe { x86::affine_avx512(w, b, inputs, a, rows, out) };
+        unsafe { x86::affine_avx512(w, b, inputs, a, rows, out, act) };
         return;
     }
-    portable(w, b, inputs, a, rows, out);
+    portable(w, b, inputs, a, rows, out, act);
 }
 
 /// [`affine`] through `matrixmultiply`, for CPUs without AVX-512.
-fn portable(w: &[f32], b: &[f32], inputs: usize, a: &[f32], rows: usize, out: &mut [f32]) {
+fn portable(
+    w: &[f32],
+    b: &[f32],
+    inputs: usize,
+    a: &[f32],
+    rows: usize,
+    out: &mut [f32],
+    act: Option<Activation>,
+) {
     let outputs = b.len();
     let out = &mut out[..outputs * rows];
     for (unit, &bias) in out.chunks_exact_mut(rows).zip(b) {
@@ -49,10 +69,16 @@ fn portable(w: &[f32], b: &[f32], inputs: usize, a: &[f32], rows: usize, out: &m
     }
     let a = &a[..inputs * rows];
     gemm(1.0, Operand::rows(w, outputs, inputs), Operand::rows(a, inputs, rows), 1.0, out);
+    match act {
+        Some(Activation::Tanh) => tanh_in_place(out),
+        Some(Activation::Relu) => out.iter_mut().for_each(|v| *v = v.max(0.0)),
+        None => {}
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use super::Activation;
     use std::arch::x86_64::*;
 
     /// Outputs per register tile: 12 outputs x 2 vectors of rows = 24 accumulators, plus
@@ -70,6 +96,7 @@ mod x86 {
         a: &[f32],
         rows: usize,
         out: &mut [f32],
+        act: Option<Activation>,
     ) {
         let outputs = b.len();
         for i0 in (0..rows).step_by(TILE_ROWS) {
@@ -78,7 +105,8 @@ mod x86 {
             let mut o0 = 0;
             while o0 < outputs {
                 let a = a.get(i0..).unwrap_or_default();
-                let t = Tile { w: &w[o0 * inputs..], b: &b[o0..], inputs, a, rows };
+                let w = w.get(o0 * inputs..).unwrap_or_default();
+                let t = Tile { w, b: &b[o0..], inputs, a, rows, act };
                 let out = &mut out[o0 * rows + i0..];
                 o0 += match outputs - o0 {
                     12.. => t.run::<12>(out, masks),
@@ -111,6 +139,7 @@ mod x86 {
         inputs: usize,
         a: &'a [f32],
         rows: usize,
+        act: Option<Activation>,
     }
 
     impl Tile<'_> {
@@ -124,7 +153,7 @@ mod x86 {
             // inputs `p * rows + lane`, outputs `r * rows + lane`, for r < R, p < inputs
             // and the masked lanes < last_row.
             assert!(
-                self.w.len() >= (R - 1) * inputs + inputs
+                self.w.len() >= R * inputs
                     && self.b.len() >= R
                     && (inputs == 0 || self.a.len() >= (inputs - 1) * rows + last_row)
                     && out.len() >= (R - 1) * rows + last_row,
@@ -153,6 +182,21 @@ mod x86 {
                     acc1[r] = _mm512_fmadd_ps(wv, x1, acc1[r]);
                 }
             }
+            match self.act {
+                Some(Activation::Tanh) => {
+                    for r in 0..R {
+                        acc0[r] = tanh(acc0[r]);
+                        acc1[r] = tanh(acc1[r]);
+                    }
+                }
+                Some(Activation::Relu) => {
+                    for r in 0..R {
+                        acc0[r] = _mm512_max_ps(acc0[r], _mm512_setzero_ps());
+                        acc1[r] = _mm512_max_ps(acc1[r], _mm512_setzero_ps());
+                    }
+                }
+                None => {}
+            }
             for r in 0..R {
                 // SAFETY: as for the loads, with the output bound of the assertion.
                 unsafe {
@@ -162,6 +206,37 @@ mod x86 {
             }
             R
         }
+    }
+
+    /// `e^x` for `x` in [-87, 88] (clamped outside), as [`super::super::dense::exp`] but with
+    /// fused multiply-adds and `scalef` for the power of two.
+    #[target_feature(enable = "avx512f")]
+    fn exp(x: __m512) -> __m512 {
+        let x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0)), _mm512_set1_ps(88.0));
+        let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+            _mm512_mul_ps(x, _mm512_set1_ps(std::f32::consts::LOG2_E)),
+        );
+        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693_359_4), x);
+        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.121_944_4e-4), r);
+        let mut p = _mm512_set1_ps(1.987_569_1e-4);
+        for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
+            p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+        }
+        let y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0));
+        _mm512_scalef_ps(y, n)
+    }
+
+    /// `tanh(x)` within about 3e-7 absolute error; `|x| >= 9` gives ±1.
+    #[target_feature(enable = "avx512f")]
+    fn tanh(x: __m512) -> __m512 {
+        let x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-9.0)), _mm512_set1_ps(9.0));
+        let e = exp(_mm512_add_ps(x, x));
+        let num = _mm512_sub_ps(e, _mm512_set1_ps(1.0));
+        let den = _mm512_add_ps(e, _mm512_set1_ps(1.0));
+        // One Newton step takes the 14-bit reciprocal estimate to full precision.
+        let r = _mm512_rcp14_ps(den);
+        let r = _mm512_mul_ps(r, _mm512_fnmadd_ps(den, r, _mm512_set1_ps(2.0)));
+        _mm512_mul_ps(num, r)
     }
 }
 
@@ -181,9 +256,9 @@ mod tests {
                         (0..inputs * rows).map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0).collect();
                     // One spare value past the end must stay untouched.
                     let mut out = vec![f32::NAN; outputs * rows + 1];
-                    affine(&w, &b, &a, rows, &mut out);
+                    affine(&w, &b, &a, rows, &mut out, None);
                     let mut slow = vec![f32::NAN; outputs * rows + 1];
-                    portable(&w, &b, inputs, &a, rows, &mut slow);
+                    portable(&w, &b, inputs, &a, rows, &mut slow, None);
                     for o in 0..outputs {
                         for i in 0..rows {
                             let want: f64 = f64::from(b[o])
@@ -197,6 +272,27 @@ mod tests {
                         }
                     }
                     assert!(out[outputs * rows].is_nan() && slow[outputs * rows].is_nan());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn activations_match_their_definitions() {
+        // One input, one output, weight 1: out = act(x).
+        let xs: Vec<f32> = (-4000..4000).map(|i| i as f32 * 3e-3).chain([-1e9, 1e9]).collect();
+        for act in [Activation::Tanh, Activation::Relu] {
+            let mut out = vec![0.0; xs.len()];
+            affine(&[1.0], &[0.0], &xs, xs.len(), &mut out, Some(act));
+            let mut slow = vec![0.0; xs.len()];
+            portable(&[1.0], &[0.0], 1, &xs, xs.len(), &mut slow, Some(act));
+            for ((&x, &o), &s) in xs.iter().zip(&out).zip(&slow) {
+                let want = match act {
+                    Activation::Tanh => f64::from(x).tanh(),
+                    Activation::Relu => f64::from(x).max(0.0),
+                };
+                for got in [o, s] {
+                    assert!((f64::from(got) - want).abs() < 5e-7, "{act:?} {x} {got}");
                 }
             }
         }

@@ -3,12 +3,13 @@
 //!
 //! Activations of a block are stored feature-major (`width x rows`: each unit's values for
 //! all rows contiguous) and weights `outputs x inputs`, so a layer is one product `W · A`
-//! whose large operand is read in its natural order ([`super::affine`]), and the gradients
-//! are two GEMMs (`Δ · Aᵀ` for the weights, `Wᵀ · Δ` for the layer below). `f32` halves memory traffic and doubles SIMD width; the
-//! reconstruction errors it scores are far larger than its rounding.
+//! whose large operand is read in its natural order ([`super::affine`]); the gradients are
+//! two GEMMs (`Δ · Aᵀ` for the weights, `Wᵀ · Δ` for the layer below). `f32` halves memory
+//! traffic and doubles SIMD width; the reconstruction errors it scores are far larger than
+//! its rounding.
 
 use super::affine::affine;
-use super::dense::{Operand, gemm, tanh_in_place};
+use super::dense::{Operand, gemm};
 use super::params::Activation;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -105,13 +106,8 @@ impl Network {
             let (before, after) = ws.acts.split_at_mut(li);
             let a_in = if li == 0 { input } else { &before[li - 1][..] };
             let a_out = &mut after[0][..rows * l.outputs];
-            affine(&l.w, &l.b, &a_in[..rows * l.inputs], rows, a_out);
-            if li != last {
-                match self.activation {
-                    Activation::Tanh => tanh_in_place(a_out),
-                    Activation::Relu => a_out.iter_mut().for_each(|v| *v = v.max(0.0)),
-                }
-            }
+            let act = (li != last).then_some(self.activation);
+            affine(&l.w, &l.b, &a_in[..rows * l.inputs], rows, a_out, act);
         }
         &ws.acts[last][..rows * self.layers[last].outputs]
     }

@@ -139,16 +139,18 @@ fn lnorms(rows: &[f32], d: usize) -> Vec<f32> {
 simd_dispatch!(
     /// `out[i] = ρ - Σⱼ αⱼ exp(-γ max(0, ‖zᵢ‖² + k[j, i]))`, where `k` holds
     /// `‖lⱼ‖² - 2 lⱼ·zᵢ` (`m x rows`) and `z` the standardized rows, feature-major
-    /// (`d x rows`): the RBF decision values from the distance GEMM. Vectorized across
-    /// rows; each row sums over the landmarks in order, in `f64`. `norms` holds `rows`
-    /// values of scratch.
+    /// (`d x rows`): the RBF decision values from the distance product. Vectorized across
+    /// rows; each row sums over the landmarks in order. `scratch` holds `2 * rows` values.
+    ///
+    /// The sum is in `f32`: its rounding (a few ulp of `Σ |αⱼ| kⱼ`) is of the order of the
+    /// `f32` kernel values' own, so `f64` here would buy nothing but half the lanes.
     rbf_decisions => rbf_decisions_body(
         k: &[f32],
         z: &[f32],
-        alpha: &[f64],
+        alpha: &[f32],
         gamma: f32,
         rho: f64,
-        norms: &mut [f32],
+        scratch: &mut [f32],
         out: &mut [f64],
     )
 );
@@ -157,30 +159,32 @@ simd_dispatch!(
 fn rbf_decisions_body(
     k: &[f32],
     z: &[f32],
-    alpha: &[f64],
+    alpha: &[f32],
     gamma: f32,
     rho: f64,
-    norms: &mut [f32],
+    scratch: &mut [f32],
     out: &mut [f64],
 ) {
     let rows = out.len();
     if rows == 0 {
         return;
     }
-    let norms = &mut norms[..rows];
+    let (norms, sums) = scratch[..2 * rows].split_at_mut(rows);
     norms.fill(0.0);
     for feature in z.chunks_exact(rows) {
         for (n, v) in norms.iter_mut().zip(feature) {
             *n += v * v;
         }
     }
-    out.fill(0.0);
+    sums.fill(0.0);
     for (kr, &a) in k.chunks_exact(rows).zip(alpha) {
-        for ((o, &kv), &n) in out.iter_mut().zip(kr).zip(norms.iter()) {
-            *o += a * f64::from(exp(-gamma * (kv + n).max(0.0)));
+        for ((s, &kv), &n) in sums.iter_mut().zip(kr).zip(norms.iter()) {
+            *s += a * exp(-gamma * (kv + n).max(0.0));
         }
     }
-    out.iter_mut().for_each(|o| *o = rho - *o);
+    for (o, s) in out.iter_mut().zip(sums.iter()) {
+        *o = rho - f64::from(*s);
+    }
 }
 
 /// Minimizes the one-class SVM primal on explicit features `phi` (n x m),
@@ -294,8 +298,9 @@ impl OneClassSvm {
         }
         let k = &mut s.kernel[..m * rows];
         let z = &s.z[..d * rows];
-        affine(&s.minus_2l, &s.lnorms, z, rows, k);
-        rbf_decisions(k, z, &self.alpha, self.gamma as f32, self.rho, &mut s.norms, out);
+        affine(&s.minus_2l, &s.lnorms, z, rows, k, None);
+        let (gamma, rho) = (self.gamma as f32, self.rho);
+        rbf_decisions(k, z, &s.alpha, gamma, rho, &mut s.sums, out);
     }
 
     fn scratch(&self, rows: usize) -> Scratch {
@@ -306,7 +311,8 @@ impl OneClassSvm {
             minus_2l: self.landmarks.iter().map(|v| -2.0 * v).collect(),
             tmp: vec![0.0; STANDARDIZE_ROWS * d],
             z: vec![0.0; rows * d],
-            norms: vec![0.0; rows],
+            sums: vec![0.0; 2 * rows],
+            alpha: self.alpha.iter().map(|&a| a as f32).collect(),
             kernel: vec![0.0; rows * self.alpha.len()],
         }
     }
@@ -333,8 +339,10 @@ struct Scratch {
     tmp: Vec<f32>,
     /// Standardized rows of a pass, feature-major.
     z: Vec<f32>,
-    /// Squared norms of the rows of a pass.
-    norms: Vec<f32>,
+    /// Squared norms and weighted kernel sums of the rows of a pass.
+    sums: Vec<f32>,
+    /// The landmark weights in `f32`.
+    alpha: Vec<f32>,
     kernel: Vec<f32>,
 }
 
