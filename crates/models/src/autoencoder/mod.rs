@@ -8,10 +8,15 @@
 //! explanation is the per-feature squared error, both in standardized units.
 //!
 //! Written directly on `f32` buffers rather than with an ML framework to keep the build
-//! small: forward and backward passes are matrix products over minibatches (scoring: blocks
-//! of rows) through `matrixmultiply`'s GEMM, with a vectorized `tanh`. Training is
-//! single-threaded and seeded, so the model depends only on the seed and the data; scoring
-//! runs blocks of rows in parallel, and a row's score does not depend on its block.
+//! small. Blocks of rows are stored feature-major and every layer is one matrix product:
+//! forward through `affine` (a register-blocked AVX-512 kernel with the activation fused
+//! in, `matrixmultiply` elsewhere), backward through `matrixmultiply`'s GEMM. Training is
+//! single-threaded and seeded, so the model depends only on the seed and the data (on a
+//! given machine: the kernels picked for the CPU round differently); scoring runs blocks of
+//! rows in parallel, and a row's score does not depend on its block.
+//!
+//! `dense` and `affine` are shared with [`crate::ocsvm`], whose kernel evaluation is
+//! the same kind of product.
 
 pub(crate) mod affine;
 mod algorithm;

@@ -8,6 +8,11 @@
 //!
 //! Features are standardized internally (mean/std), and the default kernel width is
 //! sklearn's `"scale"`, which on standardized features is `1 / n_features`.
+//!
+//! Scoring evaluates the kernel of a block of rows against all landmarks at once in `f32`:
+//! `‖l‖² - 2 l·z` as one matrix product (the autoencoder's `affine` kernel), then the
+//! weighted sum of `exp(-γ d²)` vectorized across rows. Fitting computes the Nyström
+//! features in `f64` with two GEMMs per block of rows.
 
 mod algorithm;
 mod nystrom;
