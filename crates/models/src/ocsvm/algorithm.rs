@@ -155,6 +155,9 @@ simd_dispatch!(
     )
 );
 
+/// Rows whose RBF sums are accumulated together: one AVX-512 vector of `f32`.
+const LANES: usize = 16;
+
 #[inline(always)]
 fn rbf_decisions_body(
     k: &[f32],
@@ -176,11 +179,26 @@ fn rbf_decisions_body(
             *n += v * v;
         }
     }
-    sums.fill(0.0);
-    for (kr, &a) in k.chunks_exact(rows).zip(alpha) {
-        for ((s, &kv), &n) in sums.iter_mut().zip(kr).zip(norms.iter()) {
-            *s += a * exp(-gamma * (kv + n).max(0.0));
+    // Sixteen rows at a time (one vector), their sums held in registers across all
+    // landmarks; the tail runs the same operations per row.
+    let full = rows / LANES * LANES;
+    for i0 in (0..full).step_by(LANES) {
+        let n: &[f32; LANES] = norms[i0..i0 + LANES].try_into().unwrap_or(&[0.0; LANES]);
+        let mut acc = [0.0f32; LANES];
+        for (kr, &a) in k.chunks_exact(rows).zip(alpha) {
+            let kv: &[f32; LANES] = kr[i0..i0 + LANES].try_into().unwrap_or(&[0.0; LANES]);
+            for l in 0..LANES {
+                acc[l] += a * exp(-gamma * (kv[l] + n[l]).max(0.0));
+            }
         }
+        sums[i0..i0 + LANES].copy_from_slice(&acc);
+    }
+    for i in full..rows {
+        let mut acc = 0.0f32;
+        for (kr, &a) in k.chunks_exact(rows).zip(alpha) {
+            acc += a * exp(-gamma * (kr[i] + norms[i]).max(0.0));
+        }
+        sums[i] = acc;
     }
     for (o, s) in out.iter_mut().zip(sums.iter()) {
         *o = rho - f64::from(*s);
