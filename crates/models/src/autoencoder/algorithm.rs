@@ -21,7 +21,7 @@ const MIN_IMPROVEMENT: f64 = 1e-4;
 
 /// Rows pushed through the network at once when scoring: enough for the GEMMs to run at
 /// full speed, few enough that every layer's activations stay in the L2 cache.
-const PASS_ROWS: usize = 256;
+const PASS_ROWS: usize = 128;
 
 /// A fitted MLP autoencoder; the score is the reconstruction error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
