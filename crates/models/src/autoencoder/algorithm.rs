@@ -1,6 +1,7 @@
 //! Autoencoder fitting, scoring and explanation.
 
-use super::network::Network;
+use super::dense::{STANDARDIZE_ROWS, simd_dispatch, standardize_t, sum_sq_diff, transpose};
+use super::network::{Network, Workspace};
 use super::params::{AutoencoderParams, AutoencoderValidParams};
 use crate::error::FitError;
 use crate::impute::Imputer;
@@ -17,6 +18,10 @@ use serde::{Deserialize, Serialize};
 
 /// Relative validation-loss improvement that resets the early-stopping counter.
 const MIN_IMPROVEMENT: f64 = 1e-4;
+
+/// Rows pushed through the network at once when scoring: enough for the GEMMs to run at
+/// full speed, few enough that every layer's activations stay in the L2 cache.
+const PASS_ROWS: usize = 128;
 
 /// A fitted MLP autoencoder; the score is the reconstruction error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,9 +57,11 @@ impl Fit for AutoencoderValidParams {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut rows = subsample_indices(&mut rng, x.rows(), p.max_samples);
         rows.shuffle(&mut rng);
-        let z: Vec<f64> = rows
+        let z: Vec<f32> = rows
             .iter()
-            .flat_map(|&r| x.row(r).iter().enumerate().map(|(j, v)| (v - mean[j]) / scale[j]))
+            .flat_map(|&r| {
+                x.row(r).iter().enumerate().map(|(j, v)| ((v - mean[j]) / scale[j]) as f32)
+            })
             .collect();
         let n = rows.len();
         let n_val = ((n as f64 * p.validation_fraction) as usize).min(n - 1);
@@ -63,10 +70,10 @@ impl Fit for AutoencoderValidParams {
 
         let mut net = Network::new(&p.widths(d), p.activation, &mut rng);
         let batch = p.batch_size.min(n_train);
-        let mut ws = net.workspace(batch.max(SCORE_BLOCK.min(n_val.max(1))));
+        let mut ws = net.workspace(batch.max(PASS_ROWS.min(n_val.max(1))));
         let mut opt = net.adam(p.learning_rate);
         let mut order: Vec<usize> = (0..n_train).collect();
-        let mut buf = vec![0.0; batch * d];
+        let mut buf = vec![0.0; ws.rows() * d];
         let (mut best, mut best_net, mut stale, mut epochs_run) =
             (f64::INFINITY, net.clone(), 0, 0);
         for _ in 0..p.max_epochs {
@@ -74,15 +81,18 @@ impl Fit for AutoencoderValidParams {
             order.shuffle(&mut rng);
             let mut train_loss = 0.0;
             for chunk in order.chunks(batch) {
+                let rows = chunk.len();
                 for (k, &i) in chunk.iter().enumerate() {
-                    buf[k * d..(k + 1) * d].copy_from_slice(&train[i * d..(i + 1) * d]);
+                    for (j, &v) in train[i * d..(i + 1) * d].iter().enumerate() {
+                        buf[j * rows + k] = v;
+                    }
                 }
                 let loss = net.train_step(&buf[..chunk.len() * d], chunk.len(), &mut ws, &mut opt);
                 train_loss += loss * chunk.len() as f64;
             }
             // Without a validation split, the training loss is the stopping criterion.
             let loss = if n_val > 0 {
-                mean_error(&net, val, d, &mut ws)
+                mean_error(&net, val, &mut ws, &mut buf)
             } else {
                 train_loss / n_train as f64
             };
@@ -100,31 +110,62 @@ impl Fit for AutoencoderValidParams {
                 }
             }
         }
-        Ok(Autoencoder {
+        let model = Autoencoder {
             params: p.clone(),
             mean,
             scale,
             network: best_net,
             epochs_run,
             imputer: Imputer::new(column_medians(x)),
-        })
+        };
+        debug_assert_eq!(model.check_state(), Ok(()));
+        Ok(model)
     }
 }
 
-/// Mean squared reconstruction error over standardized rows.
-fn mean_error(net: &Network, z: &[f64], d: usize, ws: &mut super::network::Workspace) -> f64 {
-    let cap = ws_capacity(ws, d);
+/// Mean squared reconstruction error over standardized rows (row-major); `buf` holds a
+/// workspace's worth of rows.
+fn mean_error(net: &Network, z: &[f32], ws: &mut Workspace, buf: &mut [f32]) -> f64 {
+    let d = net.inputs();
     let mut total = 0.0;
-    for block in z.chunks(cap * d) {
+    for block in z.chunks(ws.rows() * d) {
         let rows = block.len() / d;
-        let out = net.forward(block, rows, ws);
-        total += out.iter().zip(block).map(|(o, v)| (o - v) * (o - v)).sum::<f64>();
+        let t = &mut buf[..block.len()];
+        transpose(block, rows, d, t);
+        let out = net.forward(t, rows, ws);
+        total += f64::from(sum_sq_diff(out, t));
     }
     total / z.len().max(1) as f64
 }
 
-fn ws_capacity(ws: &super::network::Workspace, d: usize) -> usize {
-    ws.input_capacity() / d.max(1)
+simd_dispatch!(
+    /// `errors[i] = Σⱼ (a[j, i] - b[j, i])²` for feature-major `a` and `b` (`d x rows`,
+    /// `rows = errors.len()`): each row's squared error, summed over features in order,
+    /// vectorized across rows.
+    row_sq_errors => row_sq_errors_body(a: &[f32], b: &[f32], errors: &mut [f32])
+);
+
+#[inline(always)]
+fn row_sq_errors_body(a: &[f32], b: &[f32], errors: &mut [f32]) {
+    let rows = errors.len();
+    errors.fill(0.0);
+    if rows == 0 {
+        return;
+    }
+    for (ar, br) in a.chunks_exact(rows).zip(b.chunks_exact(rows)) {
+        for ((e, x), y) in errors.iter_mut().zip(ar).zip(br) {
+            *e += (x - y) * (x - y);
+        }
+    }
+}
+
+/// Buffers one scoring thread reuses across blocks.
+struct Scratch {
+    inv_scale: Vec<f64>,
+    tmp: Vec<f32>,
+    z: Vec<f32>,
+    errors: Vec<f32>,
+    ws: Workspace,
 }
 
 impl Autoencoder {
@@ -138,25 +179,63 @@ impl Autoencoder {
         self.epochs_run
     }
 
-    /// Standardized rows of a block, with missing values imputed.
-    fn standardize(&self, rows: &[f64]) -> Vec<f64> {
+    /// Checks every length and value scoring relies on: the feature count agrees across
+    /// the standardization, the imputer and the network, and everything is finite (scales
+    /// also positive).
+    pub(crate) fn check_state(&self) -> Result<(), String> {
         let d = self.mean.len();
-        let mut z = Vec::with_capacity(rows.len());
-        for r in rows.chunks_exact(d) {
-            let r = self.imputer.clean(r);
-            z.extend(r.iter().zip(&self.mean).zip(&self.scale).map(|((v, m), s)| (v - m) / s));
+        if d == 0 {
+            return Err("autoencoder has no features".into());
         }
-        z
+        if self.scale.len() != d || self.imputer.medians().len() != d {
+            return Err(format!(
+                "autoencoder has {d} means but {} scales and {} medians",
+                self.scale.len(),
+                self.imputer.medians().len()
+            ));
+        }
+        if !self.mean.iter().chain(self.imputer.medians()).all(|v| v.is_finite()) {
+            return Err("autoencoder has a non-finite mean or median".into());
+        }
+        if !self.scale.iter().all(|s| s.is_finite() && *s > 0.0) {
+            return Err("autoencoder has a scale that is not a finite number > 0".into());
+        }
+        self.network.check_state(d)
     }
 
-    /// Per-feature squared reconstruction errors of a block of rows.
-    fn errors(&self, rows: &[f64]) -> Vec<f64> {
+    fn scratch(&self, rows: usize) -> Scratch {
+        Scratch {
+            inv_scale: self.scale.iter().map(|s| 1.0 / s).collect(),
+            tmp: vec![0.0; STANDARDIZE_ROWS * self.mean.len()],
+            z: vec![0.0; rows * self.mean.len()],
+            errors: vec![0.0; rows],
+            ws: self.network.workspace(rows),
+        }
+    }
+
+    /// Standardizes a block of at most the scratch's rows and reconstructs it; returns the
+    /// standardized rows and their reconstruction, both feature-major.
+    fn reconstruct<'s>(&self, rows: &[f64], s: &'s mut Scratch) -> (&'s [f32], &'s [f32]) {
         let d = self.mean.len();
-        let z = self.standardize(rows);
-        let n = z.len() / d;
-        let mut ws = self.network.workspace(n);
-        let out = self.network.forward(&z, n, &mut ws);
-        out.iter().zip(&z).map(|(o, v)| (o - v) * (o - v)).collect()
+        let n = rows.len() / d;
+        let z = &mut s.z[..n * d];
+        standardize_t(rows, &self.mean, &s.inv_scale, self.imputer.medians(), &mut s.tmp, z);
+        let out = self.network.forward(z, n, &mut s.ws);
+        (z, out)
+    }
+
+    /// Scores a block of rows into `out` (one score per row).
+    fn score_block(&self, rows: &[f64], out: &mut [f64], s: &mut Scratch) {
+        let d = self.mean.len();
+        for (o, pass) in out.chunks_mut(PASS_ROWS).zip(rows.chunks(PASS_ROWS * d)) {
+            let mut errors = std::mem::take(&mut s.errors);
+            let (z, rec) = self.reconstruct(pass, s);
+            row_sq_errors(rec, z, &mut errors[..o.len()]);
+            for (o, e) in o.iter_mut().zip(&errors) {
+                *o = f64::from(*e) / d as f64;
+            }
+            s.errors = errors;
+        }
     }
 }
 
@@ -178,22 +257,25 @@ impl Detector for Autoencoder {
         if row.len() != self.mean.len() {
             return f64::NAN;
         }
-        self.errors(row).iter().sum::<f64>() / row.len() as f64
+        let mut out = [0.0];
+        self.score_block(row, &mut out, &mut self.scratch(1));
+        out[0]
     }
 
+    /// Blocks of rows through the network as matrix products, blocks in parallel; each
+    /// row's score is the same as [`Detector::score_row`]'s.
     fn score(&self, x: MatrixView<'_>) -> Vec<f64> {
         let d = self.mean.len();
         if x.cols() != d {
             return vec![f64::NAN; x.rows()];
         }
         let mut out = vec![0.0; x.rows()];
-        out.par_chunks_mut(SCORE_BLOCK).zip(x.as_slice().par_chunks(SCORE_BLOCK * d)).for_each(
-            |(o, block)| {
-                for (s, e) in o.iter_mut().zip(self.errors(block).chunks_exact(d)) {
-                    *s = e.iter().sum::<f64>() / d as f64;
-                }
-            },
-        );
+        out.par_chunks_mut(SCORE_BLOCK)
+            .zip(x.as_slice().par_chunks(SCORE_BLOCK * d))
+            .for_each_init(
+                || self.scratch(PASS_ROWS),
+                |s, (o, block)| self.score_block(block, o, s),
+            );
         out
     }
 
@@ -202,6 +284,34 @@ impl Detector for Autoencoder {
         if row.len() != self.mean.len() {
             return Vec::new();
         }
-        self.errors(row).into_iter().enumerate().collect()
+        let mut s = self.scratch(1);
+        let (z, rec) = self.reconstruct(row, &mut s);
+        z.iter().zip(rec).map(|(a, b)| f64::from((a - b) * (a - b))).enumerate().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autoencoder::Activation;
+    use crate::matrix::Matrix;
+
+    #[test]
+    fn check_state_catches_inconsistent_models() {
+        let x = Matrix::new((0..80).map(|i| f64::from(i * 7 % 11)).collect(), 20, 4).expect("m");
+        let a = AutoencoderParams::new().max_epochs(2).fit(x.view(), 0).expect("fit");
+        assert_eq!(a.check_state(), Ok(()));
+        let mut b = a.clone();
+        b.scale[1] = 0.0;
+        assert!(b.check_state().is_err());
+        let mut b = a.clone();
+        b.mean.pop();
+        assert!(b.check_state().is_err());
+        let mut b = a.clone();
+        b.mean[0] = f64::NAN;
+        assert!(b.check_state().is_err());
+        let mut b = a.clone();
+        b.network = Network::new(&[3, 2, 3], Activation::Tanh, &mut ChaCha8Rng::seed_from_u64(0));
+        assert!(b.check_state().is_err());
     }
 }

@@ -8,6 +8,11 @@
 //!
 //! Features are standardized internally (mean/std), and the default kernel width is
 //! sklearn's `"scale"`, which on standardized features is `1 / n_features`.
+//!
+//! Scoring evaluates the kernel of a block of rows against all landmarks at once in `f32`:
+//! `‖l‖² - 2 l·z` as one matrix product (the autoencoder's `affine` kernel), then the
+//! weighted sum of `exp(-γ d²)` vectorized across rows. Fitting computes the Nyström
+//! features in `f64` with two GEMMs per block of rows.
 
 mod algorithm;
 mod nystrom;
@@ -21,7 +26,7 @@ mod tests {
     use super::*;
     use crate::error::FitError;
     use crate::matrix::Matrix;
-    use crate::testutil::{Plant, blob, roc_auc, top_feature};
+    use crate::testutil::{Plant, blob, head, roc_auc, top_feature};
     use crate::traits::{Detector, Fit, ParamGuard};
 
     #[test]
@@ -55,5 +60,38 @@ mod tests {
         let s = OneClassSvmParams::new().fit(m.view(), 0).expect("fit");
         assert!(s.score_row(&[0.0]).is_nan());
         assert!(s.score_row(&[f64::NAN, 0.0, 0.0, 0.0]).is_finite());
+    }
+
+    #[test]
+    fn outliers_above_inliers_when_fitted_on_normal_rows() {
+        let (m, labels) = blob(3000, 40, 12, Plant::Column(5, 6.0), 4);
+        let s = OneClassSvmParams::new().fit(head(&m, 3000).view(), 1).expect("fit");
+        let auc = roc_auc(&s.score(m.view()), &labels);
+        assert!(auc > 0.97, "{auc}");
+        let named = (3000..3040).filter(|&r| top_feature(&s.explain(m.view().row(r))) == 5);
+        assert!(named.count() >= 36);
+    }
+
+    #[test]
+    fn batched_scores_equal_row_scores_and_survive_round_trip() {
+        let (mut m, _) = blob(2600, 10, 7, Plant::Everywhere, 5);
+        let s = OneClassSvmParams::new().fit(m.view(), 2).expect("fit");
+        m.as_mut_slice()[7 * 3 + 2] = f64::NAN;
+        m.as_mut_slice()[7 * 2000] = f64::NEG_INFINITY;
+        let scores = s.score(m.view());
+        for (r, v) in scores.iter().enumerate() {
+            assert_eq!(v.to_bits(), s.score_row(m.view().row(r)).to_bits(), "row {r}");
+        }
+        // Far from the data the kernel vanishes and the score saturates at rho.
+        let far = s.score_row(&[1e6; 7]);
+        assert!(scores.iter().all(|v| v.is_finite() && *v <= far + 1e-9));
+
+        let bytes = postcard::to_stdvec(&s).expect("serialize");
+        let t: OneClassSvm = postcard::from_bytes(&bytes).expect("deserialize");
+        assert_eq!(s, t);
+        assert_eq!(postcard::to_stdvec(&t).expect("serialize"), bytes);
+        let again = t.score(m.view());
+        assert!(scores.iter().zip(&again).all(|(x, y)| x.to_bits() == y.to_bits()));
+        assert_eq!(t.check_state(), Ok(()));
     }
 }

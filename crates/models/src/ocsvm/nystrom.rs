@@ -55,6 +55,21 @@ fn cholesky(a: &[f64], m: usize, jitter: f64) -> Option<Vec<f64>> {
     Some(c)
 }
 
+/// The inverse of the lower-triangular `m x m` factor `C` (itself lower-triangular), so
+/// that the feature map of many rows is one matrix product instead of a solve per row.
+pub fn lower_inverse(c: &[f64], m: usize) -> Vec<f64> {
+    let mut inv = vec![0.0; m * m];
+    let mut col = vec![0.0; m];
+    for j in 0..m {
+        col.iter_mut().enumerate().for_each(|(i, v)| *v = if i == j { 1.0 } else { 0.0 });
+        forward_solve(c, m, &mut col);
+        for (i, v) in col.iter().enumerate() {
+            inv[i * m + j] = *v;
+        }
+    }
+    inv
+}
+
 /// Solves `C y = b` in place for lower-triangular `C`.
 pub fn forward_solve(c: &[f64], m: usize, b: &mut [f64]) {
     for i in 0..m {
@@ -89,6 +104,13 @@ mod tests {
         let (a, b) = (phi(&[0.0, 0.0]), phi(&[1.0, 1.0]));
         let dot: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
         assert!((dot - (-0.5f64 * 2.0).exp()).abs() < 1e-6);
+        let inv = lower_inverse(&c, 4);
+        let mut k = vec![0.0; 4];
+        kernel_row(&l, 2, 0.5, &[0.0, 0.0], &mut k);
+        for (i, v) in a.iter().enumerate() {
+            let row: f64 = (0..4).map(|j| inv[i * 4 + j] * k[j]).sum();
+            assert!((row - v).abs() < 1e-9);
+        }
         let mut y = a.clone();
         backward_solve_transposed(&c, 4, &mut y);
         assert!(y.iter().all(|v| v.is_finite()));
