@@ -19,14 +19,14 @@ pub enum PipelineError {
     /// The feature matrix is inconsistent (a bug, reported rather than hidden).
     #[error("feature matrix: {0}")]
     Matrix(#[from] MatrixError),
-    /// The model file could not be read or written.
-    #[error("{path}: {source}")]
+    /// The model file could not be read or written. (What is wrong is in the message,
+    /// not a source of its own, so that a chain of errors says it once.)
+    #[error("{path}: {error}")]
     ModelFile {
         /// The model file.
         path: String,
         /// What is wrong with it.
-        #[source]
-        source: ModelFileError,
+        error: ModelFileError,
     },
     /// The model was trained with geography features and needs its database.
     #[error(
@@ -37,12 +37,11 @@ pub enum PipelineError {
         path: String,
     },
     /// A file could not be opened or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: String,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying error, in the message as for `ModelFile`.
+        error: std::io::Error,
     },
 }

@@ -158,12 +158,12 @@ impl Model {
     /// Writes the model file (owner-only permissions on Unix: a model describes the
     /// traffic of a site).
     pub fn save(&self, path: &Path) -> Result<(), PipelineError> {
-        let io = |source| PipelineError::Io { path: path.display().to_string(), source };
+        let io = |error| PipelineError::Io { path: path.display().to_string(), error };
         let file = create_private(path).map_err(io)?;
         let mut w = BufWriter::new(file);
-        write_model_file(&mut w, self).map_err(|source| PipelineError::ModelFile {
+        write_model_file(&mut w, self).map_err(|error| PipelineError::ModelFile {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         w.flush().map_err(io)?;
         Ok(())
@@ -173,9 +173,9 @@ impl Model {
     /// error.
     pub fn load(path: &Path) -> Result<Model, PipelineError> {
         let file = File::open(path)
-            .map_err(|source| PipelineError::Io { path: path.display().to_string(), source })?;
+            .map_err(|error| PipelineError::Io { path: path.display().to_string(), error })?;
         read_model_file(BufReader::new(file))
-            .map_err(|source| PipelineError::ModelFile { path: path.display().to_string(), source })
+            .map_err(|error| PipelineError::ModelFile { path: path.display().to_string(), error })
     }
 
     /// Reads a model file and opens the GeoIP database it needs: a model trained with
