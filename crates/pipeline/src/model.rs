@@ -7,9 +7,9 @@ use std::path::Path;
 
 use anomalog_features::{FeatureConfig, FeaturePipeline};
 use anomalog_ingest::{Record, Timestamp};
-use anomalog_models::file::{read_model_file, write_model_file};
+use anomalog_models::file::{CheckedPayload, read_model_file, write_model_file};
 use anomalog_models::{
-    AnyParams, CalibratedDetector, DetectorKind, Fit, MatrixView, ThresholdRule,
+    AnyParams, CalibratedDetector, Detector, DetectorKind, Fit, MatrixView, ThresholdRule,
 };
 use serde::{Deserialize, Serialize};
 
@@ -198,6 +198,21 @@ impl Model {
     /// The alerting threshold on the 0..1 score scale.
     pub fn threshold(&self) -> f64 {
         self.detector.probability_threshold()
+    }
+}
+
+/// A model file whose detector was fitted on another feature schema than the one it
+/// carries would score every record on misaligned columns, so it is refused on load.
+impl CheckedPayload for Model {
+    fn check_payload(&self) -> Result<(), String> {
+        self.detector.check_payload()?;
+        let (schema, fitted) = (self.features.names().len(), self.detector.detector().n_features());
+        if schema != fitted {
+            return Err(format!(
+                "the feature schema has {schema} features but the detector was fitted on {fitted}"
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -14,6 +14,7 @@
 mod algorithm;
 mod network;
 mod params;
+mod validate;
 
 pub use algorithm::Autoencoder;
 pub use params::{Activation, AutoencoderParams, AutoencoderValidParams};

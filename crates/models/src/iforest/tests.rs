@@ -124,3 +124,44 @@ fn perf_million_rows() {
         eprintln!("  member {} score {:?}", member.detector().name(), t.elapsed());
     }
 }
+
+#[test]
+fn vector_and_portable_kernels_agree_bit_for_bit() {
+    let (m, _) = blob(1000, 37, 7, Plant::Everywhere, 6);
+    let f = IsolationForestParams::new().fit(m.view(), 2).expect("fit");
+    let (shape, nodes) = match &f.splits {
+        algorithm::Splits::Axis(nodes) => (build::Shape::new(f.depth()), nodes),
+        algorithm::Splits::Hyper { .. } => unreachable!("axis-parallel forest"),
+    };
+    let forest = f.axis(nodes, shape);
+    // 1037 rows: full groups and a short last one.
+    let mut fast = vec![0.0; m.rows()];
+    let mut portable = vec![0.0; m.rows()];
+    forest.path_sums(m.view().as_slice(), &mut fast);
+    forest.path_sums_portable(m.view().as_slice(), &mut portable);
+    assert!(fast.iter().zip(&portable).all(|(a, b)| a.to_bits() == b.to_bits()));
+}
+
+#[test]
+fn inconsistent_state_scores_nan_and_fails_validation() {
+    let (m, _) = blob(300, 5, 4, Plant::Everywhere, 4);
+    for p in both() {
+        let good = p.fit(m.view(), 1).expect("fit");
+        assert_eq!(good.validate(), Ok(()));
+        let mut bad = good.clone();
+        match &mut bad.splits {
+            algorithm::Splits::Axis(nodes) => nodes[3].feature = 4,
+            algorithm::Splits::Hyper { features, .. } => features[3] = 4,
+        }
+        let e = bad.validate().expect_err("feature out of range");
+        assert!(e.to_string().contains("feature 4 of 4"), "{e}");
+        assert!(bad.score(m.view()).iter().all(|s| s.is_nan()));
+        assert!(bad.explain(m.view().row(0)).is_empty());
+        let mut short = good.clone();
+        short.leaf_depths.pop();
+        assert!(short.validate().is_err());
+        let mut nan = good.clone();
+        nan.c_norm = f64::NAN;
+        assert!(nan.validate().is_err());
+    }
+}

@@ -2,7 +2,7 @@
 
 use super::ecdf::FeatureTails;
 use super::params::{MAX_TOP_K, Sides, TailParams, TailValidParams};
-use crate::error::FitError;
+use crate::error::{FitError, InvalidModel};
 use crate::impute::Imputer;
 use crate::matrix::MatrixView;
 use crate::stats::{column, column_medians, validate_training};
@@ -119,6 +119,23 @@ impl Detector for TailProbability {
 
     fn medians(&self) -> &[f64] {
         self.imputer.medians()
+    }
+
+    fn validate(&self) -> Result<(), InvalidModel> {
+        let err = |reason: String| InvalidModel::new("tail", reason);
+        self.params.check().map_err(|e| err(e.to_string()))?;
+        self.imputer.check(self.features.len()).map_err(err)?;
+        if self.scored.len() != self.features.len() {
+            return Err(err(format!(
+                "{} scored flags for {} features",
+                self.scored.len(),
+                self.features.len()
+            )));
+        }
+        for (f, t) in self.features.iter().enumerate() {
+            t.check().map_err(|reason| err(format!("feature {f}: {reason}")))?;
+        }
+        Ok(())
     }
 
     /// Sum of the `top_k` largest per-feature surprises.

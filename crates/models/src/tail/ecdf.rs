@@ -111,6 +111,31 @@ impl FeatureTails {
         }
     }
 
+    /// Checks what [`FeatureTails::surprises`] relies on.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let v = &self.values;
+        if v.is_empty() || v.iter().any(|x| !x.is_finite()) || v.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("knots are not finite and strictly increasing".into());
+        }
+        for (name, s) in [
+            ("upper", &self.up_at),
+            ("upper-after", &self.up_after),
+            ("lower", &self.lo_at),
+            ("lower-before", &self.lo_before),
+        ] {
+            if s.len() != v.len() || s.iter().any(|x| !x.is_finite()) {
+                return Err(format!("{} {name} surprises for {} knots", s.len(), v.len()));
+            }
+        }
+        if !self.beyond.is_finite() || !self.trend.is_finite() {
+            return Err("tail constants are not finite".into());
+        }
+        if [self.unit_lo, self.unit_hi].iter().any(|u| !(u.is_finite() && *u > 0.0)) {
+            return Err("tail distance units are not positive numbers".into());
+        }
+        Ok(())
+    }
+
     /// Rank correlation of the training values with their row order.
     pub(crate) fn trend(&self) -> f64 {
         self.trend
