@@ -247,7 +247,8 @@ impl IsolationForest {
         for (rows, o) in clean.chunks(TREE_BLOCK * d).zip(out.chunks_mut(TREE_BLOCK)) {
             o.fill(0.0);
             match &self.splits {
-                Splits::Axis(nodes) => self.axis(nodes, shape).path_sums(rows, o),
+                // SAFETY: `shape_checked` passed, so the forest passed `validate::check`.
+                Splits::Axis(nodes) => unsafe { self.axis(nodes, shape).path_sums(rows, o) },
                 Splits::Hyper { .. } => {
                     if let Some(h) = self.hyper(shape) {
                         h.path_sums(rows, o);

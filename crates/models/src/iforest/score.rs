@@ -22,9 +22,8 @@ pub(super) struct AxisNode {
 /// Rows walked together by the portable kernels.
 const LANES: usize = 8;
 
-/// An axis-parallel forest, checked by [`super::validate`]: `nodes` holds `n_trees *
-/// shape.internal` splits whose features are below `d`, `leaves` `n_trees * shape.leaves`
-/// path lengths.
+/// An axis-parallel forest's arrays: `nodes` holds `n_trees * shape.internal` splits,
+/// `leaves` `n_trees * shape.leaves` path lengths.
 #[derive(Clone, Copy)]
 pub(super) struct AxisForest<'a> {
     pub(super) nodes: &'a [AxisNode],
@@ -37,12 +36,16 @@ pub(super) struct AxisForest<'a> {
 impl AxisForest<'_> {
     /// Adds each row's path length summed over all trees to `acc`; `rows` holds
     /// `acc.len()` finite rows of `d` values.
-    pub(super) fn path_sums(&self, rows: &[f64], acc: &mut [f64]) {
+    ///
+    /// # Safety
+    ///
+    /// The arrays must have the lengths of the struct doc and every split feature must be
+    /// below `d`, as [`super::validate::check`] ensures: the vector kernel reads them
+    /// without bounds checks.
+    pub(super) unsafe fn path_sums(&self, rows: &[f64], acc: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
         if avx512::usable(self.d) {
-            // SAFETY: the CPU supports the features the kernel is compiled for, and the
-            // forest was checked (see the struct doc), which is what the kernel's gathers
-            // rely on.
+            // SAFETY: `usable` checked the CPU features, and the caller the forest.
             unsafe { avx512::path_sums(self, rows, acc) };
             return;
         }

@@ -153,7 +153,9 @@ fn vector_and_portable_kernels_agree_bit_for_bit() {
     // 1037 rows: full groups and a short last one.
     let mut fast = vec![0.0; m.rows()];
     let mut portable = vec![0.0; m.rows()];
-    forest.path_sums(m.view().as_slice(), &mut fast);
+    assert!(f.validate().is_ok());
+    // SAFETY: the forest was just fitted, and checked.
+    unsafe { forest.path_sums(m.view().as_slice(), &mut fast) };
     forest.path_sums_portable(m.view().as_slice(), &mut portable);
     assert!(fast.iter().zip(&portable).all(|(a, b)| a.to_bits() == b.to_bits()));
 }
