@@ -320,7 +320,9 @@ impl Detector for IsolationForest {
         for t in 0..self.n_trees {
             let sizes = &self.sizes[t * tree_nodes..(t + 1) * tree_nodes];
             let h = &self.leaf_depths[t * shape.leaves..(t + 1) * shape.leaves];
-            let mut path = Vec::with_capacity(shape.depth);
+            // The splits that isolated the row, on the stack: no allocation per tree.
+            let mut path = [(0usize, 0.0f64); MAX_DEPTH_LIMIT];
+            let mut len = 0;
             let mut i = 0;
             for _ in 0..shape.depth {
                 let right = match (&self.splits, &hyper) {
@@ -334,12 +336,13 @@ impl Detector for IsolationForest {
                 let next = 2 * i + 1 + right as usize;
                 let gain = (sizes[i] as f64 / sizes[next].max(1) as f64).log2();
                 if gain > 0.0 {
-                    path.push((t * shape.internal + i, gain));
+                    path[len] = (t * shape.internal + i, gain);
+                    len += 1;
                 }
                 i = next;
             }
             let weight = 1.0 / h[i - shape.internal].max(1.0);
-            for (node, gain) in path {
+            for &(node, gain) in &path[..len] {
                 match &self.splits {
                     Splits::Axis(nodes) => {
                         contrib[nodes[node].feature as usize] += weight * gain;
