@@ -196,8 +196,32 @@ mod avx512 {
                     // The feature of node i is the 32-bit word at byte 16 i + 8.
                     let features = nodes.cast::<u8>().add(8).cast::<i32>();
                     let leaves = forest.leaves[t * shape.leaves..].as_ptr();
+                    let tree = &forest.nodes[t * shape.internal..(t + 1) * shape.internal];
+                    // The first two levels have one and two nodes: every lane reads the
+                    // same split, so its values are eight contiguous lanes of the
+                    // transposed group, loaded without gathers.
+                    let column = |node: usize, v: usize| {
+                        _mm512_loadu_pd(buf.as_ptr().add(tree[node].feature as usize * L + v * W))
+                    };
                     let mut idx = [_mm256_setzero_si256(); V];
-                    for _ in 0..shape.depth {
+                    let root = _mm512_set1_pd(tree[0].threshold);
+                    for (v, i) in idx.iter_mut().enumerate() {
+                        let right = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(column(0, v), root);
+                        *i = _mm256_mask_add_epi32(one, right, one, one);
+                    }
+                    if shape.depth >= 2 {
+                        let (t1, t2) =
+                            (_mm512_set1_pd(tree[1].threshold), _mm512_set1_pd(tree[2].threshold));
+                        for (v, i) in idx.iter_mut().enumerate() {
+                            let at_two = _mm256_cmpeq_epi32_mask(*i, _mm256_set1_epi32(2));
+                            let value = _mm512_mask_blend_pd(at_two, column(1, v), column(2, v));
+                            let threshold = _mm512_mask_blend_pd(at_two, t1, t2);
+                            let right = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(value, threshold);
+                            let left = _mm256_add_epi32(_mm256_add_epi32(*i, *i), one);
+                            *i = _mm256_mask_add_epi32(left, right, left, one);
+                        }
+                    }
+                    for _ in 2.min(shape.depth)..shape.depth {
                         for v in 0..V {
                             let i = idx[v];
                             let threshold =
