@@ -1,6 +1,6 @@
 //! A fitted detector together with its calibration and alerting threshold.
 
-use crate::error::{FitError, ParamError};
+use crate::error::{FitError, InvalidModel, ParamError};
 use crate::explain::{Explanation, top_features};
 use crate::matrix::MatrixView;
 use crate::registry::AnyDetector;
@@ -45,6 +45,18 @@ impl CalibratedDetector {
         )?;
         let threshold = calibration.threshold(rule)?;
         Ok(Self { detector, calibration, rule, threshold })
+    }
+
+    /// Checks the detector ([`Detector::validate`]), the training score distribution and
+    /// the threshold; model files are checked with this when they are read.
+    pub fn validate(&self) -> Result<(), InvalidModel> {
+        self.detector.validate()?;
+        let name = self.detector.name();
+        self.calibration.check().map_err(|reason| InvalidModel::new(name, reason))?;
+        if self.threshold.is_nan() {
+            return Err(InvalidModel::new(name, "alerting threshold is NaN"));
+        }
+        Ok(())
     }
 
     /// The detector.

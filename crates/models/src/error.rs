@@ -92,3 +92,21 @@ pub enum ScoreError {
         found: usize,
     },
 }
+
+/// A fitted detector's state is inconsistent: an index out of range, mismatched lengths or
+/// a value no fit produces (a damaged, hand-edited or foreign model file).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{detector} model state is invalid: {reason}")]
+pub struct InvalidModel {
+    /// Detector name.
+    pub detector: &'static str,
+    /// The first inconsistency found.
+    pub reason: String,
+}
+
+impl InvalidModel {
+    /// Builds an error for `detector`.
+    pub fn new(detector: &'static str, reason: impl Into<String>) -> Self {
+        Self { detector, reason: reason.into() }
+    }
+}

@@ -12,8 +12,14 @@
 //! | payload | the model, serialized with postcard |
 //!
 //! The checksum is verified before the payload is decoded, so a damaged file is reported
-//! as such instead of decoding into a silently wrong model.
+//! as such instead of decoding into a silently wrong model; the decoded model is then
+//! checked for consistency ([`CheckedPayload`]), so a file whose payload decodes into an
+//! impossible model (an index out of range, mismatched lengths, a NaN threshold) is an
+//! error too, not a panic at scoring time.
 
+use crate::calibrated::CalibratedDetector;
+use crate::registry::AnyDetector;
+use crate::traits::Detector;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::io::{self, Read, Write};
@@ -65,6 +71,27 @@ pub enum ModelFileError {
     /// The payload could not be encoded or decoded.
     #[error("model payload could not be (de)serialized: {0}")]
     Payload(#[source] postcard::Error),
+    /// The payload decoded into a model that is not consistent.
+    #[error("model file holds an inconsistent model ({0}); retrain the model")]
+    Invalid(String),
+}
+
+/// A model that checks its own consistency once decoded from a file.
+pub trait CheckedPayload {
+    /// Errors with the first inconsistency found.
+    fn check_payload(&self) -> Result<(), String>;
+}
+
+impl CheckedPayload for AnyDetector {
+    fn check_payload(&self) -> Result<(), String> {
+        self.validate().map_err(|e| e.to_string())
+    }
+}
+
+impl CheckedPayload for CalibratedDetector {
+    fn check_payload(&self) -> Result<(), String> {
+        self.validate().map_err(|e| e.to_string())
+    }
 }
 
 /// Header fields of a model file.
@@ -143,8 +170,11 @@ pub fn read_model_header<R: Read>(r: &mut R) -> Result<ModelFileHeader, ModelFil
 }
 
 /// Reads a model written by [`write_model_file`]. Truncation, bad magic, another format
-/// version, checksum mismatch and undecodable payloads are errors, never panics.
-pub fn read_model_file<R: Read, T: DeserializeOwned>(mut r: R) -> Result<T, ModelFileError> {
+/// version, checksum mismatch, undecodable payloads and inconsistent models are errors,
+/// never panics.
+pub fn read_model_file<R: Read, T: DeserializeOwned + CheckedPayload>(
+    mut r: R,
+) -> Result<T, ModelFileError> {
     let header = read_model_header(&mut r)?;
     // `take` + `read_to_end` grows the buffer with the data actually present, so a corrupt
     // length cannot trigger a huge allocation.
@@ -157,12 +187,20 @@ pub fn read_model_file<R: Read, T: DeserializeOwned>(mut r: R) -> Result<T, Mode
     if found != header.crc32 {
         return Err(ModelFileError::Checksum { expected: header.crc32, found });
     }
-    postcard::from_bytes(&payload).map_err(ModelFileError::Payload)
+    let model: T = postcard::from_bytes(&payload).map_err(ModelFileError::Payload)?;
+    model.check_payload().map_err(ModelFileError::Invalid)?;
+    Ok(model)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl CheckedPayload for (Vec<f64>, String) {
+        fn check_payload(&self) -> Result<(), String> {
+            if self.1.is_empty() { Err("empty name".into()) } else { Ok(()) }
+        }
+    }
 
     fn bytes<T: Serialize>(v: &T) -> Vec<u8> {
         let mut out = Vec::new();
@@ -199,6 +237,9 @@ mod tests {
             ModelFileError::UnsupportedVersion { found: 99, expected: MODEL_FORMAT_VERSION, .. }
         ));
         assert!(e.to_string().contains("retrain"));
+        let empty = bytes(&(vec![1.0], String::new()));
+        let e = read_model_file::<_, (Vec<f64>, String)>(&empty[..]).expect_err("inconsistent");
+        assert!(matches!(e, ModelFileError::Invalid(ref r) if r == "empty name"), "{e}");
         let mut corrupt = b.clone();
         let last = corrupt.len() - 1;
         corrupt[last] ^= 0x55;

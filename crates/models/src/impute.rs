@@ -24,6 +24,20 @@ impl Imputer {
         &self.medians
     }
 
+    /// Checks that there is one finite median per feature of a `d`-feature model.
+    pub(crate) fn check(&self, d: usize) -> Result<(), String> {
+        if d == 0 {
+            return Err("the model has no features".into());
+        }
+        if self.medians.len() != d {
+            return Err(format!("{} medians for {d} features", self.medians.len()));
+        }
+        match self.medians.iter().position(|m| !m.is_finite()) {
+            Some(i) => Err(format!("median of feature {i} is {}", self.medians[i])),
+            None => Ok(()),
+        }
+    }
+
     /// The row with missing values filled in; borrows when the row is already finite, which
     /// is the common case and keeps scoring allocation-free.
     pub fn clean<'a>(&self, row: &'a [f64]) -> Cow<'a, [f64]> {

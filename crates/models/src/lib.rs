@@ -76,7 +76,7 @@ mod traits;
 mod testutil;
 
 pub use calibrated::CalibratedDetector;
-pub use error::{FitError, MatrixError, ParamError, ScoreError};
+pub use error::{FitError, InvalidModel, MatrixError, ParamError, ScoreError};
 pub use impute::Imputer;
 pub use matrix::{Matrix, MatrixView};
 pub use registry::{AnyDetector, AnyParams, DetectorKind, UnknownDetector};

@@ -2,7 +2,7 @@
 
 use crate::autoencoder::{Autoencoder, AutoencoderParams};
 use crate::ensemble::{Ensemble, EnsembleParams};
-use crate::error::{FitError, ParamError};
+use crate::error::{FitError, InvalidModel, ParamError};
 use crate::hbos::{Hbos, HbosParams};
 use crate::iforest::{IsolationForest, IsolationForestParams};
 use crate::matrix::MatrixView;
@@ -215,6 +215,10 @@ impl Detector for AnyDetector {
 
     fn medians(&self) -> &[f64] {
         self.as_detector().medians()
+    }
+
+    fn validate(&self) -> Result<(), InvalidModel> {
+        self.as_detector().validate()
     }
 
     fn score_row(&self, row: &[f64]) -> f64 {

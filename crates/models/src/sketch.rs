@@ -38,6 +38,31 @@ impl QuantileSketch {
         Some(Self { levels, values, count: sorted.len() as u64 })
     }
 
+    /// Checks what the lookups rely on: as many levels as values (at least one), levels
+    /// strictly increasing within 0..=1, values finite and non-decreasing.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.values.is_empty() || self.levels.len() != self.values.len() {
+            return Err(format!(
+                "score sketch has {} levels and {} values",
+                self.levels.len(),
+                self.values.len()
+            ));
+        }
+        if self.levels.iter().any(|l| !(0.0..=1.0).contains(l))
+            || self.levels.windows(2).any(|w| w[0] >= w[1])
+        {
+            return Err("score sketch levels are not increasing within 0..1".into());
+        }
+        if self.values.iter().any(|v| !v.is_finite()) || self.values.windows(2).any(|w| w[0] > w[1])
+        {
+            return Err("score sketch values are not finite and non-decreasing".into());
+        }
+        if self.count == 0 {
+            return Err("score sketch summarizes no score".into());
+        }
+        Ok(())
+    }
+
     /// Number of scores summarized.
     pub fn count(&self) -> u64 {
         self.count

@@ -47,6 +47,15 @@ impl Calibration {
         Some(Self { sketch: QuantileSketch::from_scores(scores)?, span_seconds })
     }
 
+    /// Checks the stored distribution and time span.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        self.sketch.check()?;
+        match self.span_seconds {
+            Some(s) if s.is_nan() || s < 0.0 => Err(format!("training time span is {s}")),
+            _ => Ok(()),
+        }
+    }
+
     /// The stored distribution.
     pub fn sketch(&self) -> &QuantileSketch {
         &self.sketch

@@ -1,6 +1,6 @@
 //! The two sides of every detector: fitting (params -> model) and scoring (model -> scores).
 
-use crate::error::{FitError, ParamError, ScoreError};
+use crate::error::{FitError, InvalidModel, ParamError, ScoreError};
 use crate::matrix::MatrixView;
 use rayon::prelude::*;
 
@@ -26,6 +26,12 @@ pub trait Detector: Send + Sync {
 
     /// Per-feature training medians (the "typical" value of each feature).
     fn medians(&self) -> &[f64];
+
+    /// Checks every index, length and value the scoring code relies on. A fitted model
+    /// always passes; a model read from a file is checked when it is read
+    /// ([`crate::file::read_model_file`]), so a damaged file is a load error rather than a
+    /// panic or silently wrong scores.
+    fn validate(&self) -> Result<(), InvalidModel>;
 
     /// Anomaly score of one row.
     fn score_row(&self, row: &[f64]) -> f64;

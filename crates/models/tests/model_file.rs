@@ -115,3 +115,88 @@ proptest! {
         prop_assert!(matches!(r, Err(ModelFileError::Payload(_))) || r.is_ok());
     }
 }
+
+/// One small fitted model file per detector kind, with the rows it was fitted on.
+fn model_files() -> &'static [(Vec<u8>, Matrix)] {
+    static FILES: std::sync::OnceLock<Vec<(Vec<u8>, Matrix)>> = std::sync::OnceLock::new();
+    FILES.get_or_init(|| {
+        DetectorKind::ALL
+            .iter()
+            .map(|&kind| {
+                let (model, x) = fitted(kind, 5);
+                (write(&model), x)
+            })
+            .collect()
+    })
+}
+
+/// Rewrites the header's payload checksum after the payload was edited.
+fn fix_checksum(bytes: &mut [u8]) {
+    let header = anomalog_models::file::read_model_header(&mut &bytes[..]).expect("header");
+    let start = bytes.len() - header.payload_len as usize;
+    let crc = crc32fast::hash(&bytes[start..]);
+    bytes[start - 4..start].copy_from_slice(&crc.to_le_bytes());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// A payload edited behind the checksum either fails to load with an error or loads
+    /// into a model that passed its consistency check; scoring, calibrating and
+    /// explaining such a model never panics.
+    #[test]
+    fn edited_payload_with_valid_checksum_never_panics(
+        kind in 0usize..DetectorKind::ALL.len(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+    ) {
+        let (original, x) = &model_files()[kind];
+        let mut bytes = original.clone();
+        let header = anomalog_models::file::read_model_header(&mut &bytes[..]).expect("header");
+        let start = bytes.len() - header.payload_len as usize;
+        for (at, byte) in edits {
+            let i = start + at.index(bytes.len() - start);
+            bytes[i] = byte;
+        }
+        fix_checksum(&mut bytes);
+        if let Ok(model) = read_model_file::<_, CalibratedDetector>(&bytes[..]) {
+            prop_assert!(model.validate().is_ok());
+            let scores = model.score(x.view());
+            prop_assert_eq!(scores.len(), x.rows());
+            let mut row = x.view().row(0).to_vec();
+            row[0] = f64::NAN;
+            let s = model.detector().score_row(&row);
+            let _ = (model.probability(s), model.is_anomaly(s));
+            let names: Vec<String> = (0..x.cols()).map(|i| format!("f{i}")).collect();
+            let _ = model.explain_top(&row, &names, 3);
+        }
+    }
+}
+
+#[test]
+fn inconsistent_forest_is_a_load_error() {
+    let (model, _) = fitted(DetectorKind::IsolationForest, 9);
+    let good = write(&model);
+    assert!(read_model_file::<_, CalibratedDetector>(&good[..]).is_ok());
+    let mut bytes = good.clone();
+    let header = anomalog_models::file::read_model_header(&mut &bytes[..]).expect("header");
+    let start = bytes.len() - header.payload_len as usize;
+    // Every byte edited in turn: whatever loads must be consistent, and at least one edit
+    // must be caught by the consistency check rather than by the decoder.
+    let mut invalid = 0;
+    for i in start..bytes.len().min(start + 4096) {
+        let keep = bytes[i];
+        bytes[i] = 0x7f;
+        fix_checksum(&mut bytes);
+        match read_model_file::<_, CalibratedDetector>(&bytes[..]) {
+            Err(ModelFileError::Invalid(reason)) => {
+                assert!(reason.contains("model state is invalid"), "{reason}");
+                invalid += 1;
+            }
+            Err(ModelFileError::Payload(_)) => {}
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(m) => assert!(m.validate().is_ok()),
+        }
+        bytes[i] = keep;
+    }
+    assert!(invalid > 0);
+}

@@ -7,9 +7,9 @@ use std::path::Path;
 
 use anomalog_features::{FeatureConfig, FeaturePipeline};
 use anomalog_ingest::{Record, Timestamp};
-use anomalog_models::file::{read_model_file, write_model_file};
+use anomalog_models::file::{CheckedPayload, read_model_file, write_model_file};
 use anomalog_models::{
-    AnyParams, CalibratedDetector, DetectorKind, Fit, MatrixView, ThresholdRule,
+    AnyParams, CalibratedDetector, Detector, DetectorKind, Fit, MatrixView, ThresholdRule,
 };
 use serde::{Deserialize, Serialize};
 
@@ -201,6 +201,21 @@ impl Model {
     }
 }
 
+/// A model file whose detector was fitted on another feature schema than the one it
+/// carries would score every record on misaligned columns, so it is refused on load.
+impl CheckedPayload for Model {
+    fn check_payload(&self) -> Result<(), String> {
+        self.detector.check_payload()?;
+        let (schema, fitted) = (self.features.names().len(), self.detector.detector().n_features());
+        if schema != fitted {
+            return Err(format!(
+                "the feature schema has {schema} features but the detector was fitted on {fitted}"
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn create_private(path: &Path) -> std::io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -215,4 +230,63 @@ fn create_private(path: &Path) -> std::io::Result<File> {
     }
     #[cfg(not(unix))]
     options.open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anomalog_ingest::formats;
+    use anomalog_models::file::ModelFileError;
+    use anomalog_models::{CalibratedDetector, Matrix};
+
+    fn trained() -> Model {
+        let format = formats::from_spec("combined", &Default::default()).expect("format");
+        let lines: Vec<String> = (0..300)
+            .map(|i| {
+                format!(
+                    "192.0.2.{} - - [02/Mar/2026:10:{:02}:{:02} +0000] \"GET /p/{} HTTP/1.1\" 200 {} \"-\" \"x\"",
+                    i % 20,
+                    i / 60,
+                    i % 60,
+                    i % 37,
+                    1000 + i % 17
+                )
+            })
+            .collect();
+        let records: Vec<_> = lines
+            .iter()
+            .map(|l| format.parse(l.as_bytes()))
+            .collect::<Result<_, _>>()
+            .expect("parse");
+        Model::train(&records, TrainingSummary::default(), &TrainOptions::default()).expect("train")
+    }
+
+    #[test]
+    fn a_detector_of_another_feature_schema_is_a_load_error() {
+        let mut model = trained();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("m.model");
+        model.save(&path).expect("save");
+        assert!(Model::load(&path).is_ok());
+
+        // The same model with a detector fitted on one more column than the schema has.
+        let cols = model.features.names().len() + 1;
+        let data: Vec<f64> = (0..50 * cols).map(|i| (i % 7) as f64 + (i / cols) as f64).collect();
+        let x = Matrix::new(data, 50, cols).expect("matrix");
+        model.detector = CalibratedDetector::fit(
+            &DetectorKind::Hbos.default_params(),
+            x.view(),
+            1,
+            None,
+            ThresholdRule::default(),
+        )
+        .expect("fit");
+        model.save(&path).expect("save");
+        match Model::load(&path) {
+            Err(PipelineError::ModelFile { source: ModelFileError::Invalid(reason), .. }) => {
+                assert!(reason.contains("feature schema"), "{reason}");
+            }
+            other => panic!("expected an inconsistent-model error, got {other:?}"),
+        }
+    }
 }

@@ -252,6 +252,10 @@ impl Detector for Autoencoder {
         self.imputer.medians()
     }
 
+    fn validate(&self) -> Result<(), crate::error::InvalidModel> {
+        super::validate::check(self)
+    }
+
     /// Mean squared reconstruction error over features, in standardized units.
     fn score_row(&self, row: &[f64]) -> f64 {
         if row.len() != self.mean.len() {

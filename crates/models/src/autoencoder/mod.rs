@@ -23,6 +23,7 @@ mod algorithm;
 pub(crate) mod dense;
 mod network;
 mod params;
+mod validate;
 
 pub use algorithm::Autoencoder;
 pub use params::{Activation, AutoencoderParams, AutoencoderValidParams};

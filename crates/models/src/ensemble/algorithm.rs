@@ -1,7 +1,7 @@
 //! Ensemble fitting, scoring and explanation.
 
 use super::params::{Combine, EnsembleParams, EnsembleValidParams};
-use crate::error::FitError;
+use crate::error::{FitError, InvalidModel};
 use crate::impute::Imputer;
 use crate::matrix::MatrixView;
 use crate::registry::AnyDetector;
@@ -101,6 +101,30 @@ impl Detector for Ensemble {
 
     fn medians(&self) -> &[f64] {
         self.imputer.medians()
+    }
+
+    fn validate(&self) -> Result<(), InvalidModel> {
+        let err = |reason: String| InvalidModel::new("ensemble", reason);
+        let d = self.n_features();
+        self.imputer.check(d).map_err(err)?;
+        if self.members.is_empty() {
+            return Err(err("the ensemble has no members".into()));
+        }
+        for (i, m) in self.members.iter().enumerate() {
+            if matches!(m.detector, AnyDetector::Ensemble(_)) {
+                return Err(err(format!("member {i} is itself an ensemble")));
+            }
+            m.detector.validate()?;
+            if m.detector.n_features() != d {
+                return Err(err(format!(
+                    "member {i} ({}) has {} features, the ensemble {d}",
+                    m.detector.name(),
+                    m.detector.n_features()
+                )));
+            }
+            m.sketch.check().map_err(|reason| err(format!("member {i}: {reason}")))?;
+        }
+        Ok(())
     }
 
     /// Missing values are filled once here, so every member gets a clean, borrowed row and

@@ -1,7 +1,7 @@
 //! HBOS fitting, scoring and explanation.
 
 use super::params::{BinMode, HbosParams, HbosValidParams};
-use crate::error::FitError;
+use crate::error::{FitError, InvalidModel};
 use crate::impute::Imputer;
 use crate::matrix::MatrixView;
 use crate::stats::{column, column_medians, quantile_sorted, sort_f64, validate_training};
@@ -77,6 +77,24 @@ impl Histogram {
         h.terms = heights.iter().map(|x| max - x.ln()).collect();
         h.outside = max - (p.alpha / h.unit).ln();
         h
+    }
+
+    /// Checks what [`Histogram::term`] relies on.
+    fn check(&self) -> Result<(), String> {
+        let e = &self.edges;
+        if e.is_empty() || e.iter().any(|v| !v.is_finite()) || e.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("bin edges are not finite and strictly increasing".into());
+        }
+        if self.terms.len() != e.len().saturating_sub(1).max(1) {
+            return Err(format!("{} bin terms for {} edges", self.terms.len(), e.len()));
+        }
+        if self.terms.iter().any(|t| !t.is_finite()) || !self.outside.is_finite() {
+            return Err("bin terms are not finite".into());
+        }
+        if !(self.unit.is_finite() && self.unit > 0.0) {
+            return Err(format!("bin width {} is not a positive number", self.unit));
+        }
+        Ok(())
     }
 
     /// Bin of an in-range value.
@@ -159,6 +177,16 @@ impl Detector for Hbos {
 
     fn medians(&self) -> &[f64] {
         self.imputer.medians()
+    }
+
+    fn validate(&self) -> Result<(), InvalidModel> {
+        let err = |reason: String| InvalidModel::new("hbos", reason);
+        self.params.check().map_err(|e| err(e.to_string()))?;
+        self.imputer.check(self.histograms.len()).map_err(err)?;
+        for (f, h) in self.histograms.iter().enumerate() {
+            h.check().map_err(|reason| err(format!("feature {f}: {reason}")))?;
+        }
+        Ok(())
     }
 
     /// Sum over features of `-ln(relative density)`: features are treated as independent.

@@ -4,7 +4,9 @@ use super::build::{Shape, Splitter, TreeArrays, average_path_length, grow_tree};
 use super::params::{
     IsolationForestParams, IsolationForestValidParams, MAX_DEPTH_LIMIT, SplitRule,
 };
-use crate::error::FitError;
+use super::score::{AxisForest, AxisNode, HyperForest};
+use super::validate;
+use crate::error::{FitError, InvalidModel};
 use crate::impute::Imputer;
 use crate::matrix::MatrixView;
 use crate::stats::{column_mean_std, column_medians, derive_seed, safe_scale, validate_training};
@@ -14,22 +16,14 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
-/// Rows scored together against one tree before moving to the next, so the tree stays in
-/// L1 cache while the rows stream past it.
+/// Rows whose path lengths are summed together before they are turned into scores.
 const TREE_BLOCK: usize = 64;
-
-/// An axis-parallel split: `feature >= threshold` goes right. Kept together (16 bytes) so a
-/// traversal step touches one cache line.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-struct AxisNode {
-    threshold: f64,
-    feature: u32,
-}
 
 /// The split nodes of every tree, tree after tree, in heap order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-enum Splits {
+pub(super) enum Splits {
     Axis(Vec<AxisNode>),
     Hyper {
         /// Features per hyperplane.
@@ -49,17 +43,38 @@ enum Splits {
 /// scoring is index arithmetic without pointers; see the `build` module doc.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IsolationForest {
-    params: IsolationForestParams,
-    n_features: usize,
-    n_trees: usize,
-    depth: usize,
-    sample_size: usize,
+    pub(super) params: IsolationForestParams,
+    pub(super) n_features: usize,
+    pub(super) n_trees: usize,
+    pub(super) depth: usize,
+    pub(super) sample_size: usize,
     /// `c(sample_size)`, the path-length normalizer of the score.
-    c_norm: f64,
-    splits: Splits,
-    leaf_depths: Vec<f64>,
-    sizes: Vec<u32>,
-    imputer: Imputer,
+    pub(super) c_norm: f64,
+    pub(super) splits: Splits,
+    pub(super) leaf_depths: Vec<f64>,
+    pub(super) sizes: Vec<u32>,
+    pub(super) imputer: Imputer,
+    /// The outcome of [`validate::check`], computed once: scoring relies on it.
+    #[serde(skip)]
+    checked: Checked,
+}
+
+/// A lazily computed check result that is not part of the model's value: two forests with
+/// the same trees are equal whether or not either has been checked yet, and a clone checks
+/// itself again rather than trusting its original's result.
+#[derive(Debug, Default)]
+struct Checked(OnceLock<Result<(), String>>);
+
+impl Clone for Checked {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for Checked {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl Fit for IsolationForestParams {
@@ -139,6 +154,7 @@ impl Fit for IsolationForestValidParams {
             leaf_depths,
             sizes,
             imputer: Imputer::new(column_medians(x)),
+            checked: Checked::default(),
         })
     }
 }
@@ -174,39 +190,52 @@ impl IsolationForest {
         (-mean / self.c_norm.max(f64::MIN_POSITIVE)).exp2()
     }
 
-    /// Adds each row's path length summed over all trees to `acc`; `rows` holds
-    /// `acc.len()` finite rows of `n_features` values.
-    fn path_sums(&self, rows: &[f64], acc: &mut [f64]) {
-        let d = self.n_features;
-        let shape = self.shape();
-        for t in 0..self.n_trees {
-            let leaves = &self.leaf_depths[t * shape.leaves..(t + 1) * shape.leaves];
-            match &self.splits {
-                Splits::Axis(nodes) => {
-                    let nodes = &nodes[t * shape.internal..(t + 1) * shape.internal];
-                    axis_block(nodes, leaves, shape, rows, d, acc);
-                }
-                Splits::Hyper { k, thresholds, features, coefs, .. } => {
-                    let (a, b) = (t * shape.internal, (t + 1) * shape.internal);
-                    let tree = HyperTree {
-                        k: *k,
-                        thresholds: &thresholds[a..b],
-                        features: &features[a * k..b * k],
-                        coefs: &coefs[a * k..b * k],
-                    };
-                    for (row, s) in rows.chunks_exact(d).zip(acc.iter_mut()) {
-                        let mut i = 0;
-                        for _ in 0..shape.depth {
-                            i = 2 * i + 1 + tree.goes_right(i, row) as usize;
-                        }
-                        *s += leaves[i - shape.internal];
-                    }
-                }
-            }
+    /// The result of [`validate::check`], computed on first use.
+    pub(super) fn checked(&self) -> Result<(), &str> {
+        self.checked
+            .0
+            .get_or_init(|| validate::check(self))
+            .as_ref()
+            .map(|_| ())
+            .map_err(String::as_str)
+    }
+
+    fn shape_checked(&self) -> Option<Shape> {
+        self.checked().is_ok().then(|| self.shape())
+    }
+
+    pub(super) fn axis<'a>(&'a self, nodes: &'a [AxisNode], shape: Shape) -> AxisForest<'a> {
+        AxisForest {
+            nodes,
+            leaves: &self.leaf_depths,
+            n_trees: self.n_trees,
+            shape,
+            d: self.n_features,
         }
     }
 
+    fn hyper(&self, shape: Shape) -> Option<HyperForest<'_>> {
+        match &self.splits {
+            Splits::Hyper { k, thresholds, features, coefs, .. } => Some(HyperForest {
+                k: *k,
+                thresholds,
+                features,
+                coefs,
+                leaves: &self.leaf_depths,
+                n_trees: self.n_trees,
+                shape,
+                d: self.n_features,
+            }),
+            Splits::Axis(_) => None,
+        }
+    }
+
+    /// Scores `out.len()` rows; all NaN when the forest failed its check.
     fn score_block(&self, block: &[f64], out: &mut [f64]) {
+        let Some(shape) = self.shape_checked() else {
+            out.fill(f64::NAN);
+            return;
+        };
         let d = self.n_features;
         let clean: Cow<'_, [f64]> = if block.iter().all(|v| v.is_finite()) {
             Cow::Borrowed(block)
@@ -216,66 +245,18 @@ impl IsolationForest {
             )
         };
         for (rows, o) in clean.chunks(TREE_BLOCK * d).zip(out.chunks_mut(TREE_BLOCK)) {
-            o.iter_mut().for_each(|v| *v = 0.0);
-            self.path_sums(rows, o);
+            o.fill(0.0);
+            match &self.splits {
+                // SAFETY: `shape_checked` passed, so the forest passed `validate::check`.
+                Splits::Axis(nodes) => unsafe { self.axis(nodes, shape).path_sums(rows, o) },
+                Splits::Hyper { .. } => {
+                    if let Some(h) = self.hyper(shape) {
+                        h.path_sums(rows, o);
+                    }
+                }
+            }
             o.iter_mut().for_each(|v| *v = self.score_from_sum(*v));
         }
-    }
-}
-
-/// Rows traversed together: independent traversals overlap their memory latency.
-const LANES: usize = 8;
-
-/// Scores a block of rows on one axis-parallel tree, [`LANES`] rows at a time.
-fn axis_block(
-    nodes: &[AxisNode],
-    leaves: &[f64],
-    shape: Shape,
-    rows: &[f64],
-    d: usize,
-    acc: &mut [f64],
-) {
-    let step = |i: usize, row: &[f64]| {
-        let n = nodes[i];
-        2 * i + 1 + (row[n.feature as usize] >= n.threshold) as usize
-    };
-    let mut groups = rows.chunks_exact(LANES * d);
-    let mut acc_groups = acc.chunks_exact_mut(LANES);
-    for (g, a) in (&mut groups).zip(&mut acc_groups) {
-        let mut idx = [0usize; LANES];
-        for _ in 0..shape.depth {
-            for (j, i) in idx.iter_mut().enumerate() {
-                *i = step(*i, &g[j * d..(j + 1) * d]);
-            }
-        }
-        for (a, i) in a.iter_mut().zip(idx) {
-            *a += leaves[i - shape.internal];
-        }
-    }
-    for (row, a) in groups.remainder().chunks_exact(d).zip(acc_groups.into_remainder()) {
-        let mut i = 0;
-        for _ in 0..shape.depth {
-            i = step(i, row);
-        }
-        *a += leaves[i - shape.internal];
-    }
-}
-
-/// One hyperplane tree's slices.
-struct HyperTree<'a> {
-    k: usize,
-    thresholds: &'a [f64],
-    features: &'a [u32],
-    coefs: &'a [f64],
-}
-
-impl HyperTree<'_> {
-    fn goes_right(&self, node: usize, row: &[f64]) -> bool {
-        let base = node * self.k;
-        let f = &self.features[base..base + self.k];
-        let c = &self.coefs[base..base + self.k];
-        let dot: f64 = f.iter().zip(c).map(|(&f, &c)| c * row[f as usize]).sum();
-        dot >= self.thresholds[node]
     }
 }
 
@@ -293,6 +274,10 @@ impl Detector for IsolationForest {
 
     fn medians(&self) -> &[f64] {
         self.imputer.medians()
+    }
+
+    fn validate(&self) -> Result<(), InvalidModel> {
+        self.checked().map_err(|reason| InvalidModel::new(self.name(), reason))
     }
 
     fn score_row(&self, row: &[f64]) -> f64 {
@@ -325,40 +310,39 @@ impl Detector for IsolationForest {
         if row.len() != self.n_features {
             return Vec::new();
         }
+        let Some(shape) = self.shape_checked() else {
+            return Vec::new();
+        };
         let row = self.imputer.clean(row);
-        let shape = self.shape();
+        let hyper = self.hyper(shape);
         let mut contrib = vec![0.0; self.n_features];
         let tree_nodes = shape.internal + shape.leaves;
         for t in 0..self.n_trees {
             let sizes = &self.sizes[t * tree_nodes..(t + 1) * tree_nodes];
             let h = &self.leaf_depths[t * shape.leaves..(t + 1) * shape.leaves];
-            let mut path = Vec::with_capacity(shape.depth);
+            // The splits that isolated the row, on the stack: no allocation per tree.
+            let mut path = [(0usize, 0.0f64); MAX_DEPTH_LIMIT];
+            let mut len = 0;
             let mut i = 0;
             for _ in 0..shape.depth {
-                let next = match &self.splits {
-                    Splits::Axis(nodes) => {
+                let right = match (&self.splits, &hyper) {
+                    (_, Some(h)) => h.goes_right(t * shape.internal + i, &row),
+                    (Splits::Axis(nodes), None) => {
                         let n = nodes[t * shape.internal + i];
-                        2 * i + 1 + (row[n.feature as usize] >= n.threshold) as usize
+                        row[n.feature as usize] >= n.threshold
                     }
-                    Splits::Hyper { k, thresholds, features, coefs, .. } => {
-                        let (a, b) = (t * shape.internal, (t + 1) * shape.internal);
-                        let tree = HyperTree {
-                            k: *k,
-                            thresholds: &thresholds[a..b],
-                            features: &features[a * k..b * k],
-                            coefs: &coefs[a * k..b * k],
-                        };
-                        2 * i + 1 + tree.goes_right(i, &row) as usize
-                    }
+                    (Splits::Hyper { .. }, None) => false,
                 };
+                let next = 2 * i + 1 + right as usize;
                 let gain = (sizes[i] as f64 / sizes[next].max(1) as f64).log2();
                 if gain > 0.0 {
-                    path.push((t * shape.internal + i, gain));
+                    path[len] = (t * shape.internal + i, gain);
+                    len += 1;
                 }
                 i = next;
             }
             let weight = 1.0 / h[i - shape.internal].max(1.0);
-            for (node, gain) in path {
+            for &(node, gain) in &path[..len] {
                 match &self.splits {
                     Splits::Axis(nodes) => {
                         contrib[nodes[node].feature as usize] += weight * gain;

@@ -17,6 +17,8 @@
 mod algorithm;
 mod build;
 mod params;
+mod score;
+mod validate;
 
 pub use algorithm::IsolationForest;
 pub use build::average_path_length;

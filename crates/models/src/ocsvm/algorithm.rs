@@ -377,6 +377,10 @@ impl Detector for OneClassSvm {
         self.imputer.medians()
     }
 
+    fn validate(&self) -> Result<(), crate::error::InvalidModel> {
+        super::validate::check(self)
+    }
+
     /// `ρ - f(x)`: positive outside the learned boundary. Far from all training data the
     /// kernel vanishes and the score saturates at `ρ`.
     fn score_row(&self, row: &[f64]) -> f64 {

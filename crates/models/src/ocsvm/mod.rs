@@ -17,6 +17,7 @@
 mod algorithm;
 mod nystrom;
 mod params;
+mod validate;
 
 pub use algorithm::OneClassSvm;
 pub use params::{OneClassSvmParams, OneClassSvmValidParams};

@@ -2,7 +2,7 @@
 
 use super::ecdf::FeatureTails;
 use super::params::{MAX_TOP_K, Sides, TailParams, TailValidParams};
-use crate::error::FitError;
+use crate::error::{FitError, InvalidModel};
 use crate::impute::Imputer;
 use crate::matrix::MatrixView;
 use crate::stats::{column, column_medians, validate_training};
@@ -48,6 +48,26 @@ impl Fit for TailValidParams {
             imputer: Imputer::new(column_medians(x)),
         })
     }
+}
+
+/// Rows of up to this many features keep all their surprises on the stack and select the
+/// top `k` in one pass, instead of inserting every surprise into a sorted top-`k` list.
+const SELECT_MAX: usize = 256;
+
+/// The sum of the `k` largest values (all of them when there are fewer), added in
+/// descending order like [`TopK::sum`], so both give the same bits. Reorders `values`.
+fn top_k_sum(values: &mut [f64], k: usize) -> f64 {
+    let k = k.clamp(1, MAX_TOP_K).min(values.len());
+    if k == 0 {
+        return 0.0;
+    }
+    let descending = |a: &f64, b: &f64| b.total_cmp(a);
+    if k < values.len() {
+        values.select_nth_unstable_by(k - 1, descending);
+    }
+    let top = &mut values[..k];
+    top.sort_unstable_by(descending);
+    top.iter().sum()
 }
 
 /// The `k` largest values pushed so far, kept on the stack.
@@ -121,12 +141,37 @@ impl Detector for TailProbability {
         self.imputer.medians()
     }
 
+    fn validate(&self) -> Result<(), InvalidModel> {
+        let err = |reason: String| InvalidModel::new("tail", reason);
+        self.params.check().map_err(|e| err(e.to_string()))?;
+        self.imputer.check(self.features.len()).map_err(err)?;
+        if self.scored.len() != self.features.len() {
+            return Err(err(format!(
+                "{} scored flags for {} features",
+                self.scored.len(),
+                self.features.len()
+            )));
+        }
+        for (f, t) in self.features.iter().enumerate() {
+            t.check().map_err(|reason| err(format!("feature {f}: {reason}")))?;
+        }
+        Ok(())
+    }
+
     /// Sum of the `top_k` largest per-feature surprises.
     fn score_row(&self, row: &[f64]) -> f64 {
         if row.len() != self.features.len() {
             return f64::NAN;
         }
         let row = self.imputer.clean(row);
+        if row.len() <= SELECT_MAX {
+            let mut buf = [0.0; SELECT_MAX];
+            let surprises = &mut buf[..row.len()];
+            for (f, (s, &v)) in surprises.iter_mut().zip(row.iter()).enumerate() {
+                *s = self.surprise(f, v);
+            }
+            return top_k_sum(surprises, self.params.top_k);
+        }
         let mut top = TopK::new(self.params.top_k);
         for (f, &v) in row.iter().enumerate() {
             top.push(self.surprise(f, v));
@@ -158,5 +203,25 @@ mod tests {
         let mut one = TopK::new(1);
         [0.2, 0.9, 0.1].into_iter().for_each(|v| one.push(v));
         assert_eq!(one.sum(), 0.9);
+    }
+
+    #[test]
+    fn selection_and_insertion_give_the_same_bits() {
+        let mut state = 7u64;
+        for len in [1, 2, 5, 16, 17, 40, 103] {
+            for k in [1, 3, 16, MAX_TOP_K] {
+                let values: Vec<f64> = (0..len)
+                    .map(|_| {
+                        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                        // Coarse values so that ties are common.
+                        ((state >> 40) % 50) as f64 * 0.37
+                    })
+                    .collect();
+                let mut top = TopK::new(k);
+                values.iter().for_each(|&v| top.push(v));
+                let selected = top_k_sum(&mut values.clone(), k);
+                assert_eq!(selected.to_bits(), top.sum().to_bits(), "len {len} k {k}");
+            }
+        }
     }
 }

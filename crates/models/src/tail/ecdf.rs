@@ -45,20 +45,33 @@ pub(crate) struct FeatureTails {
 
 /// Spearman rank correlation between `values` and their position (tied values share
 /// their mid rank, so a constant column has no trend).
+#[cfg(test)]
 fn rank_trend(values: &[f64]) -> f64 {
-    let n = values.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    rank_trend_sorted(&sorted_with_rows(values))
+}
+
+/// `(value, row)` pairs in ascending value order, ties in row order: one sort gives both
+/// the sorted values and the ranks of the trend, and sorting the pairs themselves reads
+/// memory in order, unlike sorting row indices by the values they point to.
+fn sorted_with_rows(values: &[f64]) -> Vec<(f64, usize)> {
+    let mut pairs: Vec<(f64, usize)> = values.iter().copied().zip(0..).collect();
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    pairs
+}
+
+/// [`rank_trend`] of pairs from [`sorted_with_rows`].
+fn rank_trend_sorted(pairs: &[(f64, usize)]) -> f64 {
+    let n = pairs.len();
     let mean = (n as f64 - 1.0) / 2.0;
     let (mut cov, mut var_rank) = (0.0, 0.0);
     let mut start = 0;
     while start < n {
         let mut end = start + 1;
-        while end < n && values[order[end]] == values[order[start]] {
+        while end < n && pairs[end].0 == pairs[start].0 {
             end += 1;
         }
         let rank = (start + end - 1) as f64 / 2.0 - mean;
-        for &row in &order[start..end] {
+        for &(_, row) in &pairs[start..end] {
             cov += rank * (row as f64 - mean);
             var_rank += rank * rank;
         }
@@ -71,8 +84,11 @@ fn rank_trend(values: &[f64]) -> f64 {
 impl FeatureTails {
     /// Summarizes a column given in row order (reorders it).
     pub(crate) fn fit(values: &mut [f64]) -> Self {
-        let trend = rank_trend(values);
-        sort_f64(values);
+        let pairs = sorted_with_rows(values);
+        let trend = rank_trend_sorted(&pairs);
+        for (v, (sorted, _)) in values.iter_mut().zip(pairs) {
+            *v = sorted;
+        }
         let sorted = &*values;
         let n = sorted.len();
         let last = (n - 1) as f64;
@@ -109,6 +125,31 @@ impl FeatureTails {
             values: knots,
             trend,
         }
+    }
+
+    /// Checks what [`FeatureTails::surprises`] relies on.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let v = &self.values;
+        if v.is_empty() || v.iter().any(|x| !x.is_finite()) || v.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("knots are not finite and strictly increasing".into());
+        }
+        for (name, s) in [
+            ("upper", &self.up_at),
+            ("upper-after", &self.up_after),
+            ("lower", &self.lo_at),
+            ("lower-before", &self.lo_before),
+        ] {
+            if s.len() != v.len() || s.iter().any(|x| !x.is_finite()) {
+                return Err(format!("{} {name} surprises for {} knots", s.len(), v.len()));
+            }
+        }
+        if !self.beyond.is_finite() || !self.trend.is_finite() {
+            return Err("tail constants are not finite".into());
+        }
+        if [self.unit_lo, self.unit_hi].iter().any(|u| !(u.is_finite() && *u > 0.0)) {
+            return Err("tail distance units are not positive numbers".into());
+        }
+        Ok(())
     }
 
     /// Rank correlation of the training values with their row order.

@@ -1,7 +1,7 @@
 //! Robust z-score fitting, scoring and explanation.
 
 use super::params::{Aggregate, ZScoreParams, ZScoreValidParams};
-use crate::error::FitError;
+use crate::error::{FitError, InvalidModel};
 use crate::impute::Imputer;
 use crate::matrix::MatrixView;
 use crate::stats::{column, quantile_unsorted, validate_training};
@@ -80,6 +80,21 @@ impl FeatureScale {
             dev_lo: unit(t_lo, t_hi),
             dev_hi: unit(t_hi, t_lo),
         }
+    }
+
+    /// Checks that every scale is a positive number and every surprise finite.
+    fn check(&self) -> Result<(), String> {
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        let ok = match *self {
+            Self::Dense { lo, hi } => positive(lo) && positive(hi),
+            Self::Rare { surprise_lo, surprise_hi, dev_lo, dev_hi } => {
+                surprise_lo.is_finite()
+                    && surprise_hi.is_finite()
+                    && positive(dev_lo)
+                    && positive(dev_hi)
+            }
+        };
+        if ok { Ok(()) } else { Err(format!("scale {self:?} is not positive and finite")) }
     }
 
     /// `-log10` of the one-sided tail probability of a deviation `d` from the median.
@@ -183,6 +198,16 @@ impl Detector for ZScore {
 
     fn medians(&self) -> &[f64] {
         self.imputer.medians()
+    }
+
+    fn validate(&self) -> Result<(), InvalidModel> {
+        let err = |reason: String| InvalidModel::new("zscore", reason);
+        self.params.check().map_err(|e| err(e.to_string()))?;
+        self.imputer.check(self.scales.len()).map_err(err)?;
+        for (f, s) in self.scales.iter().enumerate() {
+            s.check().map_err(|reason| err(format!("feature {f}: {reason}")))?;
+        }
+        Ok(())
     }
 
     fn score_row(&self, row: &[f64]) -> f64 {
