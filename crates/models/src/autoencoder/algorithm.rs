@@ -183,6 +183,7 @@ impl Autoencoder {
     /// the standardization, the imputer and the network, and everything is finite (scales
     /// also positive).
     pub(crate) fn check_state(&self) -> Result<(), String> {
+        self.params.check().map_err(|e| format!("autoencoder parameters: {e}"))?;
         let d = self.mean.len();
         if d == 0 {
             return Err("autoencoder has no features".into());

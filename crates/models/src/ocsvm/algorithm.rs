@@ -273,6 +273,7 @@ impl OneClassSvm {
     /// landmark, `inside` indexes landmarks, and everything is finite (scales and `gamma`
     /// also positive).
     pub(crate) fn check_state(&self) -> Result<(), String> {
+        self.params.check().map_err(|e| format!("one-class SVM parameters: {e}"))?;
         let d = self.mean.len();
         let m = self.alpha.len();
         if d == 0 || m == 0 {
