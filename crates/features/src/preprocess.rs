@@ -237,16 +237,47 @@ impl RowScaler {
             }
             *x = c.last_out;
         }
-        let columns = self.center.iter().zip(&self.scale).zip(self.low.iter().zip(&self.high));
-        for (x, ((&center, &scale), (&low, &high))) in out.iter_mut().zip(columns) {
-            let v = (x.clamp(-f64::MAX, f64::MAX) - center) / scale;
-            // `f64::clamp` with these limits, spelled out: they are never NaN and never
-            // crossed, and the comparisons compile to vector selects.
-            let v = if v < low { low } else { v };
-            let v = if v > high { high } else { v };
-            *x = if v.is_nan() { 0.0 } else { v };
+        let columns =
+            Columns { center: &self.center, scale: &self.scale, low: &self.low, high: &self.high };
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            unsafe { scale_avx2(out, &columns) };
+            return;
         }
+        scale_row(out, &columns);
     }
+}
+
+/// The per-column constants of [`RowScaler`].
+struct Columns<'s> {
+    center: &'s [f64],
+    scale: &'s [f64],
+    low: &'s [f64],
+    high: &'s [f64],
+}
+
+/// Centers, scales and clips `row` in place: the same IEEE operations, in the same
+/// order, whatever the instruction set, so the values are the same bits everywhere.
+#[inline(always)]
+fn scale_row(row: &mut [f64], c: &Columns<'_>) {
+    let columns = c.center.iter().zip(c.scale).zip(c.low.iter().zip(c.high));
+    for (x, ((&center, &scale), (&low, &high))) in row.iter_mut().zip(columns) {
+        let v = (x.clamp(-f64::MAX, f64::MAX) - center) / scale;
+        // `f64::clamp` with these limits, spelled out: they are never NaN and never
+        // crossed, and the comparisons compile to vector selects.
+        let v = if v < low { low } else { v };
+        let v = if v > high { high } else { v };
+        *x = if v.is_nan() { 0.0 } else { v };
+    }
+}
+
+/// [`scale_row`] compiled for AVX2: four columns per instruction, and selects in one
+/// instruction instead of three.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn scale_avx2(row: &mut [f64], c: &Columns<'_>) {
+    scale_row(row, c);
 }
 
 /// The value at quantile `q` (nearest rank, lower), reordering `values`.
@@ -363,6 +394,31 @@ mod tests {
             row.apply(&raw, &mut b);
             let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&a), bits(&b), "{x}");
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_scaling_gives_the_same_bits() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let n = 41;
+        let pick = |xs: &[f64]| (0..n).map(|i| xs[i % xs.len()]).collect::<Vec<f64>>();
+        let center = pick(&[0.0, f64::NAN, 1.5, -2.0, 7.0]);
+        let scale = pick(&[1.0, 0.1, 3.0, 1e-300, 0.7, 2.0]);
+        let low = pick(&[-CLIP, 0.0, -CLIP]);
+        let high = pick(&[CLIP, 1.0, CLIP]);
+        let columns = Columns { center: &center, scale: &scale, low: &low, high: &high };
+        let values = [0.0, -0.0, f64::NAN, f64::INFINITY, -f64::INFINITY, 1e308, -5.5, 0.3, 1.0];
+        for shift in 0..values.len() {
+            let row: Vec<f64> = (0..n).map(|i| values[(i + shift) % values.len()]).collect();
+            let (mut a, mut b) = (row.clone(), row);
+            scale_row(&mut a, &columns);
+            // SAFETY: the CPU has AVX2, checked above.
+            unsafe { scale_avx2(&mut b, &columns) };
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b));
         }
     }
 
