@@ -283,7 +283,7 @@ mod tests {
         .expect("fit");
         model.save(&path).expect("save");
         match Model::load(&path) {
-            Err(PipelineError::ModelFile { source: ModelFileError::Invalid(reason), .. }) => {
+            Err(PipelineError::ModelFile { error: ModelFileError::Invalid(reason), .. }) => {
                 assert!(reason.contains("feature schema"), "{reason}");
             }
             other => panic!("expected an inconsistent-model error, got {other:?}"),
