@@ -1,8 +1,9 @@
 //! `anomalog watch` as a Kafka consumer group, run as an operator would: the built
 //! binary, two processes in one group reading a topic of access-log lines keyed by
 //! client from librdkafka's mock cluster (real Kafka protocol, on loopback, started in
-//! this test process), alerting to a shared JSONL file and a webhook, with one
-//! PostgreSQL database as their incident store (a throwaway server started here).
+//! this test process), alerting to a shared JSONL file, a webhook and a topic of the
+//! same cluster, with one PostgreSQL database as their incident store (a throwaway
+//! server started here).
 //!
 //! One process is killed with SIGKILL mid-stream; the other takes its partitions
 //! over; the killed one is restarted on its state directory (delivering what its
@@ -27,6 +28,8 @@ use anomalog_kafka::rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use anomalog_kafka::testing::TempPostgres;
 
 const TOPIC: &str = "access";
+/// The topic the members alert to, as a SIEM would read it.
+const ALERTS: &str = "alerts";
 const GROUP: &str = "fleet";
 const PARTITIONS: i32 = 6;
 const WAIT: Duration = Duration::from_secs(60);
@@ -200,6 +203,50 @@ impl Traffic {
     }
 }
 
+/// The alerts topic read from its beginning, as a SIEM would.
+struct AlertTopic {
+    consumer: BaseConsumer,
+    events: Vec<serde_json::Value>,
+}
+
+impl AlertTopic {
+    fn new(brokers: &str) -> AlertTopic {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("group.id", "siem")
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(ALERTS, 0, Offset::Beginning).unwrap();
+        consumer.assign(&tpl).unwrap();
+        AlertTopic { consumer, events: Vec::new() }
+    }
+
+    /// Every event produced so far (what arrives within a few quiet polls).
+    fn read(&mut self) -> Vec<serde_json::Value> {
+        self.read_within(Duration::from_millis(100))
+    }
+
+    /// Every event produced so far, polling until three polls of `quiet` found nothing.
+    fn read_within(&mut self, quiet_poll: Duration) -> Vec<serde_json::Value> {
+        let mut quiet = 0;
+        while quiet < 3 {
+            match self.consumer.poll(quiet_poll) {
+                Some(Ok(record)) => {
+                    quiet = 0;
+                    let payload = anomalog_kafka::rdkafka::message::Message::payload(&record);
+                    if let Some(event) = payload.and_then(|p| serde_json::from_slice(p).ok()) {
+                        self.events.push(event);
+                    }
+                }
+                Some(Err(_)) | None => quiet += 1,
+            }
+        }
+        self.events.clone()
+    }
+}
+
 /// One `anomalog watch` process of the group, killed when dropped.
 struct Member {
     child: Child,
@@ -222,6 +269,7 @@ impl Member {
             .args(["--source", &source])
             .arg(format!("--alert=jsonl:{}", dir.join("alerts.jsonl").display()))
             .arg(format!("--alert=webhook:http://127.0.0.1:{hook}/hook"))
+            .arg(format!("--alert=kafka://{brokers}/{ALERTS}"))
             .args(["--db", db])
             .arg("--state-dir")
             .arg(dir.join(name))
@@ -249,8 +297,13 @@ impl Member {
         metric(self.port, "anomalog_kafka_assigned_partitions").unwrap_or(0)
     }
 
-    fn read(&self) -> u64 {
-        metric(self.port, "anomalog_lines_read_total").unwrap_or(0)
+    /// The partitions this member owns, as `/metrics` labels them.
+    fn partitions(&self) -> BTreeSet<String> {
+        let text = get(self.port, "/metrics").map(|(_, body)| body).unwrap_or_default();
+        text.lines()
+            .filter(|l| l.starts_with("anomalog_kafka_partition_lag{"))
+            .filter_map(|l| Some(l.split("partition=\"").nth(1)?.split('"').next()?.to_string()))
+            .collect()
     }
 
     fn incidents(&self) -> Vec<serde_json::Value> {
@@ -271,7 +324,7 @@ impl Member {
     /// not what this test is about). The process is stopped (SIGSTOP), and killed if
     /// every alert the receivers hold is in the ledger, else resumed briefly and
     /// checked again.
-    fn kill_between_deliveries(mut self, in_flight: impl Fn() -> usize) {
+    fn kill_between_deliveries(mut self, in_flight: &dyn Fn() -> usize) {
         for _ in 0..100 {
             self.signal("STOP");
             // Whatever it sent before stopping reaches the receivers meanwhile.
@@ -346,6 +399,7 @@ fn a_killed_member_loses_no_record_and_no_alert_repeats() {
     let (model, normal) = fixture(dir.path());
     let cluster = MockCluster::new(3).unwrap();
     cluster.create_topic(TOPIC, PARTITIONS, 1).unwrap();
+    cluster.create_topic(ALERTS, 1, 1).unwrap();
     let brokers = cluster.bootstrap_servers();
     let producer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
@@ -372,24 +426,20 @@ fn a_killed_member_loses_no_record_and_no_alert_repeats() {
 
     // Phase 1: normal traffic and four attackers, all committed.
     let mut attackers: Vec<String> = Vec::new();
-    let mut phase = |traffic: &mut Traffic, normal: &[String], first: usize| {
+    let mut phase = |normal: &[String], first: usize, count: usize| {
         let mut lines = normal.to_vec();
-        for n in first..first + 4 {
+        for n in first..first + count {
             let client = format!("203.0.113.{n}");
             for (i, line) in attack(&client, 6).into_iter().enumerate() {
                 lines.insert((i * 97 + n * 31) % lines.len(), line);
             }
             attackers.push(client);
         }
-        traffic.send(&lines);
+        lines
     };
-    phase(&mut traffic, &normal[..1500], 10);
+    traffic.send(&phase(&normal[..1500], 10, 4));
     wait_for("phase 1 committed", || all_committed(&checker, traffic.sent));
 
-    // Phase 2: a is killed mid-stream, once it has read part of the new lines.
-    let before = a.read();
-    phase(&mut traffic, &normal[1500..4500], 20);
-    wait_for("a to read some of phase 2", || (a.read() > before + 200).then_some(()));
     let ledger = std::cell::RefCell::new(
         anomalog_kafka::postgres::Client::connect(
             &postgres.url("fleet"),
@@ -397,6 +447,7 @@ fn a_killed_member_loses_no_record_and_no_alert_repeats() {
         )
         .unwrap(),
     );
+    let topic = std::cell::RefCell::new(AlertTopic::new(&brokers));
     let jsonl = dir.path().join("alerts.jsonl");
     let read_jsonl = || -> Vec<serde_json::Value> {
         std::fs::read_to_string(&jsonl)
@@ -422,9 +473,48 @@ fn a_killed_member_loses_no_record_and_no_alert_repeats() {
                 })
                 .count()
         };
-        missing("jsonl-", &read_jsonl()) + missing("webhook-", &webhook.lock().unwrap())
+        missing("jsonl-", &read_jsonl())
+            + missing("webhook-", &webhook.lock().unwrap())
+            + missing("kafka-", &topic.borrow_mut().read())
     };
-    a.kill_between_deliveries(in_flight);
+    // Phase 2: eight new attackers, some on a's partitions, produced at about 1000
+    // lines/s. a is killed mid-stream, its latest records not committed yet, once it
+    // has alerted for one of those attackers: b reads those records again and must not
+    // repeat what a delivered. (Whether a re-read record is one whose alert a already
+    // delivered depends on timing: the alert usually arrives after the commit of the
+    // record that opened the incident. tests/failover.rs of anomalog-kafka forces that
+    // case.)
+    let owned_by_a = a.partitions();
+    let on_a = |e: &serde_json::Value| {
+        let client = e["incident"]["client"].as_str().unwrap_or("");
+        let source = e["incident"]["samples"][0]["source"].as_str().unwrap_or("");
+        let partition = source.rsplit('/').next().unwrap_or("");
+        e["event"] == "opened"
+            && client.starts_with("203.0.113.2")
+            && owned_by_a.contains(partition)
+    };
+    let alerted_everywhere = || {
+        let hooked: Vec<String> =
+            webhook.lock().unwrap().iter().filter(|e| on_a(e)).map(alert_key).collect();
+        !hooked.is_empty() && {
+            let filed: BTreeSet<String> = read_jsonl().iter().map(alert_key).collect();
+            hooked.iter().any(|k| filed.contains(k))
+        }
+    };
+    let mut alive = Some(a);
+    for chunk in phase(&normal[1500..4500], 20, 8).chunks(50) {
+        traffic.send(chunk);
+        if alive.is_some() && alerted_everywhere() {
+            alive.take().unwrap().kill_between_deliveries(&in_flight);
+        }
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    if let Some(a) = alive {
+        wait_for("a's alert for an attacker on its partitions", || {
+            alerted_everywhere().then_some(())
+        });
+        a.kill_between_deliveries(&in_flight);
+    }
     wait_for("b to take every partition over", || (b.owned() == PARTITIONS as u64).then_some(()));
 
     // Phase 3: a comes back on its state directory, delivers what its outbox held and
@@ -434,7 +524,7 @@ fn a_killed_member_loses_no_record_and_no_alert_repeats() {
         let (pa, pb) = (a.owned(), b.owned());
         (pa > 0 && pb > 0 && pa + pb == PARTITIONS as u64).then_some(())
     });
-    phase(&mut traffic, &normal[4500..], 30);
+    traffic.send(&phase(&normal[4500..], 30, 4));
 
     // No record lost: the group committed every partition to its end, which it does
     // only once a record is scored and its alerts are in the outboxes.
@@ -455,13 +545,17 @@ fn a_killed_member_loses_no_record_and_no_alert_repeats() {
     wait_for("every attacker's alert on both receivers", || {
         let hooked = opened(&webhook.lock().unwrap());
         let filed = opened(&read_jsonl());
-        (wanted.is_subset(&hooked) && wanted.is_subset(&filed)).then_some(())
+        let produced = opened(&topic.borrow_mut().read());
+        (wanted.is_subset(&hooked) && wanted.is_subset(&filed) && wanted.is_subset(&produced))
+            .then_some(())
     });
     // Let any repeat arrive before counting.
     std::thread::sleep(Duration::from_secs(2));
     let hooked = once_each("webhook", &webhook.lock().unwrap());
     let filed = once_each("jsonl", &read_jsonl());
-    assert_eq!(hooked, filed, "both receivers get the same alerts");
+    let produced = once_each("kafka", &topic.borrow_mut().read());
+    assert_eq!(hooked, filed, "the receivers get the same alerts");
+    assert_eq!(hooked, produced, "the receivers get the same alerts");
 
     // One incident store: both dashboards list the same incidents, every attacker's
     // among them, one row per incident.

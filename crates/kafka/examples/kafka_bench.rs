@@ -8,7 +8,9 @@
 //! assigned every partition, produces L lines of LOG (repeated as needed) keyed by
 //! client, and measures the time until the processes have read all of them (the
 //! throughput, from their `/metrics`) and until the group has committed all of them,
-//! sampling the lag (produced minus committed) every 50 ms. It prints one JSON line.
+//! sampling the lag (produced minus committed) every 50 ms, and the CPU time the
+//! processes spent meanwhile (all threads, from /proc), which says how many cores a
+//! rate needs whatever else shares the machine. It prints one JSON line.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -70,6 +72,18 @@ struct Member {
 }
 
 impl Member {
+    /// CPU time of the process (all its threads) so far, in seconds, from /proc.
+    fn cpu_seconds(&self, ticks_per_sec: f64) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // The fields after the command name (which may hold spaces) start at `state`;
+        // utime and stime are the 14th and 15th fields of the line.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<f64> =
+            rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse().ok()).collect();
+        fields.iter().sum::<f64>() / ticks_per_sec
+    }
+
     /// Partitions owned and lines read.
     fn poll(&self) -> (u64, u64) {
         metrics(self.port, &["anomalog_kafka_assigned_partitions", "anomalog_lines_read_total"])
@@ -147,6 +161,15 @@ fn run(args: &[String]) -> Result<(), Error> {
         thread::sleep(Duration::from_millis(50));
     }
     let join_secs = join_started.elapsed().as_secs_f64();
+    let ticks_per_sec = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok())
+        .unwrap_or(100.0);
+    let cpu =
+        |members: &[Member]| members.iter().map(|m| m.cpu_seconds(ticks_per_sec)).sum::<f64>();
+    let cpu_before = cpu(&members);
     // Latest-offset consumers start at the end once assigned; give the fetchers a moment.
     thread::sleep(Duration::from_millis(500));
 
@@ -230,14 +253,17 @@ fn run(args: &[String]) -> Result<(), Error> {
     }
     let secs = started.elapsed().as_secs_f64();
     let read_secs = read_secs.unwrap_or(secs);
+    let cpu_secs = cpu(&members) - cpu_before;
     drop(members);
     println!(
         "{{\"processes\":{processes},\"partitions\":{partitions},\"lines\":{lines},\
          \"read_seconds\":{read_secs:.3},\"lines_per_sec\":{:.0},\
          \"committed_seconds\":{secs:.3},\"produce_seconds\":{produce_secs:.3},\
-         \"max_lag\":{max_lag},\"mean_lag\":{:.0},\"join_seconds\":{join_secs:.2}}}",
+         \"max_lag\":{max_lag},\"mean_lag\":{:.0},\"join_seconds\":{join_secs:.2},\
+         \"cpu_seconds\":{cpu_secs:.2},\"cpu_us_per_line\":{:.2}}}",
         lines as f64 / read_secs,
-        lag_sum as f64 / lag_samples.max(1) as f64
+        lag_sum as f64 / lag_samples.max(1) as f64,
+        cpu_secs * 1e6 / lines as f64
     );
     Ok(())
 }

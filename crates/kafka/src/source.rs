@@ -510,7 +510,7 @@ impl Source for KafkaSource {
 impl Drop for KafkaSource {
     /// Commits what the daemon finished (and only that) before leaving the group, so a
     /// clean stop repeats nothing. The commit is read back and sent again until the
-    /// group holds it (for up to [`FINAL_COMMIT`]): a failed attempt, or a late retry
+    /// group holds it (for up to 5 s): a failed attempt, or a late retry
     /// of an older asynchronous commit landing after it, would otherwise make the next
     /// owner re-read records.
     fn drop(&mut self) {
