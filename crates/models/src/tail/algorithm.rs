@@ -6,7 +6,7 @@ use crate::error::{FitError, InvalidModel};
 use crate::impute::Imputer;
 use crate::matrix::MatrixView;
 use crate::stats::{column, column_medians, validate_training};
-use crate::traits::{Detector, Fit, ParamGuard};
+use crate::traits::{Detector, Fit, ParamGuard, SCORE_BLOCK};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -116,6 +116,23 @@ impl TailProbability {
     }
 
     /// Surprise of one value of feature `f`: `-log10` of its tail probability.
+    /// The sum of the `top_k` largest surprises of a clean row, each from `surprise`.
+    fn sum_surprises(&self, row: &[f64], mut surprise: impl FnMut(usize, f64) -> f64) -> f64 {
+        if row.len() <= SELECT_MAX {
+            let mut buf = [0.0; SELECT_MAX];
+            let surprises = &mut buf[..row.len()];
+            for (f, (s, &v)) in surprises.iter_mut().zip(row.iter()).enumerate() {
+                *s = surprise(f, v);
+            }
+            return top_k_sum(surprises, self.params.top_k);
+        }
+        let mut top = TopK::new(self.params.top_k);
+        for (f, &v) in row.iter().enumerate() {
+            top.push(surprise(f, v));
+        }
+        top.sum()
+    }
+
     fn surprise(&self, f: usize, v: f64) -> f64 {
         if !self.scored[f] {
             return 0.0;
@@ -164,19 +181,36 @@ impl Detector for TailProbability {
             return f64::NAN;
         }
         let row = self.imputer.clean(row);
-        if row.len() <= SELECT_MAX {
-            let mut buf = [0.0; SELECT_MAX];
-            let surprises = &mut buf[..row.len()];
-            for (f, (s, &v)) in surprises.iter_mut().zip(row.iter()).enumerate() {
-                *s = self.surprise(f, v);
-            }
-            return top_k_sum(surprises, self.params.top_k);
+        self.sum_surprises(&row, |f, v| self.surprise(f, v))
+    }
+
+    /// Rows of a block share a memo of each feature's last value and its surprise: most
+    /// columns repeat their value from one record to the next (a count of zero, the same
+    /// status class), and a surprise costs a search of the training values. Equal values
+    /// have equal surprises, so scores are those of [`Detector::score_row`].
+    fn score(&self, x: MatrixView<'_>) -> Vec<f64> {
+        let d = self.features.len();
+        if x.cols() != d || d == 0 {
+            return vec![f64::NAN; x.rows()];
         }
-        let mut top = TopK::new(self.params.top_k);
-        for (f, &v) in row.iter().enumerate() {
-            top.push(self.surprise(f, v));
-        }
-        top.sum()
+        let mut out = vec![0.0; x.rows()];
+        out.par_chunks_mut(SCORE_BLOCK).zip(x.as_slice().par_chunks(SCORE_BLOCK * d)).for_each(
+            |(o, block)| {
+                // NaN never equals a value, so the first row fills the memo.
+                let mut memo = vec![(f64::NAN, 0.0); d];
+                for (score, row) in o.iter_mut().zip(block.chunks_exact(d)) {
+                    let row = self.imputer.clean(row);
+                    *score = self.sum_surprises(&row, |f, v| {
+                        let m = &mut memo[f];
+                        if m.0 != v {
+                            *m = (v, self.surprise(f, v));
+                        }
+                        m.1
+                    });
+                }
+            },
+        );
+        out
     }
 
     /// Each feature's surprise, `-log10` of its tail probability under training data.
