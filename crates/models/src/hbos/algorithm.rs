@@ -5,7 +5,7 @@ use crate::error::{FitError, InvalidModel};
 use crate::impute::Imputer;
 use crate::matrix::MatrixView;
 use crate::stats::{column, column_medians, quantile_sorted, sort_f64, validate_training};
-use crate::traits::{Detector, Fit, ParamGuard};
+use crate::traits::{Detector, Fit, ParamGuard, SCORE_BLOCK};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -196,6 +196,40 @@ impl Detector for Hbos {
         }
         let row = self.imputer.clean(row);
         self.histograms.iter().zip(row.iter()).map(|(h, &v)| h.term(v)).sum()
+    }
+
+    /// Rows of a block share a memo of each feature's last value and its term (most
+    /// columns repeat their value from one record to the next, and a term costs a search
+    /// of the bin edges). Equal values have equal terms, summed in the same order, so
+    /// scores are those of [`Detector::score_row`].
+    fn score(&self, x: MatrixView<'_>) -> Vec<f64> {
+        let d = self.histograms.len();
+        if x.cols() != d || d == 0 {
+            return vec![f64::NAN; x.rows()];
+        }
+        let mut out = vec![0.0; x.rows()];
+        out.par_chunks_mut(SCORE_BLOCK).zip(x.as_slice().par_chunks(SCORE_BLOCK * d)).for_each(
+            |(o, block)| {
+                // NaN never equals a value, so the first row fills the memo.
+                let mut memo = vec![(f64::NAN, 0.0); d];
+                for (score, row) in o.iter_mut().zip(block.chunks_exact(d)) {
+                    let row = self.imputer.clean(row);
+                    *score = self
+                        .histograms
+                        .iter()
+                        .zip(memo.iter_mut())
+                        .zip(row.iter())
+                        .map(|((h, m), &v)| {
+                            if m.0 != v {
+                                *m = (v, h.term(v));
+                            }
+                            m.1
+                        })
+                        .sum();
+                }
+            },
+        );
+        out
     }
 
     /// Each feature's term of the score sum.
