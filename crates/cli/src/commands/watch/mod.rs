@@ -35,14 +35,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anomalog_pipeline::Model;
 use anomalog_server::{IncidentStore, Server, ServerHandle, ServerState, Store};
+use anomalog_watch::Daemon;
 use anomalog_watch::source::file::StartAt;
-use anomalog_watch::{Daemon, Metrics};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use self::config::WatchConfig;
 use self::lifecycle::Lifecycle;
-use self::scaleout::{Attached, ScaleOut};
+use self::scaleout::ScaleOut;
 use self::scorer::{ModelScorer, ModelSlot};
 use self::store::{IncidentLinks, Retention, StoreSink, StoreStats};
 
@@ -229,17 +229,18 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     // With a shared store the lifecycle routes would show this instance's records
     // beside the fleet's incidents: they are served only over the local store.
     let lifecycle_store = (!shared).then(|| Arc::clone(&local));
-    let server = start_server(
-        &config,
-        &store,
-        lifecycle_store,
-        &metrics,
-        &store_stats,
-        &slot,
-        &lifecycle,
-        &running,
-        attached,
-    )?;
+    let (m, s, sl, lc) =
+        (Arc::clone(&metrics), Arc::clone(&store_stats), Arc::clone(&slot), Arc::clone(&lifecycle));
+    let render_metrics = move || {
+        let mut text = m.render_prometheus();
+        text.push_str(&s.render_prometheus());
+        text.push_str(&control::render_reloads(&sl));
+        text.push_str(&sl.drift.render_prometheus());
+        text.push_str(&attached.render_prometheus());
+        text.push_str(&lc.render_prometheus());
+        text
+    };
+    let server = start_server(&config, &store, lifecycle_store, render_metrics, &running)?;
     let retention = Retention {
         max_age_secs: config.store.retention_days.saturating_mul(86_400),
         max_rows: config.store.max_rows,
@@ -318,19 +319,14 @@ fn open_store(path: &Path) -> Result<Arc<Store>> {
     Ok(Arc::new(store))
 }
 
-/// Starts the HTTP server unless `listen` is `off`; the lifecycle routes answer from
-/// `lifecycle_store` when there is one.
-#[allow(clippy::too_many_arguments)]
+/// Starts the HTTP server unless `listen` is `off`: `/metrics` from `render_metrics`,
+/// the lifecycle routes from `lifecycle_store` when there is one.
 fn start_server(
     config: &WatchConfig,
     store: &Arc<dyn IncidentStore>,
     lifecycle_store: Option<Arc<Store>>,
-    metrics: &Arc<Metrics>,
-    store_stats: &Arc<StoreStats>,
-    slot: &Arc<ModelSlot>,
-    lifecycle: &Arc<Lifecycle>,
+    render_metrics: impl Fn() -> String + Send + Sync + 'static,
     running: &Arc<AtomicBool>,
-    attached: Attached,
 ) -> Result<Option<ServerHandle>> {
     let listen = config.server.listen.trim();
     if listen.eq_ignore_ascii_case("off") {
@@ -346,17 +342,6 @@ fn start_server(
         },
         None => None,
     };
-    let (m, s, sl) = (Arc::clone(metrics), Arc::clone(store_stats), Arc::clone(slot));
-    let lc = Arc::clone(lifecycle);
-    let render = move || {
-        let mut text = m.render_prometheus();
-        text.push_str(&s.render_prometheus());
-        text.push_str(&control::render_reloads(&sl));
-        text.push_str(&sl.drift.render_prometheus());
-        text.push_str(&attached.render_prometheus());
-        text.push_str(&lc.render_prometheus());
-        text
-    };
     let (health_store, running) = (Arc::clone(store), Arc::clone(running));
     let health = move || {
         if !running.load(Ordering::Relaxed) {
@@ -366,7 +351,7 @@ fn start_server(
     };
     let state = ServerState::new(Arc::clone(store))
         .with_lifecycle(lifecycle_store)
-        .with_metrics(render)
+        .with_metrics(render_metrics)
         .with_health(health)
         .with_token(token);
     let handle =
