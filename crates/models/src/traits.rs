@@ -47,15 +47,16 @@ pub trait Detector: Send + Sync {
             return vec![f64::NAN; x.rows()];
         }
         let cols = x.cols().max(1);
-        let mut out = vec![0.0; x.rows()];
-        out.par_chunks_mut(SCORE_BLOCK).zip(x.as_slice().par_chunks(SCORE_BLOCK * cols)).for_each(
-            |(o, block)| {
-                for (s, row) in o.iter_mut().zip(block.chunks_exact(cols)) {
+        score_blocks(
+            x,
+            cols,
+            || (),
+            |_, block, out| {
+                for (s, row) in out.iter_mut().zip(block.chunks_exact(cols)) {
                     *s = self.score_row(row);
                 }
             },
-        );
-        out
+        )
     }
 
     /// Like [`Detector::score`], but a column-count mismatch is an error.
@@ -66,6 +67,23 @@ pub trait Detector: Send + Sync {
 }
 
 /// Errors unless `found == expected`.
+/// Scores the rows of `x` (`cols` values each, checked by the caller) in blocks of
+/// [`SCORE_BLOCK`] rows, blocks in parallel: `score_block(state, rows, scores)` fills
+/// the scores of one block, with a `state` from `init` that the blocks of one worker
+/// share (scratch buffers, memos). The driver of every detector's batch scoring.
+pub(crate) fn score_blocks<S>(
+    x: MatrixView<'_>,
+    cols: usize,
+    init: impl Fn() -> S + Sync + Send,
+    score_block: impl Fn(&mut S, &[f64], &mut [f64]) + Sync + Send,
+) -> Vec<f64> {
+    let mut out = vec![0.0; x.rows()];
+    out.par_chunks_mut(SCORE_BLOCK)
+        .zip(x.as_slice().par_chunks(SCORE_BLOCK * cols))
+        .for_each_init(init, |state, (o, block)| score_block(state, block, o));
+    out
+}
+
 pub fn check_columns(expected: usize, found: usize) -> Result<(), ScoreError> {
     if expected == found { Ok(()) } else { Err(ScoreError::ColumnMismatch { expected, found }) }
 }

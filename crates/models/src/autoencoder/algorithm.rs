@@ -9,11 +9,10 @@ use crate::matrix::MatrixView;
 use crate::stats::{
     column_mean_std, column_medians, safe_scale, subsample_indices, validate_training,
 };
-use crate::traits::{Detector, Fit, ParamGuard, SCORE_BLOCK};
+use crate::traits::{Detector, Fit, ParamGuard, score_blocks};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Relative validation-loss improvement that resets the early-stopping counter.
@@ -274,14 +273,7 @@ impl Detector for Autoencoder {
         if x.cols() != d {
             return vec![f64::NAN; x.rows()];
         }
-        let mut out = vec![0.0; x.rows()];
-        out.par_chunks_mut(SCORE_BLOCK)
-            .zip(x.as_slice().par_chunks(SCORE_BLOCK * d))
-            .for_each_init(
-                || self.scratch(PASS_ROWS),
-                |s, (o, block)| self.score_block(block, o, s),
-            );
-        out
+        score_blocks(x, d, || self.scratch(PASS_ROWS), |s, block, o| self.score_block(block, o, s))
     }
 
     /// Each feature's squared reconstruction error.

@@ -5,7 +5,7 @@ use crate::error::{FitError, InvalidModel};
 use crate::impute::Imputer;
 use crate::matrix::MatrixView;
 use crate::stats::{column, column_medians, quantile_sorted, sort_f64, validate_training};
-use crate::traits::{Detector, Fit, ParamGuard, SCORE_BLOCK};
+use crate::traits::{Detector, Fit, ParamGuard, score_blocks};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -198,7 +198,7 @@ impl Detector for Hbos {
         self.histograms.iter().zip(row.iter()).map(|(h, &v)| h.term(v)).sum()
     }
 
-    /// Rows of a block share a memo of each feature's last value and its term (most
+    /// Rows of a worker's blocks share a memo of each feature's last value and its term (most
     /// columns repeat their value from one record to the next, and a term costs a search
     /// of the bin edges). Equal values have equal terms, summed in the same order, so
     /// scores are those of [`Detector::score_row`].
@@ -207,11 +207,12 @@ impl Detector for Hbos {
         if x.cols() != d || d == 0 {
             return vec![f64::NAN; x.rows()];
         }
-        let mut out = vec![0.0; x.rows()];
-        out.par_chunks_mut(SCORE_BLOCK).zip(x.as_slice().par_chunks(SCORE_BLOCK * d)).for_each(
-            |(o, block)| {
-                // NaN never equals a value, so the first row fills the memo.
-                let mut memo = vec![(f64::NAN, 0.0); d];
+        // NaN never equals a value, so the first row fills the memo.
+        score_blocks(
+            x,
+            d,
+            || vec![(f64::NAN, 0.0); d],
+            |memo, block, o| {
                 for (score, row) in o.iter_mut().zip(block.chunks_exact(d)) {
                     let row = self.imputer.clean(row);
                     *score = self
@@ -228,8 +229,7 @@ impl Detector for Hbos {
                         .sum();
                 }
             },
-        );
-        out
+        )
     }
 
     /// Each feature's term of the score sum.

@@ -10,7 +10,7 @@ use crate::error::{FitError, InvalidModel};
 use crate::impute::Imputer;
 use crate::matrix::MatrixView;
 use crate::stats::{column_mean_std, column_medians, derive_seed, safe_scale, validate_training};
-use crate::traits::{Detector, Fit, ParamGuard, SCORE_BLOCK};
+use crate::traits::{Detector, Fit, ParamGuard, score_blocks};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -293,12 +293,7 @@ impl Detector for IsolationForest {
         if x.cols() != self.n_features {
             return vec![f64::NAN; x.rows()];
         }
-        let mut out = vec![0.0; x.rows()];
-        let d = self.n_features;
-        out.par_chunks_mut(SCORE_BLOCK)
-            .zip(x.as_slice().par_chunks(SCORE_BLOCK * d))
-            .for_each(|(o, block)| self.score_block(block, o));
-        out
+        score_blocks(x, self.n_features, || (), |_, block, o| self.score_block(block, o))
     }
 
     /// Credits each split on the row's path with the isolation it achieved,

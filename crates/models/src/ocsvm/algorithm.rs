@@ -13,7 +13,7 @@ use crate::stats::{
     column_mean_std, column_medians, quantile_sorted, safe_scale, sort_f64, subsample_indices,
     validate_training,
 };
-use crate::traits::{Detector, Fit, ParamGuard, SCORE_BLOCK};
+use crate::traits::{Detector, Fit, ParamGuard, score_blocks};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -400,14 +400,7 @@ impl Detector for OneClassSvm {
         if x.cols() != d {
             return vec![f64::NAN; x.rows()];
         }
-        let mut out = vec![0.0; x.rows()];
-        out.par_chunks_mut(SCORE_BLOCK)
-            .zip(x.as_slice().par_chunks(SCORE_BLOCK * d))
-            .for_each_init(
-                || self.scratch(PASS_ROWS),
-                |s, (o, block)| self.score_block(block, o, s),
-            );
-        out
+        score_blocks(x, d, || self.scratch(PASS_ROWS), |s, block, o| self.score_block(block, o, s))
     }
 
     /// Squared standardized difference, per feature, to the nearest landmark inside the

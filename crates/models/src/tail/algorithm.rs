@@ -6,7 +6,7 @@ use crate::error::{FitError, InvalidModel};
 use crate::impute::Imputer;
 use crate::matrix::MatrixView;
 use crate::stats::{column, column_medians, validate_training};
-use crate::traits::{Detector, Fit, ParamGuard, SCORE_BLOCK};
+use crate::traits::{Detector, Fit, ParamGuard, score_blocks};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -184,7 +184,7 @@ impl Detector for TailProbability {
         self.sum_surprises(&row, |f, v| self.surprise(f, v))
     }
 
-    /// Rows of a block share a memo of each feature's last value and its surprise: most
+    /// Rows of a worker's blocks share a memo of each feature's last value and its surprise: most
     /// columns repeat their value from one record to the next (a count of zero, the same
     /// status class), and a surprise costs a search of the training values. Equal values
     /// have equal surprises, so scores are those of [`Detector::score_row`].
@@ -193,11 +193,12 @@ impl Detector for TailProbability {
         if x.cols() != d || d == 0 {
             return vec![f64::NAN; x.rows()];
         }
-        let mut out = vec![0.0; x.rows()];
-        out.par_chunks_mut(SCORE_BLOCK).zip(x.as_slice().par_chunks(SCORE_BLOCK * d)).for_each(
-            |(o, block)| {
-                // NaN never equals a value, so the first row fills the memo.
-                let mut memo = vec![(f64::NAN, 0.0); d];
+        // NaN never equals a value, so the first row fills the memo.
+        score_blocks(
+            x,
+            d,
+            || vec![(f64::NAN, 0.0); d],
+            |memo, block, o| {
                 for (score, row) in o.iter_mut().zip(block.chunks_exact(d)) {
                     let row = self.imputer.clean(row);
                     *score = self.sum_surprises(&row, |f, v| {
@@ -209,8 +210,7 @@ impl Detector for TailProbability {
                     });
                 }
             },
-        );
-        out
+        )
     }
 
     /// Each feature's surprise, `-log10` of its tail probability under training data.
