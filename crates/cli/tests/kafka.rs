@@ -116,8 +116,8 @@ fn receiver() -> (u16, Arc<Mutex<Vec<serde_json::Value>>>) {
     (port, got)
 }
 
-/// The identity of an alert as the ledger keys it: incident id (in a group, the key of
-/// the record that opened the incident), kind, and for updates what they report.
+/// The identity of an alert as the ledger keys it: incident id (which follows the record
+/// that opened the incident), kind, and for updates what they report.
 fn alert_key(event: &serde_json::Value) -> String {
     let inc = &event["incident"];
     let id = inc["id"].as_str().unwrap_or("?");

@@ -1,6 +1,6 @@
 //! Alerts produced to a Kafka topic, one JSON [`IncidentEvent`] per record.
 //!
-//! The record key is the incident's stable key ([`crate::key::incident_key`]): all
+//! The record key is the incident's id, which follows the record that opened it: all
 //! events of one incident land in one partition, in order, and a compacted topic keeps
 //! the latest state of each incident. The producer is idempotent (no duplicates from
 //! its own retries); a delivery waits for the broker's acknowledgement (`acks=all`) up
@@ -18,7 +18,6 @@ use rdkafka::config::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 
-use crate::key::incident_key;
 use crate::spec::KafkaSinkConfig;
 
 /// Holds the outcome of the one record in flight.
@@ -81,14 +80,14 @@ impl Sink for KafkaSink {
 
     fn deliver(&mut self, event: &IncidentEvent) -> Result<(), SinkError> {
         let payload = serde_json::to_vec(event).map_err(|e| SinkError::Permanent(e.to_string()))?;
-        let key = incident_key(&event.incident);
+        let key = &event.incident.id;
         let kind = serde_json::to_value(event.event)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
         let headers = OwnedHeaders::new().insert(Header { key: "event", value: Some(&kind) });
         let _ = self.outcome();
-        let record = BaseRecord::to(&self.topic).key(&key).payload(&payload).headers(headers);
+        let record = BaseRecord::to(&self.topic).key(key).payload(&payload).headers(headers);
         if let Err((e, _)) = self.producer.send(record) {
             return Err(SinkError::Retryable(format!("kafka {}: {e}", self.topic)));
         }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use anomalog_watch::WatchError;
+use anomalog_watch::incident::stable_hash;
 use serde::{Deserialize, Serialize};
 
 /// Where a new consumer group starts reading a partition that has no committed offset.
@@ -209,8 +210,8 @@ impl KafkaSinkConfig {
             .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
             .take(48)
             .collect();
-        let hash = crate::key::fnv64(&[self.brokers.as_bytes(), self.topic.as_bytes()]);
-        format!("kafka-{readable}-{:08x}", hash >> 32)
+        let hash = stable_hash(&[self.brokers.as_bytes(), self.topic.as_bytes()]);
+        format!("kafka-{readable}-{}", &hash[..8])
     }
 }
 

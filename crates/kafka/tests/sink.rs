@@ -8,7 +8,6 @@ mod common;
 use std::time::{Duration, Instant};
 
 use anomalog_kafka::KafkaSinkConfig;
-use anomalog_kafka::key::incident_key;
 use anomalog_kafka::sink::KafkaSink;
 use anomalog_watch::SinkError;
 use anomalog_watch::incident::{EventKind, IncidentEvent};
@@ -66,7 +65,7 @@ fn events_arrive_keyed_by_incident() {
         if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
             let e: IncidentEvent = serde_json::from_slice(m.payload().unwrap()).unwrap();
             let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
-            assert_eq!(key, incident_key(&e.incident));
+            assert_eq!(key, e.incident.id);
             let header = m.headers().unwrap().get(0);
             assert_eq!(header.key, "event");
             got.push((m.partition(), e));

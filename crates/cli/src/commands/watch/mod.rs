@@ -204,9 +204,7 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     let store_stats = Arc::new(StoreStats::default());
     let mut daemon = Daemon::new(config.daemon.clone()).context("cannot start the daemon")?;
     let sink = StoreSink::new(Arc::clone(&store), Arc::clone(&links), Arc::clone(&store_stats));
-    daemon
-        .add_sink("store", scale.wrap_store_sink(Box::new(sink)))
-        .context("cannot open the store's outbox")?;
+    daemon.add_sink("store", Box::new(sink)).context("cannot open the store's outbox")?;
     let attached = scale.attach(&mut daemon, &config)?;
     let metrics = daemon.metrics();
     let slot = Arc::new(ModelSlot::default());

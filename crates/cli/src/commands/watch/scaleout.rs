@@ -22,7 +22,6 @@ use std::sync::Arc;
 
 use anomalog_server::IncidentStore;
 use anomalog_watch::Daemon;
-use anomalog_watch::sink::Sink;
 use anyhow::Result;
 
 use super::config::WatchConfig;
@@ -87,6 +86,7 @@ impl ScaleOut {
     }
 
     /// Whether records may be scored twice (a Kafka source), so alerts are deduplicated.
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code, reason = "only Kafka sources deduplicate"))]
     pub fn deduplicates(&self) -> bool {
         !self.sources.is_empty()
     }
@@ -103,23 +103,6 @@ impl ScaleOut {
         {
             let _ = url;
             anyhow::bail!("--db postgres://...: {NO_KAFKA}")
-        }
-    }
-
-    /// The store sink as the daemon gets it: with a Kafka source, incident ids follow
-    /// the opening record, so every process upserts one row per incident.
-    pub fn wrap_store_sink(&self, sink: Box<dyn Sink>) -> Box<dyn Sink> {
-        if !self.deduplicates() {
-            return sink;
-        }
-        #[cfg(feature = "kafka")]
-        {
-            Box::new(anomalog_kafka::key::StableIds::new(sink))
-        }
-        // Unreachable without the feature: `take` refuses Kafka sources.
-        #[cfg(not(feature = "kafka"))]
-        {
-            sink
         }
     }
 
@@ -170,7 +153,6 @@ mod enabled {
     use std::time::Duration;
 
     use anomalog_kafka::dedup::{AlertLedger, Deduplicate, DirLedger};
-    use anomalog_kafka::key::StableIds;
     use anomalog_kafka::sink::KafkaSink;
     use anomalog_kafka::source::KafkaSource;
     use anomalog_kafka::store::postgres::PgStore;
@@ -208,7 +190,7 @@ mod enabled {
             };
             let sink: Box<dyn Sink> = match &ledger {
                 Some(ledger) => {
-                    let dedup = Deduplicate::scoped(StableIds::new(sink), Arc::clone(ledger), &key);
+                    let dedup = Deduplicate::scoped(sink, Arc::clone(ledger), &key);
                     attached.dedup.push((key.clone(), dedup.stats()));
                     Box::new(dedup)
                 }
