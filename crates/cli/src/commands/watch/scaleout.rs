@@ -10,9 +10,9 @@
 //! reading `kafka://...` as a file name.
 //!
 //! With a Kafka source, records can be scored twice (a partition re-read after a crash
-//! or a rebalance), so every alert sink is wrapped: incident ids are replaced by the
-//! key of the record that opened the incident (the same in every process, see
-//! `anomalog_kafka::key`), and each event key is delivered once per receiver, as
+//! or a rebalance), so every alert sink is wrapped: incident ids already follow the
+//! record that opened the incident (the same in every process), and each event key
+//! (`anomalog_kafka::key::event_key`) is delivered once per receiver, as
 //! recorded in the ledger (a table of the PostgreSQL store when there is one, shared by
 //! the group; otherwise a directory in the state directory, which covers restarts of
 //! this process).
