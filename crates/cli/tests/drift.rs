@@ -115,18 +115,29 @@ fn training_log_is_stable_and_a_moved_faster_log_drifts() {
     let rates = ["client_rate_600s", "client_rate_60s", "site_rate_10s"];
     assert!(rates.iter().all(|r| psi_of(r) > 0.1), "{top:?}");
 
-    // People get a table of the most drifted features and the verdict.
+    // People get a table of the most drifted features and the verdict, and a report
+    // with the charts of the same numbers.
+    let html = dir.path().join("drift.html");
     anomalog()
         .arg("drift")
         .arg("--model")
         .arg(&model)
-        .args(["--top", "5"])
+        .args(["--top", "5", "--report"])
+        .arg(&html)
         .arg(&moved)
         .assert()
         .success()
         .stdout(predicate::str::contains("DRIFTED"))
         .stdout(predicate::str::contains(top[0].0.as_str()))
         .stdout(predicate::str::contains("ks_p"));
+    let page = std::fs::read_to_string(&html).unwrap();
+    for needle in ["Most drifted features", "Score distribution", "DRIFTED", top[0].0.as_str()] {
+        assert!(page.contains(needle), "report lacks {needle}");
+    }
+    // The PSI bars, the score's bins and one chart per most drifted feature (four).
+    assert_eq!(page.matches("<svg").count(), 6);
+    let first = page.find(&format!("<code>{}</code>", top[0].0)).expect("chart of the top feature");
+    assert!(first < page.find("Every feature").unwrap());
 
     // Too few records: no verdict rather than a noisy one.
     let head: String = text.lines().take(50).map(|l| format!("{l}\n")).collect();

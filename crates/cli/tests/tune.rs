@@ -75,8 +75,13 @@ fn table_is_ranked_json_parses_and_the_model_loads() {
         .success()
         .stdout(predicate::str::contains("\"score\""));
 
-    // Same seed, same search: the JSON ranking agrees with the table.
-    let out = tune(&log, &labels, &["--json"]);
+    // Same seed, same search: the JSON ranking agrees with the table, and the report
+    // charts it.
+    let html = dir.path().join("tune.html");
+    let out = tune(&log, &labels, &["--json", "--report", html.to_str().unwrap()]);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Validation PR-AUC") && page.contains("Cost and quality"));
+    assert_eq!(page.matches("<svg").count(), 2);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     let candidates = v["candidates"].as_array().unwrap();
     assert_eq!(candidates.len(), 4);

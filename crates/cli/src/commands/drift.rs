@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use anomalog_eval::report::{DriftPage, FeatureShift, render_drift_report};
 use anomalog_ingest::scan::Item;
 use anomalog_pipeline::Model;
 use anomalog_pipeline::drift::{
@@ -28,7 +29,8 @@ use crate::progress::Progress;
 #[derive(Args, Debug)]
 #[command(
     after_help = "Examples:\n  anomalog drift --model site.model /var/log/nginx/access.log\n  \
-    anomalog drift --model site.model --json access.log.1.gz | jq '.drifted, .score_psi'\n\n\
+    anomalog drift --model site.model --json access.log.1.gz | jq '.drifted, .score_psi'\n  \
+    anomalog drift --model site.model --report drift.html access.log\n\n\
     JSON keys: drifted, score_psi, score_ks_d, score_ks_p, records, training_records,\n\
     enough_records, drifted_features, drifted_share, psi_threshold, feature_share,\n\
     features: {NAME: {psi, ks_d, ks_p}}"
@@ -48,6 +50,11 @@ pub struct DriftArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
+
+    /// Also write a self-contained HTML report with charts: PSI per feature, and the
+    /// training and observed distributions of the score and the most drifted features.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 
     /// A distribution has drifted above this PSI.
     #[arg(long, default_value_t = DEFAULT_PSI_THRESHOLD, value_name = "PSI")]
@@ -108,6 +115,11 @@ pub fn run(args: DriftArgs) -> Result<ExitCode> {
     }
     progress.finish();
     let report = monitor.report();
+    if let Some(path) = &args.report {
+        let page = page(&monitor, &report, &args);
+        std::fs::write(path, render_drift_report(&page))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let mut out = BufWriter::new(io::stdout().lock());
     let written = if args.json {
         serde_json::to_writer(&mut out, &report)
@@ -125,7 +137,63 @@ pub fn run(args: DriftArgs) -> Result<ExitCode> {
         report.records,
         started.elapsed().as_secs_f64()
     );
+    if let Some(path) = &args.report {
+        eprintln!("anomalog: report {}", path.display());
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many of the most drifted features get a chart of their distribution.
+const CHARTED_FEATURES: usize = 4;
+
+/// What the HTML report shows.
+fn page(monitor: &DriftMonitor, r: &DriftReport, args: &DriftArgs) -> DriftPage {
+    let mut order: Vec<usize> = (0..r.features.len()).collect();
+    let f = &r.features;
+    order.sort_by(|&a, &b| f[b].psi.total_cmp(&f[a].psi).then(f[b].ks_d.total_cmp(&f[a].ks_d)));
+    let features = order
+        .iter()
+        .map(|&i| FeatureShift {
+            name: f[i].name.clone(),
+            psi: f[i].psi,
+            ks_d: f[i].ks_d,
+            ks_p: f[i].ks_p,
+        })
+        .collect();
+    let feature_bins = order
+        .iter()
+        .take(CHARTED_FEATURES)
+        .filter_map(|&i| Some((f[i].name.clone(), monitor.feature_bins(i)?)))
+        .collect();
+    DriftPage {
+        title: "anomalog drift".into(),
+        subtitle: format!("{} against {}", args.inputs.join(", "), args.model.display()),
+        verdict: verdict(r, args),
+        drifted: r.drifted,
+        records: r.records,
+        training_records: r.training_records,
+        score_psi: r.score_psi,
+        score_ks_d: r.score_ks_d,
+        psi_threshold: r.psi_threshold,
+        features,
+        score_bins: monitor.score_bins(),
+        feature_bins,
+        extra: vec![
+            ("Drift above feature share".into(), format!("{:.0}%", 100.0 * r.feature_share)),
+            ("Minimum records for a verdict".into(), args.min_records.to_string()),
+        ],
+    }
+}
+
+/// The verdict in words, as the table and the report say it.
+fn verdict(r: &DriftReport, args: &DriftArgs) -> String {
+    if !r.enough_records {
+        format!("no verdict: fewer than {} records", args.min_records)
+    } else if r.drifted {
+        "DRIFTED: the traffic differs from the training data; consider retraining".to_string()
+    } else {
+        "no drift".to_string()
+    }
 }
 
 fn write_table(
@@ -160,14 +228,7 @@ fn write_table(
         100.0 * r.drifted_share,
         100.0 * r.feature_share
     )?;
-    let verdict = if !r.enough_records {
-        format!("no verdict: fewer than {} records", args.min_records)
-    } else if r.drifted {
-        "DRIFTED: the traffic differs from the training data; consider retraining".to_string()
-    } else {
-        "no drift".to_string()
-    };
-    writeln!(out, "verdict     {verdict}")?;
+    writeln!(out, "verdict     {}", verdict(r, args))?;
     let top: Vec<_> = r.most_drifted().into_iter().take(args.top).collect();
     if top.is_empty() {
         return Ok(());

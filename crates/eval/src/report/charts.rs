@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::data::{ReportData, ScoreHistogram, TimelineBin};
 use super::html::{escape, pct};
+use super::pages::BinShare;
 use super::svg::{Chart, log_ticks, nice_ticks, tick_label};
 use crate::civil::UtcDateTime;
 use crate::metrics::CategoryRecall;
@@ -122,55 +123,208 @@ pub(crate) fn categories(per_category: &BTreeMap<String, CategoryRecall>) -> Opt
     }
     let mut rows: Vec<(&String, &CategoryRecall)> = per_category.iter().collect();
     rows.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
+    let bars: Vec<Bar> = rows
+        .iter()
+        .map(|(name, c)| Bar {
+            label: (*name).clone(),
+            share: c.recall,
+            class: if c.recall >= 0.8 {
+                "rec-good"
+            } else if c.recall >= 0.5 {
+                "rec-mid"
+            } else {
+                "rec-bad"
+            },
+            value: pct(c.recall),
+            aside: format!("({}/{})", c.detected, c.count),
+            tip: format!("{name}: {} of {} detected", c.detected, c.count),
+        })
+        .collect();
+    Some(hbars("Recall per category", &bars, None))
+}
+
+/// One bar of [`hbars`].
+pub(crate) struct Bar {
+    /// Text left of the bar.
+    pub label: String,
+    /// Length as a share of the track (clamped to 0..1).
+    pub share: f64,
+    /// CSS class of the bar (its color).
+    pub class: &'static str,
+    /// Value right of the bar, in bold.
+    pub value: String,
+    /// Muted text after the value.
+    pub aside: String,
+    /// Hover text.
+    pub tip: String,
+}
+
+/// Horizontal bars on a 0..1 track with a percentage grid, labels left and values
+/// right; `mark` draws a dashed line at a share with its label (a threshold).
+pub(crate) fn hbars(title: &str, rows: &[Bar], mark: Option<(f64, String)>) -> String {
     let row_h = 30.0;
-    let (label_w, value_w, width) = (170.0, 120.0, W);
-    let bar_w = width - label_w - value_w;
+    let labels: Vec<String> = rows.iter().map(|r| shorten(&r.label, MAX_LABEL)).collect();
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as f64;
+    let label_w = (longest * 7.2 + 16.0).clamp(120.0, 420.0);
+    let (bar_w, value_w) = (300.0, 140.0);
+    let width = label_w + bar_w + value_w;
     let height = rows.len() as f64 * row_h + 34.0;
     let mut s = String::new();
     let _ = write!(
         s,
-        r#"<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="Recall per category"><title>Recall per category</title>"#
+        r#"<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{0}"><title>{0}</title>"#,
+        escape(title)
     );
     // Grid first, so the bars sit on top of it.
     let axis_y = 8.0 + rows.len() as f64 * row_h;
-    for i in 0..=4 {
-        let f = f64::from(i) / 4.0;
-        let x = label_w + bar_w * f;
-        let _ = write!(
-            s,
-            r#"<line class="grid" x1="{x:.1}" y1="4" x2="{x:.1}" y2="{axis_y:.1}"/><text class="tick" x="{x:.1}" y="{:.1}" text-anchor="middle">{}%</text>"#,
-            axis_y + 14.0,
-            i * 25
-        );
+    if mark.is_none() {
+        for i in 0..=4 {
+            let x = label_w + bar_w * f64::from(i) / 4.0;
+            let _ = write!(
+                s,
+                r#"<line class="grid" x1="{x:.1}" y1="4" x2="{x:.1}" y2="{axis_y:.1}"/><text class="tick" x="{x:.1}" y="{:.1}" text-anchor="middle">{}%</text>"#,
+                axis_y + 14.0,
+                i * 25
+            );
+        }
     }
-    for (i, (name, c)) in rows.iter().enumerate() {
+    for (i, (r, label)) in rows.iter().zip(&labels).enumerate() {
         let y = 8.0 + i as f64 * row_h;
-        let class = if c.recall >= 0.8 {
-            "rec-good"
-        } else if c.recall >= 0.5 {
-            "rec-mid"
-        } else {
-            "rec-bad"
-        };
+        let share = if r.share.is_finite() { r.share.clamp(0.0, 1.0) } else { 1.0 };
         let _ = write!(
             s,
-            r#"<text class="cat-label" x="{:.1}" y="{:.1}" text-anchor="end">{}</text><rect class="track" x="{label_w}" y="{y:.1}" width="{bar_w:.1}" height="18" rx="3"/><rect class="{class}" x="{label_w}" y="{y:.1}" width="{:.1}" height="18" rx="3"><title>{}: {} of {} detected</title></rect><text class="cat-value" x="{:.1}" y="{:.1}">{} <tspan class="muted">({}/{})</tspan></text>"#,
+            r#"<text class="cat-label" x="{:.1}" y="{:.1}" text-anchor="end">{}</text><rect class="track" x="{label_w}" y="{y:.1}" width="{bar_w:.1}" height="18" rx="3"/><rect class="{}" x="{label_w}" y="{y:.1}" width="{:.1}" height="18" rx="3"><title>{}</title></rect><text class="cat-value" x="{:.1}" y="{:.1}">{} <tspan class="muted">{}</tspan></text>"#,
             label_w - 10.0,
             y + 13.5,
-            escape(name),
-            bar_w * c.recall.clamp(0.0, 1.0),
-            escape(name),
-            c.detected,
-            c.count,
+            escape(label),
+            r.class,
+            bar_w * share,
+            escape(&r.tip),
             label_w + bar_w + 8.0,
             y + 13.5,
-            pct(c.recall),
-            c.detected,
-            c.count
+            escape(&r.value),
+            escape(&r.aside)
+        );
+    }
+    if let Some((at, label)) = mark {
+        let x = label_w + bar_w * at.clamp(0.0, 1.0);
+        let _ = write!(
+            s,
+            r#"<line class="threshold" x1="{x:.1}" y1="4" x2="{x:.1}" y2="{axis_y:.1}"/><text class="marker-label" x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            axis_y + 14.0,
+            escape(&label)
         );
     }
     s.push_str("</svg>");
-    Some(s)
+    s
+}
+
+/// Longest bar label in characters; the full text stays in the tooltip.
+const MAX_LABEL: usize = 56;
+
+/// `text` cut to `max` characters, with an ellipsis when cut.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut s: String = text.chars().take(max - 1).collect();
+    s.push('…');
+    s
+}
+
+/// Side-by-side bars of the training and observed share of each bin of a
+/// distribution, the bin of missing values last when it holds any.
+pub(crate) fn bin_shares(title: &str, bins: &[BinShare]) -> Option<String> {
+    let bins: Vec<&BinShare> =
+        bins.iter().filter(|b| !b.missing || b.training > 0.0 || b.observed > 0.0).collect();
+    if bins.is_empty() {
+        return None;
+    }
+    let peak = bins.iter().map(|b| b.training.max(b.observed)).fold(0.0, f64::max).max(1e-9);
+    let n = bins.len() as f64;
+    let mut c = Chart::new(title, W, H, (0.0, n, false), (0.0, peak * 1.12, false));
+    // A label under every bin when they fit, under every other one otherwise.
+    let every = if bins.len() > 12 { 2 } else { 1 };
+    let x_ticks: Vec<(f64, String)> = bins
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % every == 0)
+        .map(|(i, b)| (i as f64 + 0.5, bin_label(b)))
+        .collect();
+    let y_ticks: Vec<(f64, String)> =
+        nice_ticks(0.0, peak * 1.12, 5).into_iter().map(|v| (v, pct(v))).collect();
+    c.axes(&x_ticks, &y_ticks, "Bin (training values it covers)", "Share of records");
+    for (i, b) in bins.iter().enumerate() {
+        let x = i as f64;
+        let range = if b.missing { "missing".to_owned() } else { bin_range(b) };
+        c.rect(
+            x + 0.1,
+            x + 0.5,
+            0.0,
+            b.training,
+            "bar-normal",
+            &format!("{range}: {} of training", pct(b.training)),
+        );
+        c.rect(
+            x + 0.5,
+            x + 0.9,
+            0.0,
+            b.observed,
+            "bar-anom",
+            &format!("{range}: {} observed", pct(b.observed)),
+        );
+    }
+    c.legend(&[("bar-normal", "training"), ("bar-anom", "observed")], true);
+    Some(c.finish())
+}
+
+/// A short tick label for a bin: its lower end (`≥ 12`), `min` for the open first bin.
+fn bin_label(b: &BinShare) -> String {
+    if b.missing {
+        "NaN".to_owned()
+    } else if b.lo.is_finite() {
+        tick_label(b.lo)
+    } else {
+        "min".to_owned()
+    }
+}
+
+fn bin_range(b: &BinShare) -> String {
+    match (b.lo.is_finite(), b.hi.is_finite()) {
+        (true, true) if b.lo == b.hi => format!("= {}", tick_label(b.lo)),
+        (true, true) => format!("{} to {}", tick_label(b.lo), tick_label(b.hi)),
+        (true, false) => format!("from {}", tick_label(b.lo)),
+        (false, true) => format!("up to {}", tick_label(b.hi)),
+        (false, false) => "all values".to_owned(),
+    }
+}
+
+/// Points `(x, y, label)`; the first point (the winner) is drawn larger and labeled.
+pub(crate) fn scatter(
+    title: &str,
+    points: &[(f64, f64, String)],
+    (x_title, y_title): (&str, &str),
+) -> Option<String> {
+    let finite = |v: f64| v.is_finite();
+    let points: Vec<&(f64, f64, String)> =
+        points.iter().filter(|p| finite(p.0) && finite(p.1)).collect();
+    let first = points.first()?;
+    let x_hi = points.iter().map(|p| p.0).fold(0.0, f64::max).max(1e-3) * 1.08;
+    let y_lo = points.iter().map(|p| p.1).fold(1.0, f64::min);
+    let y_lo = (y_lo - 0.05).max(0.0);
+    let y_hi = points.iter().map(|p| p.1).fold(y_lo, f64::max) + 0.03;
+    let mut c = Chart::new(title, W, H, (0.0, x_hi, false), (y_lo, y_hi, false));
+    c.axes(
+        &with_labels(nice_ticks(0.0, x_hi, 6)),
+        &with_labels(nice_ticks(y_lo, y_hi, 5)),
+        x_title,
+        y_title,
+    );
+    for p in &points[1..] {
+        c.dot(p.0, p.1, "dot", &format!("{}: {:.3} at {:.2} s", p.2, p.1, p.0));
+    }
+    c.point(first.0, first.1, &format!("best: {:.3}", first.1));
+    Some(c.finish())
 }
 
 /// Tick positions and labels for a time axis spanning [lo, hi] unix seconds.

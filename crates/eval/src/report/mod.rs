@@ -10,6 +10,7 @@ mod build;
 mod charts;
 mod data;
 mod html;
+mod pages;
 mod svg;
 
 use std::fmt::Write;
@@ -18,6 +19,9 @@ pub use build::{ReportInputs, top_indices};
 pub use data::{
     Contribution, ReportData, RunSummary, ScoreHistogram, TimelineBin, TopAnomaly, timeline,
 };
+pub use pages::{
+    BinShare, DriftPage, FeatureShift, TunePage, TuneTrial, render_drift_report, render_tune_report,
+};
 
 use html::{escape, int, num, pct, rate, secs, timestamp};
 
@@ -25,20 +29,7 @@ const STYLE: &str = include_str!("style.css");
 
 /// Renders the report as a complete HTML document.
 pub fn render_report(data: &ReportData) -> String {
-    let mut out = String::with_capacity(256 * 1024);
-    let title = if data.title.is_empty() { "anomalog report" } else { data.title.as_str() };
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{}</title><style>{STYLE}</style></head><body><main>",
-        escape(title)
-    );
-    let _ = write!(out, "<header><h1>{}</h1>", escape(title));
-    if !data.subtitle.is_empty() {
-        let _ = write!(out, "<p>{}</p>", escape(&data.subtitle));
-    }
-    out.push_str("</header>");
+    let mut out = pages::open_page(&data.title, &data.subtitle);
     cards(&mut out, data);
 
     let e = data.evaluation.as_ref();
@@ -88,11 +79,7 @@ pub fn render_report(data: &ReportData) -> String {
     let _ = write!(out, "<section class=\"row\">{}</section>", tables.concat());
 
     top_anomalies(&mut out, data);
-    out.push_str(
-        "<footer>anomalog · self-contained report: no scripts, no network access</footer>\
-         </main></body></html>\n",
-    );
-    out
+    pages::close_page(out)
 }
 
 fn panel(title: &str, body: &str, note: &str) -> String {
@@ -118,14 +105,7 @@ fn cards(out: &mut String, data: &ReportData) {
         ]),
         None => items.push(("Flagged", int(data.run.flagged))),
     }
-    out.push_str("<section class=\"cards\">");
-    for (k, v) in items {
-        let _ = write!(
-            out,
-            "<div class=\"card\"><div class=\"k\">{k}</div><div class=\"v\">{v}</div></div>"
-        );
-    }
-    out.push_str("</section>");
+    pages::cards(out, &items);
 }
 
 fn summary_table(data: &ReportData) -> String {
@@ -179,12 +159,7 @@ fn summary_table(data: &ReportData) -> String {
         }
     }
     rows.extend(run.extra.iter().cloned());
-    let mut s = String::from("<table class=\"kv\">");
-    for (k, v) in rows {
-        let _ = write!(s, "<tr><td>{}</td><td>{}</td></tr>", escape(&k), escape(&v));
-    }
-    s.push_str("</table>");
-    s
+    pages::kv_table(&rows)
 }
 
 fn ratio(a: u64, b: u64) -> f64 {

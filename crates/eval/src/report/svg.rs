@@ -251,6 +251,17 @@ impl Chart {
         );
     }
 
+    /// A small data point with a hover tooltip.
+    pub(crate) fn dot(&mut self, x: f64, y: f64, class: &str, tip: &str) {
+        let _ = write!(
+            self.body,
+            r#"<circle class="{class}" cx="{:.1}" cy="{:.1}" r="3.5"><title>{}</title></circle>"#,
+            self.x.map(x),
+            self.y.map(y),
+            escape(tip)
+        );
+    }
+
     /// A legend in the top-left or top-right corner: (CSS class of the swatch, text).
     pub(crate) fn legend(&mut self, items: &[(&str, &str)], right: bool) {
         let longest = items.iter().map(|(_, t)| t.len()).max().unwrap_or(0) as f64;

@@ -106,3 +106,99 @@ fn empty_report_renders() {
     let html = render_report(&ReportData::default());
     assert!(html.contains("anomalog report"));
 }
+
+fn drift_page() -> DriftPage {
+    let bins = |shift: f64| -> Vec<BinShare> {
+        let mut v: Vec<BinShare> = (0..10)
+            .map(|i| BinShare {
+                lo: if i == 0 { f64::NEG_INFINITY } else { f64::from(i) },
+                hi: if i == 9 { f64::INFINITY } else { f64::from(i + 1) },
+                training: 0.1,
+                observed: if i < 5 { 0.1 - shift } else { 0.1 + shift },
+                missing: false,
+            })
+            .collect();
+        v.push(BinShare {
+            lo: f64::NAN,
+            hi: f64::NAN,
+            training: 0.0,
+            observed: 0.0,
+            missing: true,
+        });
+        v
+    };
+    DriftPage {
+        title: "drift <i>".into(),
+        subtitle: "access.log".into(),
+        verdict: "DRIFTED".into(),
+        drifted: true,
+        records: 5_000,
+        training_records: 10_000,
+        score_psi: 0.31,
+        score_ks_d: 0.2,
+        psi_threshold: 0.25,
+        features: vec![
+            FeatureShift { name: "path_<b>length".into(), psi: 1.2, ks_d: 0.5, ks_p: 1e-9 },
+            FeatureShift { name: "undefined".into(), psi: f64::NAN, ks_d: 0.0, ks_p: 1.0 },
+            FeatureShift { name: "hour_sin".into(), psi: 0.01, ks_d: 0.02, ks_p: 0.9 },
+        ],
+        score_bins: bins(0.05),
+        feature_bins: vec![("path_<b>length".into(), bins(0.08))],
+        extra: vec![],
+    }
+}
+
+#[test]
+fn drift_page_charts_psi_and_distributions() {
+    let html = render_drift_report(&drift_page());
+    for needle in [
+        "Most drifted features",
+        "PSI per feature",
+        "Score distribution",
+        "training",
+        "observed",
+        "Every feature",
+        "DRIFTED",
+    ] {
+        assert!(html.contains(needle), "missing {needle}");
+    }
+    assert!(!html.contains("<b>") && !html.contains("<i>"), "unescaped user text");
+    assert!(html.contains("path_&lt;b&gt;length"));
+    // The NaN PSI is drawn as a full bar of the drifted color, not a broken number.
+    assert!(!html.contains("width=\"NaN\""));
+    assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
+    assert_eq!(html.matches("<svg").count(), 3);
+    let empty = render_drift_report(&DriftPage::default());
+    assert!(empty.contains("no drift") && empty.trim_end().ends_with("</html>"));
+}
+
+#[test]
+fn tune_page_ranks_candidates() {
+    let trial = |label: &str, pr: f64, fit: f64| TuneTrial {
+        label: label.into(),
+        pr_auc: Some(pr),
+        roc_auc: Some(0.99),
+        f1: Some(0.7),
+        fit_seconds: fit,
+        error: None,
+    };
+    let page = TunePage {
+        title: "tune".into(),
+        subtitle: String::new(),
+        trials: vec![
+            trial("hbos bins=20 · windows 10,60,600", 0.89, 0.2),
+            trial(&"x".repeat(200), 0.80, 1.5),
+            TuneTrial { error: Some("fit <failed>".into()), ..trial("ocsvm", 0.0, 0.1) },
+        ],
+        held_out: None,
+        summary: vec![("Seed".into(), "42".into())],
+    };
+    let html = render_tune_report(&page);
+    for needle in ["Validation PR-AUC", "Cost and quality", "best: 0.890", "hbos bins=20", "…"] {
+        assert!(html.contains(needle), "missing {needle}");
+    }
+    assert!(html.contains("failed: fit &lt;failed&gt;"));
+    assert_eq!(html.matches("<svg").count(), 2);
+    let empty = render_tune_report(&TunePage::default());
+    assert!(!empty.contains("<svg") && empty.trim_end().ends_with("</html>"));
+}

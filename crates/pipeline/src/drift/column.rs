@@ -1,6 +1,8 @@
 //! One monitored value: its training profile, its PSI bins and the counts of the
 //! values observed since the last reset.
 
+use anomalog_eval::report::BinShare;
+
 use super::profile::ValueProfile;
 use super::stats::{ks_p_value, ks_statistic, psi};
 
@@ -114,6 +116,50 @@ impl Column {
         }
     }
 
+    /// The PSI bins in order, each with the range of values it covers and its share of
+    /// the training and of the observed values, then the bin of missing values: what
+    /// [`Column::drift`] compares, for a chart.
+    pub fn bin_shares(&self) -> Vec<BinShare> {
+        let knots = self.profile.knots();
+        // Cell 2i lies between knots i-1 and i (open at the ends), cell 2i+1 at knot i.
+        let lower = |cell: usize| match cell {
+            0 => f64::NEG_INFINITY,
+            c => knots.get((c - 1) / 2).copied().unwrap_or(f64::INFINITY),
+        };
+        let upper = |cell: usize| knots.get(cell / 2).copied().unwrap_or(f64::INFINITY);
+        let training_total = self.training.iter().sum::<u64>() + self.profile.missing();
+        let observed_total = self.observed.iter().sum::<u64>() + self.observed_missing;
+        let share = |n: u64, total: u64| if total == 0 { 0.0 } else { n as f64 / total as f64 };
+        let mut bins: Vec<BinShare> = Vec::with_capacity(self.bins + 1);
+        let mut counts = vec![(0u64, 0u64); self.bins];
+        for (cell, &bin) in self.bin_of_cell.iter().enumerate() {
+            counts[bin].0 += self.training[cell];
+            counts[bin].1 += self.observed[cell];
+            match bins.get_mut(bin) {
+                Some(b) => b.hi = upper(cell),
+                None => bins.push(BinShare {
+                    lo: lower(cell),
+                    hi: upper(cell),
+                    training: 0.0,
+                    observed: 0.0,
+                    missing: false,
+                }),
+            }
+        }
+        for (b, (t, o)) in bins.iter_mut().zip(counts) {
+            b.training = share(t, training_total);
+            b.observed = share(o, observed_total);
+        }
+        bins.push(BinShare {
+            lo: f64::NAN,
+            hi: f64::NAN,
+            training: share(self.profile.missing(), training_total),
+            observed: share(self.observed_missing, observed_total),
+            missing: true,
+        });
+        bins
+    }
+
     /// The number of PSI bins of finite values (the missing bin not counted).
     #[cfg(test)]
     pub fn bins(&self) -> usize {
@@ -185,6 +231,33 @@ mod tests {
         }
         assert_eq!(c.observed, naive);
         assert_eq!(c.observed_missing, missing);
+    }
+
+    #[test]
+    fn bin_shares_cover_the_values_in_order() {
+        let mut v: Vec<f64> = (0..1_000).map(f64::from).collect();
+        v.extend([f64::NAN; 10]);
+        let mut c = Column::new(ValueProfile::from_values(&mut v), 1_010, 10);
+        for x in 0..500 {
+            c.observe(f64::from(x));
+        }
+        c.observe(f64::NAN);
+        let bins = c.bin_shares();
+        assert_eq!(bins.len(), c.bins() + 1);
+        let (missing, finite) = bins.split_last().expect("bins");
+        assert!(missing.missing && (missing.training - 10.0 / 1_010.0).abs() < 1e-12);
+        assert!((missing.observed - 1.0 / 501.0).abs() < 1e-12);
+        assert_eq!(finite[0].lo, f64::NEG_INFINITY);
+        assert_eq!(finite[finite.len() - 1].hi, f64::INFINITY);
+        for w in finite.windows(2) {
+            assert!(w[0].hi <= w[1].lo && w[0].lo < w[1].hi, "{w:?}");
+        }
+        let total: f64 = bins.iter().map(|b| b.training).sum();
+        assert!((total - 1.0).abs() < 1e-9);
+        // The lower half of the training range holds every observed value.
+        let low: f64 = finite.iter().filter(|b| b.lo < 500.0).map(|b| b.observed).sum();
+        assert!((low - 500.0 / 501.0).abs() < 1e-12, "{bins:?}");
+        assert!(finite.iter().filter(|b| b.lo >= 500.0).all(|b| b.observed == 0.0));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The drift monitor: counts observed feature values and scores against the training
 //! profile and reports PSI and KS on demand.
 
+use anomalog_eval::report::BinShare;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
@@ -174,6 +175,17 @@ impl DriftMonitor {
     /// The options in force.
     pub fn options(&self) -> &DriftOptions {
         &self.options
+    }
+
+    /// The PSI bins of the score: the range of raw scores each covers and its share of
+    /// the training and of the observed records, the bin of missing values last.
+    pub fn score_bins(&self) -> Vec<BinShare> {
+        self.score.bin_shares()
+    }
+
+    /// The PSI bins of the feature in column `index`, as [`DriftMonitor::score_bins`].
+    pub fn feature_bins(&self, index: usize) -> Option<Vec<BinShare>> {
+        self.features.get(index).map(Column::bin_shares)
     }
 
     /// Drift of what was observed against the training data.

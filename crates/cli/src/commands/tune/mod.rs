@@ -30,6 +30,7 @@ use crate::model_args::{ClientKeyArg, ModelArgs};
 #[command(after_help = "Examples:\n  \
     anomalog tune shop.log --labels shop.labels --split 0.5 -o best.model\n  \
     anomalog tune shop.log --labels shop.labels --split 0.5 --budget 12 --seed 7 --json\n  \
+    anomalog tune shop.log --labels shop.labels --split 0.5 --report tune.html\n  \
     anomalog tune shop.log --labels shop.labels --split 0.5 --detectors iforest,hbos \\\n    \
     --windows 10,60,600 --windows 30,300\n\n\
     With --split S the first S of INPUT trains every candidate; the first --validation share \
@@ -70,6 +71,10 @@ pub struct TuneArgs {
     /// Write the best model, trained on the training part.
     #[arg(short, long, value_name = "MODEL")]
     pub output: Option<PathBuf>,
+
+    /// Also write a self-contained HTML report with charts of the ranking.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 
     /// Alert on this share of training-like traffic (default 0.01); sets the threshold
     /// of every candidate, hence its F1.
@@ -201,10 +206,17 @@ pub fn run(args: TuneArgs) -> Result<ExitCode> {
         seed: args.seed,
         model_path: args.output.as_deref().filter(|_| outcome.best.is_some()),
     };
+    if let Some(path) = &args.report {
+        std::fs::write(path, output::report(&outcome, &cx))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&output::json(&outcome, &cx))?);
     } else {
         output::print_table(&outcome, &cx);
+        if let Some(path) = &args.report {
+            println!("report      {}", path.display());
+        }
     }
     match outcome.best {
         Some(_) => Ok(ExitCode::SUCCESS),

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use anomalog_eval::Evaluation;
+use anomalog_eval::report::{TunePage, TuneTrial, render_tune_report};
 use serde_json::{Value, json};
 
 use super::grid::Candidate;
@@ -38,6 +39,12 @@ pub fn ranked(outcome: &Outcome) -> Vec<&Trial> {
         kb.0.total_cmp(&ka.0).then(kb.1.total_cmp(&ka.1)).then(a.candidate.cmp(&b.candidate))
     });
     trials
+}
+
+/// A candidate for people: `hbos bins=20, windows 10,60,600`.
+fn describe(cx: &Context<'_>, candidate: usize) -> String {
+    let c = &cx.candidates[candidate];
+    format!("{} {}, windows {}", c.kind.name(), c.text, join(&cx.windows[c.windows]))
 }
 
 fn metric(v: Option<f64>) -> String {
@@ -100,8 +107,7 @@ pub fn print_table(outcome: &Outcome, cx: &Context<'_>) {
         println!("best        none: every candidate failed");
         return;
     };
-    let c = &cx.candidates[best.candidate];
-    println!("best        {} {}, windows {}", c.kind.name(), c.text, join(&cx.windows[c.windows]));
+    println!("best        {}", describe(cx, best.candidate));
     match &best.held_out {
         Some(e) => println!(
             "held-out    pr_auc {}  roc_auc {}  precision {:.4}  recall {:.4}  f1 {:.4}  fpr {:.4} \
@@ -119,6 +125,56 @@ pub fn print_table(outcome: &Outcome, cx: &Context<'_>) {
     if let Some(path) = cx.model_path {
         println!("model       {}", path.display());
     }
+}
+
+/// The ranking as a self-contained HTML page with charts.
+pub fn report(outcome: &Outcome, cx: &Context<'_>) -> String {
+    let trials = ranked(outcome)
+        .into_iter()
+        .map(|t| {
+            let label = describe(cx, t.candidate);
+            let ok = t.result.as_ref().ok();
+            TuneTrial {
+                label,
+                pr_auc: ok.and_then(|e| e.pr_auc),
+                roc_auc: ok.and_then(|e| e.roc_auc),
+                f1: ok.map(|e| e.f1),
+                fit_seconds: t.fit_seconds,
+                error: t.result.as_ref().err().cloned(),
+            }
+        })
+        .collect();
+    let v = &cx.split.validation_labels;
+    let h = &cx.split.held_out_labels;
+    let mut summary = vec![
+        (
+            "Search".to_owned(),
+            format!(
+                "{} candidates ({}), seed {}, {:.1} s",
+                outcome.trials.len(),
+                if cx.sampled { "random sample of the grid" } else { "full grid" },
+                cx.seed,
+                outcome.seconds
+            ),
+        ),
+        ("Training records".to_owned(), cx.train_records.to_string()),
+        ("Validation".to_owned(), format!("{} records ({} anomalous)", v.len(), v.anomalies())),
+        ("Held out".to_owned(), format!("{} records ({} anomalous)", h.len(), h.anomalies())),
+    ];
+    if let Some(best) = &outcome.best {
+        summary.push(("Best".to_owned(), describe(cx, best.candidate)));
+        summary.push(("Threshold".to_owned(), format!("{:.4}", best.model.threshold())));
+    }
+    if let Some(path) = cx.model_path {
+        summary.push(("Model".to_owned(), path.display().to_string()));
+    }
+    render_tune_report(&TunePage {
+        title: "anomalog tune".to_owned(),
+        subtitle: format!("{} candidates ranked by validation PR-AUC", outcome.trials.len()),
+        trials,
+        held_out: outcome.best.as_ref().and_then(|b| b.held_out.clone()),
+        summary,
+    })
 }
 
 /// Validation metrics of one trial as JSON.
