@@ -89,6 +89,8 @@ fn training_log_is_stable_and_a_moved_faster_log_drifts() {
     assert!(same_ranked[0].1 < 0.01, "{:?}", same_ranked[0]);
     let features = same["features"].as_object().unwrap();
     assert!(features.len() > 50);
+    // A day of training cannot say which weekdays are normal: not monitored.
+    assert!(!features.contains_key("weekday_sin") && features.contains_key("path_length"));
     assert!(features.values().all(|f| f["ks_p"].as_f64().unwrap() > 0.9));
 
     let text = std::fs::read_to_string(&log).unwrap();
@@ -107,7 +109,7 @@ fn training_log_is_stable_and_a_moved_faster_log_drifts() {
     assert!(report["score_psi"].as_f64().unwrap() > 0.25, "{}", report["score_psi"]);
     let path_features = ["path_template_rarity", "path_template_unknown", "ngram_unseen_ratio"];
     assert!(top[..10].iter().any(|(name, _)| path_features.contains(&name.as_str())), "{top:?}");
-    assert!(top[..10].iter().all(|(_, psi)| *psi > 0.25), "{top:?}");
+    assert!(top[..8].iter().all(|(_, psi)| *psi > 0.25), "{top:?}");
     let psi_of = |name: &str| top.iter().find(|f| f.0 == name).map(|f| f.1).unwrap_or(0.0);
     assert!(psi_of("path_template_rarity") > 1.0, "{top:?}");
     // Twice the rate moves the rate features too, if less: their windows are short

@@ -25,7 +25,8 @@ use crate::progress::Progress;
 /// below 0.1 is stable, 0.1 to 0.25 a moderate shift, above 0.25 a significant one. The
 /// traffic has drifted when the score's PSI is above the threshold, or when more than
 /// --feature-share of the features' PSIs are. A drifted model should be retrained on
-/// recent traffic.
+/// recent traffic. Hour-of-day columns are not compared for a model trained on less than
+/// a day, nor weekday columns on less than a week (the detectors ignore them as well).
 #[derive(Args, Debug)]
 #[command(
     after_help = "Examples:\n  anomalog drift --model site.model /var/log/nginx/access.log\n  \
@@ -163,7 +164,7 @@ fn page(monitor: &DriftMonitor, r: &DriftReport, args: &DriftArgs) -> DriftPage 
     let feature_bins = order
         .iter()
         .take(CHARTED_FEATURES)
-        .filter_map(|&i| Some((f[i].name.clone(), monitor.feature_bins(i)?)))
+        .filter_map(|&i| Some((f[i].name.clone(), monitor.feature_bins(f[i].column)?)))
         .collect();
     DriftPage {
         title: "anomalog drift".into(),

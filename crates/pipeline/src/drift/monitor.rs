@@ -2,6 +2,7 @@
 //! profile and reports PSI and KS on demand.
 
 use anomalog_eval::report::BinShare;
+use anomalog_features::families::time;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
@@ -96,15 +97,26 @@ pub struct DriftMonitor {
     options: DriftOptions,
     names: Vec<String>,
     features: Vec<Column>,
+    /// Whether each feature is monitored: a calendar column whose period is longer
+    /// than the training span is not (see [`DriftMonitor::new`]).
+    judged: Vec<bool>,
     score: Column,
     records: u64,
     training_records: u64,
 }
 
 impl DriftMonitor {
-    /// A monitor against the training profile of `model`.
+    /// A monitor against the training profile of `model`. Calendar columns whose
+    /// period is longer than the training span (hour of day after less than a day of
+    /// training, weekday after less than a week) are left out: every hour the training
+    /// never reached would show as drift, and the detectors ignore those columns for the
+    /// same reason ([`anomalog_features::families::time::judgeable`]).
     pub fn new(model: &Model, options: DriftOptions) -> Result<DriftMonitor, DriftError> {
-        DriftMonitor::from_profile(&model.training.profile, model.features.names(), options)
+        let names = model.features.names();
+        let mut monitor = DriftMonitor::from_profile(&model.training.profile, names, options)?;
+        let span = model.training.span_seconds.unwrap_or(0.0);
+        monitor.judged = names.iter().map(|n| time::judgeable(n, span)).collect();
+        Ok(monitor)
     }
 
     /// A monitor against `profile`, whose feature profiles are the columns `names`.
@@ -137,6 +149,7 @@ impl DriftMonitor {
         Ok(DriftMonitor {
             options,
             names: names.to_vec(),
+            judged: vec![true; names.len()],
             features,
             score: Column::new(profile.score().clone(), records, options.bins),
             records: 0,
@@ -191,13 +204,12 @@ impl DriftMonitor {
     /// Drift of what was observed against the training data.
     pub fn report(&self) -> DriftReport {
         let o = &self.options;
-        let features: Vec<FeatureDrift> = self
-            .names
-            .iter()
-            .zip(&self.features)
-            .map(|(name, column)| {
-                let d = column.drift();
-                FeatureDrift { name: name.clone(), psi: d.psi, ks_d: d.ks_d, ks_p: d.ks_p }
+        let features: Vec<FeatureDrift> = (0..self.features.len())
+            .filter(|&column| self.judged[column])
+            .map(|column| {
+                let d = self.features[column].drift();
+                let name = self.names[column].clone();
+                FeatureDrift { name, column, psi: d.psi, ks_d: d.ks_d, ks_p: d.ks_p }
             })
             .collect();
         let score = self.score.drift();
@@ -230,6 +242,9 @@ pub struct FeatureDrift {
     /// The feature (the key of the `features` object in JSON).
     #[serde(skip)]
     pub name: String,
+    /// Its column in the feature rows (for [`DriftMonitor::feature_bins`]).
+    #[serde(skip)]
+    pub column: usize,
     /// Population stability index against training.
     pub psi: f64,
     /// Kolmogorov–Smirnov statistic (largest CDF gap) of the finite values.
@@ -267,7 +282,7 @@ pub struct DriftReport {
     pub psi_threshold: f64,
     /// The share of drifted features above which the traffic has drifted.
     pub feature_share: f64,
-    /// Per feature, in column order.
+    /// Per monitored feature, in column order.
     #[serde(serialize_with = "features_by_name")]
     pub features: Vec<FeatureDrift>,
 }
