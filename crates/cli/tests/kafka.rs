@@ -12,13 +12,14 @@
 //! incident, no alert reached a receiver twice, and both dashboards list the same
 //! incidents. Every wait is bounded and every child killed.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anomalog_kafka::rdkafka::config::ClientConfig;
 use anomalog_kafka::rdkafka::consumer::{BaseConsumer, Consumer};
@@ -26,6 +27,7 @@ use anomalog_kafka::rdkafka::mocking::MockCluster;
 use anomalog_kafka::rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use anomalog_kafka::rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use anomalog_kafka::testing::TempPostgres;
+use common::{Daemon, exe, free_port, get, metric};
 
 const TOPIC: &str = "access";
 /// The topic the members alert to, as a SIEM would read it.
@@ -34,84 +36,21 @@ const GROUP: &str = "fleet";
 const PARTITIONS: i32 = 6;
 const WAIT: Duration = Duration::from_secs(60);
 
-fn exe() -> &'static str {
-    env!("CARGO_BIN_EXE_anomalog")
-}
-
 /// Polls `check` until it returns `Some`, for at most [`WAIT`].
-fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// `GET path` on loopback; `None` when nothing answers.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_string());
-    Some((status, body))
-}
-
-/// The sum of the samples of metric `name` (over its labels); `None` if absent.
-fn metric(port: u16, name: &str) -> Option<u64> {
-    let (_, body) = get(port, "/metrics")?;
-    let values: Vec<u64> = body
-        .lines()
-        .filter(|l| l.strip_prefix(name).is_some_and(|r| r.starts_with(['{', ' '])))
-        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
-        .collect();
-    (!values.is_empty()).then(|| values.iter().sum())
+fn wait_for<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    common::wait_for(what, WAIT, check)
 }
 
 /// A loopback webhook answering 200 to every POST and keeping the bodies.
 fn receiver() -> (u16, Arc<Mutex<Vec<serde_json::Value>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
     let got = Arc::new(Mutex::new(Vec::new()));
     let keep = Arc::clone(&got);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut reader = BufReader::new(stream);
-            let mut length = 0;
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            loop {
-                let mut header = String::new();
-                if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = header.split_once(':')
-                    && k.eq_ignore_ascii_case("content-length")
-                {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            // Kept before the answer: an alert counts as received once its body is here.
-            if let Ok(event) = serde_json::from_slice(&body) {
-                keep.lock().unwrap().push(event);
-            }
-            let mut stream = reader.into_inner();
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let port = common::receiver(move |(_, body)| {
+        // Kept before the answer: an alert counts as received once its body is here.
+        if let Ok(event) = serde_json::from_str(&body) {
+            keep.lock().unwrap().push(event);
         }
+        true
     });
     (port, got)
 }
@@ -142,39 +81,12 @@ fn once_each(what: &str, events: &[serde_json::Value]) -> BTreeSet<String> {
 
 /// A model trained on simulated traffic, and more traffic of the same site to replay.
 fn fixture(dir: &Path) -> (PathBuf, Vec<String>) {
-    let run = |args: &[&str]| {
-        let out = Command::new(exe()).args(args).current_dir(dir).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
-    run(&["simulate", "--lines", "20000", "--seed", "3", "--out", "train.log"]);
-    run(&["train", "train.log", "-o", "m.model"]);
-    run(&[
-        "simulate",
-        "--lines",
-        "6000",
-        "--seed",
-        "9",
-        "--attack-fraction",
-        "0",
-        "--out",
-        "normal.log",
-    ]);
-    let normal = std::fs::read_to_string(dir.join("normal.log")).unwrap();
-    (dir.join("m.model"), normal.lines().map(String::from).collect())
+    common::trained(dir, 20_000, 6_000)
 }
 
 /// An sqlmap burst from `client`.
 fn attack(client: &str, n: usize) -> Vec<String> {
-    (0..n)
-        .map(|i| {
-            format!(
-                "{client} - - [02/Mar/2026:10:00:{:02} +0000] \"GET /product?id=1%27%20UNION%20\
-                 SELECT%20username,password%20FROM%20users--{i} HTTP/1.1\" 500 0 \"-\" \
-                 \"sqlmap/1.7.2\" 0.004",
-                i % 60
-            )
-        })
-        .collect()
+    common::sqlmap(client, n)
 }
 
 /// Produces lines keyed by their client (the first field), as Vector would.
@@ -248,21 +160,25 @@ impl AlertTopic {
 }
 
 /// One `anomalog watch` process of the group, killed when dropped.
-struct Member {
-    child: Child,
-    port: u16,
-    stderr: PathBuf,
+struct Member(Daemon);
+
+impl Deref for Member {
+    type Target = Daemon;
+
+    fn deref(&self) -> &Daemon {
+        &self.0
+    }
 }
 
 impl Member {
     fn start(dir: &Path, name: &str, model: &Path, brokers: &str, db: &str, hook: u16) -> Member {
         let port = free_port();
-        let stderr = dir.join(format!("{name}-{port}.stderr"));
         let source = format!(
             "kafka://{brokers}/{TOPIC}?group={GROUP}&session_timeout_ms=6000\
              &heartbeat_interval_ms=500&stats_interval_ms=200"
         );
-        let child = Command::new(exe())
+        let mut command = Command::new(exe());
+        command
             .arg("watch")
             .arg("--model")
             .arg(model)
@@ -273,24 +189,8 @@ impl Member {
             .args(["--db", db])
             .arg("--state-dir")
             .arg(dir.join(name))
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--format", "combined"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
-        let mut member = Member { child, port, stderr };
-        wait_for(&format!("{name} to serve"), || {
-            if let Ok(Some(status)) = member.child.try_wait() {
-                panic!("{name} exited ({status}): {}", member.stderr_text());
-            }
-            get(port, "/healthz").filter(|(s, _)| *s == 200)
-        });
-        member
-    }
-
-    fn stderr_text(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--format", "combined"]);
+        Member(Daemon::start(command, port, dir.join(format!("{name}-{port}.stderr")), WAIT))
     }
 
     fn owned(&self) -> u64 {
@@ -313,11 +213,6 @@ impl Member {
         page["items"].as_array().cloned().unwrap_or_default()
     }
 
-    fn signal(&self, name: &str) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args([&format!("-{name}"), &pid]).status().unwrap().success());
-    }
-
     /// SIGKILL: no chance to commit, deliver or save anything; but not while an alert
     /// is in the one window no sender can close, where a receiver has it and the
     /// ledger does not yet (a repeat from there is the documented limit of the ledger,
@@ -330,8 +225,8 @@ impl Member {
             // Whatever it sent before stopping reaches the receivers meanwhile.
             std::thread::sleep(Duration::from_millis(300));
             if in_flight() == 0 {
-                self.child.kill().unwrap();
-                self.child.wait().unwrap();
+                self.0.child.kill().unwrap();
+                self.0.child.wait().unwrap();
                 return;
             }
             self.signal("CONT");
@@ -341,24 +236,11 @@ impl Member {
     }
 
     /// SIGTERM, then waits for a clean exit; returns stderr.
-    fn stop(mut self) -> String {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-        let status = wait_for("a member to stop", || self.child.try_wait().unwrap());
-        let text = self.stderr_text();
-        assert!(status.success(), "exit {status}: {text}");
-        text
+    fn stop(self) -> String {
+        self.0.stop()
     }
 }
 
-impl Drop for Member {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Committed offset and end of every partition, as the group's coordinator has them.
 fn committed_and_ends(checker: &BaseConsumer) -> Vec<(i64, i64)> {
     let mut tpl = TopicPartitionList::new();
     for p in 0..PARTITIONS {

@@ -3,21 +3,20 @@
 //! storing incidents in SQLite and serving them over HTTP, stopped with SIGTERM and
 //! resumed from its checkpoint. Every wait is bounded (20 s) and every child killed.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod common;
+
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::{Daemon, Received, append, exe, free_port, get, metric};
+
 const WAIT: Duration = Duration::from_secs(20);
 const ATTACKER: &str = "203.0.113.66";
 const CHROMIUM: &str = "/usr/bin/chromium";
-
-fn exe() -> &'static str {
-    env!("CARGO_BIN_EXE_anomalog")
-}
 
 /// A model trained once for all tests, and clean traffic to replay.
 struct Fixture {
@@ -29,150 +28,42 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep();
-        let run = |args: &[&str]| {
-            let out = Command::new(exe()).args(args).current_dir(&dir).output().unwrap();
-            assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        };
-        run(&["simulate", "--lines", "20000", "--seed", "3", "--out", "train.log"]);
-        run(&["train", "train.log", "-o", "m.model"]);
-        run(&[
-            "simulate",
-            "--lines",
-            "300",
-            "--seed",
-            "9",
-            "--attack-fraction",
-            "0",
-            "--out",
-            "normal.log",
-        ]);
-        let normal = std::fs::read_to_string(dir.join("normal.log")).unwrap();
-        Fixture { model: dir.join("m.model"), normal: normal.lines().map(String::from).collect() }
+        let (model, normal) = common::trained(&dir, 20_000, 300);
+        Fixture { model, normal }
     })
 }
 
 fn attack_lines(n: usize) -> String {
-    (0..n)
-        .map(|i| {
-            format!(
-                "{ATTACKER} - - [02/Mar/2026:10:00:{:02} +0000] \"GET /product?id=1%27%20UNION%20\
-                 SELECT%20username,password%20FROM%20users--{i} HTTP/1.1\" 500 0 \"-\" \
-                 \"sqlmap/1.7.2\" 0.004\n",
-                i % 60
-            )
-        })
-        .collect()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn append(path: &Path, text: &str) {
-    let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path).unwrap();
-    f.write_all(text.as_bytes()).unwrap();
+    common::sqlmap(ATTACKER, n).into_iter().map(|l| l + "\n").collect()
 }
 
 /// Polls `check` until it returns `Some`, for at most [`WAIT`].
-fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn wait_for<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    common::wait_for(what, WAIT, check)
 }
 
-/// `GET path` on loopback; `None` when nothing answers.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_string());
-    Some((status, body))
-}
-
-fn metric(port: u16, name: &str) -> Option<u64> {
-    let (_, body) = get(port, "/metrics")?;
-    body.lines().find_map(|l| l.strip_prefix(&format!("{name} "))?.parse().ok())
-}
-
-/// A running `anomalog watch`, killed when dropped.
-struct Watch {
-    child: Child,
-    port: u16,
-    stderr: PathBuf,
-}
-
-impl Watch {
-    /// Starts watch on `log` in `dir` with `extra` flags (the shared model unless they
-    /// name one) and waits until it serves.
-    fn start(dir: &Path, log: &Path, extra: &[String]) -> Watch {
-        let port = free_port();
-        let stderr = dir.join(format!("stderr-{port}.txt"));
-        let model = match extra.iter().any(|a| a == "--model") {
-            true => Vec::new(),
-            false => vec!["--model".into(), fixture().model.display().to_string()],
-        };
-        let child = Command::new(exe())
-            .arg("watch")
-            .args(model)
-            .arg("--source")
-            .arg(format!("file:{}", log.display()))
-            .arg("--db")
-            .arg(dir.join("x.db"))
-            .arg("--state-dir")
-            .arg(dir.join("state"))
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
-        let mut watch = Watch { child, port, stderr };
-        wait_for("/healthz", || {
-            if let Ok(Some(status)) = watch.child.try_wait() {
-                panic!("watch exited ({status}): {}", watch.stderr_text());
-            }
-            get(port, "/healthz").filter(|(s, _)| *s == 200)
-        });
-        watch
-    }
-
-    fn stderr_text(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    fn signal(&self, name: &str) {
-        let ok = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-
-    /// SIGTERM, then waits for a clean exit.
-    fn stop(mut self) -> String {
-        self.signal("TERM");
-        let status = wait_for("watch to exit", || self.child.try_wait().unwrap());
-        let text = self.stderr_text();
-        assert!(status.success(), "exit {status}: {text}");
-        text
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts `anomalog watch` on `log` in `dir` with `extra` flags (the shared model unless
+/// they name one) and waits until it serves.
+fn start_watch(dir: &Path, log: &Path, extra: &[String]) -> Daemon {
+    let port = free_port();
+    let model = match extra.iter().any(|a| a == "--model") {
+        true => Vec::new(),
+        false => vec!["--model".into(), fixture().model.display().to_string()],
+    };
+    let mut command = Command::new(exe());
+    command
+        .arg("watch")
+        .args(model)
+        .arg("--source")
+        .arg(format!("file:{}", log.display()))
+        .arg("--db")
+        .arg(dir.join("x.db"))
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .args(extra);
+    Daemon::start(command, port, dir.join(format!("stderr-{port}.txt")), WAIT)
 }
 
 fn opened_for(alerts: &Path, client: &str) -> usize {
@@ -198,7 +89,7 @@ fn alerts_stores_serves_and_resumes_after_sigterm() {
     let (log, alerts) = (dir.path().join("access.log"), dir.path().join("alerts.jsonl"));
     std::fs::write(&log, "").unwrap();
     let flags = vec![format!("--alert=jsonl:{}", alerts.display())];
-    let watch = Watch::start(dir.path(), &log, &flags);
+    let watch = start_watch(dir.path(), &log, &flags);
     assert!(watch.stderr_text().contains("anomalog watch: model"), "{}", watch.stderr_text());
 
     let normal = fx.normal[..200].join("\n") + "\n";
@@ -239,7 +130,7 @@ fn alerts_stores_serves_and_resumes_after_sigterm() {
 
     // Restarted on the same state: nothing is read again, no alert repeats, new lines
     // are read once and the attacker's incident continues.
-    let watch = Watch::start(dir.path(), &log, &flags);
+    let watch = start_watch(dir.path(), &log, &flags);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(metric(watch.port, "anomalog_lines_read_total"), Some(0));
     append(&log, &(fx.normal[200..210].join("\n") + "\n"));
@@ -252,42 +143,10 @@ fn alerts_stores_serves_and_resumes_after_sigterm() {
     assert_eq!(opened_for(&alerts, ATTACKER), 1, "the alert was repeated");
 }
 
-/// A loopback HTTP receiver answering 200 to every POST; sends (path, body) on.
-fn receiver() -> (u16, mpsc::Receiver<(String, String)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+/// A loopback HTTP receiver answering 200 to every request; sends (path, body) on.
+fn receiver() -> (u16, mpsc::Receiver<Received>) {
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut reader = BufReader::new(stream);
-            let mut request_line = String::new();
-            let _ = reader.read_line(&mut request_line);
-            let mut length = 0;
-            loop {
-                let mut header = String::new();
-                if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = header.split_once(':')
-                    && k.eq_ignore_ascii_case("content-length")
-                {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            let mut stream = reader.into_inner();
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-            let path = request_line.split(' ').nth(1).unwrap_or("").to_string();
-            if tx.send((path, String::from_utf8_lossy(&body).into_owned())).is_err() {
-                return;
-            }
-        }
-    });
-    (port, rx)
+    (common::receiver(move |r| tx.send(r).is_ok()), rx)
 }
 
 #[test]
@@ -308,7 +167,7 @@ fn webhook_and_alertmanager_receive_the_incident_and_sighup_reloads() {
         "--format".to_string(),
         "combined".to_string(),
     ];
-    let watch = Watch::start(dir.path(), &log, &flags);
+    let watch = start_watch(dir.path(), &log, &flags);
     append(&log, &(fx.normal[..50].join("\n") + "\n"));
     append(&log, &attack_lines(10));
 
@@ -542,7 +401,7 @@ fn dashboard_in_chromium_shows_the_incident() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("access.log");
     std::fs::write(&log, "").unwrap();
-    let watch = Watch::start(dir.path(), &log, &["--alert=stdout".to_string()]);
+    let watch = start_watch(dir.path(), &log, &["--alert=stdout".to_string()]);
     append(&log, &(fx.normal[..100].join("\n") + "\n"));
     append(&log, &attack_lines(10));
     wait_for("the incident in the API", || incidents_of(watch.port, ATTACKER));
