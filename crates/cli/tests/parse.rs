@@ -1,8 +1,10 @@
 //! `anomalog parse` run as a user would: the built binary on real files.
 
+mod common;
+
 use std::io::Write;
 
-use assert_cmd::Command;
+use common::anomalog;
 use predicates::prelude::*;
 
 const LINES: &str = r#"192.0.2.1 - - [02/Mar/2026:10:00:00 +0000] "GET /index.html HTTP/1.1" 200 512 "-" "Mozilla/5.0" 0.004
@@ -10,10 +12,6 @@ const LINES: &str = r#"192.0.2.1 - - [02/Mar/2026:10:00:00 +0000] "GET /index.ht
 this line is garbage
 192.0.2.9 - - [02/Mar/2026:10:00:02 +0000] "-" 400 0 "-" "-" 0.000
 "#;
-
-fn anomalog() -> Command {
-    Command::cargo_bin("anomalog").expect("binary built")
-}
 
 #[test]
 fn jsonl_records_with_locations() {

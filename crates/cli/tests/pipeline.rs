@@ -1,29 +1,12 @@
 //! The batch pipeline run as a user would: simulate, train, detect, eval, features, demo,
 //! with the built binary on real files.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+use common::{anomalog, simulated};
 use predicates::prelude::*;
-
-fn anomalog() -> Command {
-    Command::cargo_bin("anomalog").expect("binary built")
-}
-
-/// A simulated log and labels of `lines` lines in `dir`.
-fn simulated(dir: &Path, lines: usize, seed: u64) -> (PathBuf, PathBuf) {
-    let log = dir.join(format!("shop-{seed}.log"));
-    let labels = dir.join(format!("shop-{seed}.labels"));
-    anomalog()
-        .args(["simulate", "--lines", &lines.to_string(), "--seed", &seed.to_string(), "--out"])
-        .arg(&log)
-        .arg("--labels")
-        .arg(&labels)
-        .assert()
-        .success()
-        .stdout(predicate::str::contains(format!("wrote {lines} lines")));
-    (log, labels)
-}
 
 fn trained(dir: &Path, log: &Path) -> PathBuf {
     let model = dir.join("shop.model");

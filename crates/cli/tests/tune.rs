@@ -1,28 +1,12 @@
 //! `anomalog tune` run as a user would: on simulated labeled traffic, with the built
 //! binary, a small random budget and the model it writes loaded by `detect`.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use assert_cmd::Command;
+use std::path::Path;
+
+use common::{anomalog, simulated};
 use predicates::prelude::*;
-
-fn anomalog() -> Command {
-    Command::cargo_bin("anomalog").expect("binary built")
-}
-
-/// A simulated log and labels of `lines` lines in `dir`.
-fn simulated(dir: &Path, lines: usize, seed: u64) -> (PathBuf, PathBuf) {
-    let log = dir.join("shop.log");
-    let labels = dir.join("shop.labels");
-    anomalog()
-        .args(["simulate", "--lines", &lines.to_string(), "--seed", &seed.to_string(), "--out"])
-        .arg(&log)
-        .arg("--labels")
-        .arg(&labels)
-        .assert()
-        .success();
-    (log, labels)
-}
 
 /// `tune` on `log`, split in half, with a budget of 4 and extra arguments. The detectors
 /// are the quick ones, so the test stays short in a debug build.

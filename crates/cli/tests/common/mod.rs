@@ -15,6 +15,29 @@ pub fn exe() -> &'static str {
     env!("CARGO_BIN_EXE_anomalog")
 }
 
+/// The binary as a command with assertions on its output.
+pub fn anomalog() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("anomalog").expect("binary built")
+}
+
+/// A simulated log and its labels, `lines` lines with `seed`, in `dir`
+/// (`shop-SEED.log`, `shop-SEED.labels`).
+pub fn simulated(dir: &Path, lines: usize, seed: u64) -> (PathBuf, PathBuf) {
+    let log = dir.join(format!("shop-{seed}.log"));
+    let labels = dir.join(format!("shop-{seed}.labels"));
+    let out = anomalog()
+        .args(["simulate", "--lines", &lines.to_string(), "--seed", &seed.to_string(), "--out"])
+        .arg(&log)
+        .arg("--labels")
+        .arg(&labels)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&format!("wrote {lines} lines")), "{stdout}");
+    (log, labels)
+}
+
 /// Runs `anomalog ARGS` in `dir`; panics with its stderr unless it succeeds.
 pub fn run(dir: &Path, args: &[&str]) -> Output {
     let out = Command::new(exe()).args(args).current_dir(dir).output().unwrap();
