@@ -39,6 +39,10 @@ pub struct RetrainConfig {
     /// The candidate may flag at most this much more of the holdout than the current
     /// model (absolute, 0.001 = 0.1 percentage point).
     pub max_alert_rate_increase: f64,
+    /// The candidate may flag at most this share of the held-out records the current
+    /// model does not flag (traffic it judges normal; on traffic that did not change,
+    /// each is a new false alarm). Its threshold is calibrated to half of it.
+    pub max_new_alert_rate: f64,
     /// The candidate may detect at most this much less of the confirmed incidents'
     /// requests than the current model (absolute share).
     pub max_recall_drop: f64,
@@ -59,6 +63,7 @@ impl Default for RetrainConfig {
             min_records: 5_000,
             holdout_fraction: 0.25,
             max_alert_rate_increase: 0.001,
+            max_new_alert_rate: 0.005,
             max_recall_drop: 0.0,
             cooldown_secs: 600,
             seed: 42,
