@@ -2,9 +2,11 @@
 //! before a shift (a new section of the site becomes popular) watches the traffic of
 //! after it. Drift is detected, a candidate is trained on the recent traffic and
 //! promoted, the alert rate on the new normal traffic drops, attacks are still
-//! detected, and a false positive the operator marks does not recur. The rates before
-//! and after are printed (`cargo test --test lifecycle -- --nocapture`). Every wait is
-//! bounded and the daemon is killed when a test ends.
+//! detected, the traffic that did not change is not alerted on more than before, and a
+//! false positive the operator marks does not recur. The rates before and after are
+//! printed (`cargo test --test lifecycle -- --nocapture`). A rollback racing a
+//! promotion ends with the database, the model file and the daemon agreeing. Every wait
+//! is bounded and the daemon is killed when a test ends.
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
