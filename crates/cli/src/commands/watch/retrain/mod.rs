@@ -86,7 +86,9 @@ impl Worker {
     /// Records the model in use (adopting it into the history when it is new), loads
     /// the allow-list and starts the thread.
     pub fn start(ctx: WorkerContext) -> Result<Worker> {
+        let lock = models::lock_model_file(&ctx.model_path)?;
         let id = adopt(&ctx, &ctx.model_path, "in use when watch started")?;
+        drop(lock);
         ctx.lifecycle.active_model.store(id, Ordering::Relaxed);
         ctx.store.set_setting(MODEL_PATH_SETTING, &absolute(&ctx.model_path))?;
         reload_allowlist(&ctx);
