@@ -135,3 +135,155 @@ pub(super) fn conclude(
     );
     Ok(Retrained::Promoted(stamp))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use anomalog_ingest::formats;
+    use anomalog_pipeline::{TrainOptions, TrainingSummary};
+    use anomalog_server::Store;
+
+    use super::*;
+    use crate::commands::watch::lifecycle::{
+        AllowlistConfig, DriftAlertConfig, Lifecycle, RetrainConfig,
+    };
+    use crate::commands::watch::scorer::ModelSlot;
+
+    fn model(seed: usize) -> Model {
+        let format = formats::from_spec("combined", &Default::default()).expect("format");
+        let lines: Vec<String> = (0..300)
+            .map(|i| {
+                format!(
+                    "192.0.2.{} - - [02/Mar/2026:10:{:02}:{:02} +0000] \"GET /p/{} HTTP/1.1\" 200 {} \"-\" \"x\"",
+                    i % 20,
+                    i / 60,
+                    i % 60,
+                    (i * seed) % 37,
+                    1000 + i % 17
+                )
+            })
+            .collect();
+        let records: Vec<_> =
+            lines.iter().map(|l| format.parse(l.as_bytes()).expect("parse")).collect();
+        Model::train(&records, TrainingSummary::default(), &TrainOptions::default()).expect("train")
+    }
+
+    fn context(dir: &Path) -> WorkerContext {
+        let models_dir = dir.join("models");
+        std::fs::create_dir_all(&models_dir).expect("models dir");
+        WorkerContext {
+            lifecycle: Arc::new(Lifecycle::new(
+                RetrainConfig::default(),
+                DriftAlertConfig::default(),
+                AllowlistConfig::default(),
+            )),
+            store: Arc::new(Store::open(dir.join("x.db")).expect("store")),
+            slot: Arc::new(ModelSlot::default()),
+            model_path: dir.join("site.model"),
+            geoip: None,
+            models_dir,
+            format: "combined".into(),
+        }
+    }
+
+    fn verdict() -> Verdict {
+        Verdict {
+            promote: true,
+            verdict: "not worse".into(),
+            rates: "rates".into(),
+            metrics: serde_json::json!({}),
+            train_records: 300,
+            train_secs: 0.1,
+        }
+    }
+
+    /// Models 1 (active, in the file) and 2 (retired, kept): what a rollback goes to.
+    fn history(ctx: &WorkerContext) -> std::path::PathBuf {
+        let old = ctx.models_dir.join("old.model");
+        model(3).save(&old).expect("save");
+        model(5).save(&ctx.model_path).expect("save");
+        let id = super::super::adopt(ctx, &old, "first").expect("adopt");
+        assert_eq!(id, 1);
+        let id = super::super::adopt(ctx, &ctx.model_path, "second").expect("adopt");
+        assert_eq!(id, 2);
+        ctx.lifecycle.active_model.store(2, Ordering::Relaxed);
+        ctx.store.model(1).expect("model").map(|m| m.path.into()).expect("kept")
+    }
+
+    /// What `anomalog models rollback 1` does, under the lock.
+    fn rollback(ctx: &WorkerContext, kept: &Path) {
+        let lock = models::lock_model_file(&ctx.model_path).expect("lock");
+        replace_atomically(kept, &ctx.model_path).expect("replace");
+        assert!(ctx.store.activate_model(1, "rollback").expect("activate"));
+        drop(lock);
+    }
+
+    fn active(ctx: &WorkerContext) -> (i64, String) {
+        let m = ctx.store.active_model().expect("active").expect("one");
+        (m.id, m.sha256)
+    }
+
+    #[test]
+    fn a_promotion_waiting_for_a_rollback_is_not_made() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = context(dir.path());
+        let kept = history(&ctx);
+        let stamp = file_stamp(&ctx.model_path);
+        // The rollback holds the lock when the promotion comes for it.
+        let lock = models::lock_model_file(&ctx.model_path).expect("lock");
+        let outcome = std::thread::scope(|s| {
+            let promotion = s.spawn(|| conclude(&ctx, model(7), verdict(), 2, stamp));
+            replace_atomically(&kept, &ctx.model_path).expect("replace");
+            assert!(ctx.store.activate_model(1, "rollback").expect("activate"));
+            drop(lock);
+            promotion.join().expect("join").expect("conclude")
+        });
+        assert!(matches!(outcome, Retrained::Rejected));
+        let (id, sha) = active(&ctx);
+        assert_eq!(id, 1);
+        assert_eq!(sha256_file(&ctx.model_path).expect("sha"), sha);
+        let candidate = ctx.store.model(3).expect("model").expect("recorded");
+        assert_eq!(candidate.status, ModelStatus::Rejected);
+        assert!(candidate.reason.contains("model 1 was made active"), "{}", candidate.reason);
+        assert_eq!(ctx.lifecycle.promoted.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_file_replaced_during_the_retraining_stops_the_promotion() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = context(dir.path());
+        let kept = history(&ctx);
+        let stamp = file_stamp(&ctx.model_path);
+        // Deployed by hand: the database does not know yet, the thread will load it.
+        std::fs::copy(&kept, dir.path().join("new.model")).expect("copy");
+        std::fs::rename(dir.path().join("new.model"), &ctx.model_path).expect("rename");
+        let outcome = conclude(&ctx, model(7), verdict(), 2, stamp).expect("conclude");
+        assert!(matches!(outcome, Retrained::Rejected));
+        assert_eq!(sha256_file(&ctx.model_path).unwrap(), sha256_file(&kept).unwrap());
+    }
+
+    #[test]
+    fn a_rollback_after_a_promotion_is_seen_by_the_thread() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = context(dir.path());
+        let kept = history(&ctx);
+        let stamp = file_stamp(&ctx.model_path);
+        let Retrained::Promoted(after) = conclude(&ctx, model(7), verdict(), 2, stamp).unwrap()
+        else {
+            panic!("not promoted");
+        };
+        let (id, sha) = active(&ctx);
+        assert_eq!(id, 3);
+        assert_eq!(sha256_file(&ctx.model_path).unwrap(), sha);
+        assert_eq!(after, file_stamp(&ctx.model_path));
+        rollback(&ctx, &kept);
+        // The thread compares the file with the stamp the promotion left: it changed, so
+        // the rolled back file is loaded.
+        assert_ne!(file_stamp(&ctx.model_path), after);
+        let (id, sha) = active(&ctx);
+        assert_eq!(id, 1);
+        assert_eq!(sha256_file(&ctx.model_path).unwrap(), sha);
+    }
+}
