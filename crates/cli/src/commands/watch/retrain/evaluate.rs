@@ -19,7 +19,8 @@
 //! candidate's threshold is raised, when needed, until it flags at most
 //! [`calibration_target`] of the records the current model does not flag; on the
 //! others, which the threshold never saw, the rule checks that it flags at most
-//! `[retrain] max_new_alert_rate` of them.
+//! `[retrain] max_new_alert_rate` of them. (With a single held-out block, there is
+//! nothing to check on: the threshold is calibrated and the other rules decide.)
 
 use anomalog_ingest::Record;
 use anomalog_models::ThresholdRule;
