@@ -402,8 +402,10 @@ fn drift_retraining_promotion_and_feedback_keep_the_detector_right() {
         "unchanged traffic: {old_before} -> {old_after} (margin {UNCHANGED_MARGIN})"
     );
     assert!(normal_after < normal_before, "{normal_before} -> {normal_after}");
-    assert!(attack_before >= 0.9, "attacks are detected: {attack_before}");
-    assert!(attack_after >= 0.9, "attacks are still detected: {attack_after}");
+    assert!(
+        attack_after >= 0.9 && attack_after >= attack_before - 0.05,
+        "attacks are still detected: {attack_before} -> {attack_after}"
+    );
 
     // The history shows both models, the promoted one active.
     let out = run(d, &["models", "list", "--db", "x.db", "--json"]);

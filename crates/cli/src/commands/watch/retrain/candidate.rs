@@ -42,21 +42,6 @@ fn held_out(b: usize, fraction: f64) -> bool {
     ((b + 1) as f64 * fraction).floor() > (b as f64 * fraction).floor()
 }
 
-/// The role of each block: `None` trains, `Some(true)` is held out to calibrate the
-/// candidate's threshold on, `Some(false)` is held out to check it on. Held-out blocks
-/// alternate between the two, the first one calibrating.
-fn block_roles(fraction: f64) -> [Option<bool>; BLOCKS] {
-    let mut roles = [None; BLOCKS];
-    let mut k = 0;
-    for (b, role) in roles.iter_mut().enumerate() {
-        if held_out(b, fraction) {
-            *role = Some(k % 2 == 0);
-            k += 1;
-        }
-    }
-    roles
-}
-
 fn recall_text(r: Option<f64>) -> String {
     r.map_or("n/a".to_string(), |r| format!("{:.0}%", r * 100.0))
 }
@@ -134,12 +119,12 @@ pub(super) fn retrain(ctx: &WorkerContext, why: &str, stamp: Option<Stamp>) -> R
             ),
         );
     }
-    let roles = block_roles(c.holdout_fraction.clamp(0.05, 0.9));
-    let held: Vec<Option<bool>> =
-        (0..records.len()).map(|k| roles[block_of(k, records.len())]).collect();
-    let learn: Vec<bool> = held.iter().zip(&left_out).map(|(h, out)| h.is_none() && !out).collect();
+    let fraction = c.holdout_fraction.clamp(0.05, 0.9);
+    let held: Vec<bool> =
+        (0..records.len()).map(|k| held_out(block_of(k, records.len()), fraction)).collect();
+    let learn: Vec<bool> = held.iter().zip(&left_out).map(|(h, out)| !h && !out).collect();
     let train_records = learn.iter().filter(|l| **l).count();
-    let holdout_records = held.iter().filter(|h| h.is_some()).count();
+    let holdout_records = held.iter().filter(|h| **h).count();
     let needed =
         ((c.min_records as f64) * (1.0 - c.holdout_fraction.clamp(0.05, 0.9)) / 2.0) as usize;
     if train_records < needed.max(1) || holdout_records == 0 {
@@ -215,15 +200,15 @@ pub(super) fn retrain(ctx: &WorkerContext, why: &str, stamp: Option<Stamp>) -> R
     let calibration = if threshold > trained_threshold {
         format!(
             "threshold raised from score {:.4} to {:.4} so that it flags at most {:.2}% of the \
-             calibration blocks' records the current model does not flag",
+             held-out records the current model does not flag",
             candidate.detector.calibration().probability(trained_threshold),
             candidate.detector.calibration().probability(threshold),
             target * 100.0
         )
     } else {
         format!(
-            "its training threshold (score {:.4}) flags at most {:.2}% of the calibration \
-             blocks' records the current model does not flag",
+            "its training threshold (score {:.4}) flags at most {:.2}% of the held-out \
+             records the current model does not flag",
             candidate.detector.calibration().probability(threshold),
             target * 100.0
         )
@@ -315,9 +300,5 @@ mod tests {
         assert_eq!(block_of(0, 1000), 0);
         assert_eq!(block_of(999, 1000), BLOCKS - 1);
         assert_eq!(block_of(0, 0), 0);
-        let roles = block_roles(0.25);
-        let calibrate: Vec<usize> = (0..BLOCKS).filter(|&b| roles[b] == Some(true)).collect();
-        let check: Vec<usize> = (0..BLOCKS).filter(|&b| roles[b] == Some(false)).collect();
-        assert_eq!((calibrate, check), (vec![3, 11, 19], vec![7, 15]));
     }
 }

@@ -14,11 +14,11 @@
 //! each model's own training scores (PSI), the share of the suspected attacks (holdout
 //! records flagged live with attack tokens: SQL, script, traversal, shell, scanner) each
 //! flags, and the share of the requests of incidents the operator confirmed. The
-//! candidate's threshold is calibrated on half of the held-out blocks first. It is
-//! promoted ([`promote`]) only if it flags no more of the holdout than the current model
-//! (within `max_alert_rate_increase`), at most `max_new_alert_rate` of what the current
-//! model judges normal, detects as much of the confirmed and of the suspected attacks
-//! (within `max_recall_drop`), and fits the holdout no worse. Without the attack checks,
+//! candidate's threshold is first raised to flag little of what the current model does
+//! not flag. It is promoted ([`promote`]) only if it flags no more of the holdout than
+//! the current model (within `max_alert_rate_increase`), at most `max_new_alert_rate` of
+//! what the current model judges normal, detects as much of the confirmed and of the
+//! suspected attacks (within `max_recall_drop`), and fits the holdout no worse. Without the attack checks,
 //! a candidate that flags nothing would pass: fewer alerts is not better when they were
 //! attacks. Without the check on normal-looking traffic, a candidate that stops the
 //! false alarms on traffic that changed would pass while raising them on the rest.
