@@ -238,24 +238,31 @@ impl Lifecycle {
         self.appended.load(Ordering::Relaxed)
     }
 
-    /// Records in the window.
+    /// Records in the window a retraining would take: those within `window_hours` of
+    /// the latest (what [`Lifecycle::window_snapshot`] copies).
     pub fn window_len(&self) -> usize {
-        self.window.lock().unwrap_or_else(|p| p.into_inner()).len()
+        let w = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        let (latest, horizon) = Self::horizon(&w, self.retrain.window_hours);
+        w.iter().filter(|l| Self::recent(l, latest, horizon)).count()
     }
 
     /// A copy of the window, without the lines older than `window_hours` before the
     /// latest one.
     pub fn window_snapshot(&self) -> Vec<WindowLine> {
         let w = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        let latest = w.iter().rev().find_map(|l| l.ts);
-        let horizon = (self.retrain.window_hours * 3600.0) as i64;
-        w.iter()
-            .filter(|l| match (l.ts, latest) {
-                (Some(t), Some(last)) => last - t <= horizon,
-                _ => true,
-            })
-            .cloned()
-            .collect()
+        let (latest, horizon) = Self::horizon(&w, self.retrain.window_hours);
+        w.iter().filter(|l| Self::recent(l, latest, horizon)).cloned().collect()
+    }
+
+    fn horizon(w: &VecDeque<WindowLine>, hours: f64) -> (Option<i64>, i64) {
+        (w.iter().rev().find_map(|l| l.ts), (hours * 3600.0) as i64)
+    }
+
+    fn recent(l: &WindowLine, latest: Option<i64>, horizon: i64) -> bool {
+        match (l.ts, latest) {
+            (Some(t), Some(last)) => last - t <= horizon,
+            _ => true,
+        }
     }
 
     /// Replaces the allow-list.
@@ -495,7 +502,8 @@ mod tests {
             category: None,
         };
         lc.extend_window([line(0), line(10), line(5000), line(7200)]);
-        assert_eq!(lc.window_len(), 3);
+        // Three kept, of which two within the hour: what a retraining counts.
+        assert_eq!(lc.window_len(), 2);
         assert_eq!(lc.appended(), 4);
         let kept: Vec<i64> = lc.window_snapshot().iter().filter_map(|l| l.ts).collect();
         assert_eq!(kept, vec![5000, 7200]);

@@ -89,7 +89,7 @@ pub(super) fn retrain(ctx: &WorkerContext, why: &str, stamp: Option<Stamp>) -> R
                 c.min_records
             ),
         );
-        return Ok(Retrained::Skipped);
+        return Ok(Retrained::Skipped { short: true });
     }
     let format = window_format(&ctx.format, &window)?;
     // Each record, whether it is learned from, its role, and whether it is a suspected
@@ -138,7 +138,7 @@ pub(super) fn retrain(ctx: &WorkerContext, why: &str, stamp: Option<Stamp>) -> R
              (at least {needed} needed) and {holdout_records} to evaluate on"
             ),
         );
-        return Ok(Retrained::Skipped);
+        return Ok(Retrained::Skipped { short: false });
     }
     let budget = budget(ctx, current);
     let kind: DetectorKind = current.detector_name.parse().unwrap_or(DetectorKind::Ensemble);

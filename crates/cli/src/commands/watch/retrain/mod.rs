@@ -182,10 +182,10 @@ fn run(ctx: WorkerContext, rx: Receiver<Signal>) {
             ctx.lifecycle.running.store(true, Ordering::Relaxed);
             let outcome = candidate::retrain(&ctx, why, stamp);
             ctx.lifecycle.running.store(false, Ordering::Relaxed);
-            // Skipped with a full enough window: the data is unusable, not short;
-            // waiting would retry on every tick.
-            let full = ctx.lifecycle.window_len() >= c.min_records;
-            if full || !matches!(outcome, Ok(Retrained::Skipped)) {
+            // Skipped with enough records in the window: the data is unusable, not
+            // short; waiting would retry on every tick. Too few: a drift retraining waits
+            // for the window to fill.
+            if !matches!(outcome, Ok(Retrained::Skipped { short: true })) {
                 last_retrain = Some(Instant::now());
                 drift_pending = false;
             }
@@ -345,8 +345,9 @@ fn training_json(t: &TrainingSummary) -> serde_json::Value {
 
 /// What a retraining did.
 pub(super) enum Retrained {
-    /// Too little data: nothing trained.
-    Skipped,
+    /// Too little data: nothing trained. `short`: the window held fewer records than
+    /// `min_records` (rather than too few usable ones).
+    Skipped { short: bool },
     /// A candidate was trained and rejected (or superseded).
     Rejected,
     /// A candidate was promoted; the model file as it replaced it.
