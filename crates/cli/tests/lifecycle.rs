@@ -2,9 +2,11 @@
 //! before a shift (a new section of the site becomes popular) watches the traffic of
 //! after it. Drift is detected, a candidate is trained on the recent traffic and
 //! promoted, the alert rate on the new normal traffic drops, attacks are still
-//! detected, and a false positive the operator marks does not recur. The rates before
-//! and after are printed (`cargo test --test lifecycle -- --nocapture`). Every wait is
-//! bounded and the daemon is killed when a test ends.
+//! detected, the traffic that did not change is not alerted on more than before, and a
+//! false positive the operator marks does not recur. The rates before and after are
+//! printed (`cargo test --test lifecycle -- --nocapture`). A rollback racing a
+//! promotion ends with the database, the model file and the daemon agreeing. Every wait
+//! is bounded and the daemon is killed when a test ends.
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -16,6 +18,9 @@ use std::time::{Duration, Instant};
 const CATEGORIES: &str = "sqli,xss,traversal,cmdi,scan";
 /// Post-shift lines per phase: before promotion, after it.
 const PHASE: usize = 8000;
+/// How much the alert rate on the normal traffic that did not change may rise after the
+/// promotion (absolute: 0.005 = half a percentage point).
+const UNCHANGED_MARGIN: f64 = 0.005;
 
 fn exe() -> &'static str {
     env!("CARGO_BIN_EXE_anomalog")
@@ -355,9 +360,11 @@ fn drift_retraining_promotion_and_feedback_keep_the_detector_right() {
         new_after * 100.0
     );
     println!(
-        "alert rate on the rest of normal traffic:            {:.2}% before, {:.2}% after",
+        "alert rate on the rest of normal traffic:            {:.2}% before, {:.2}% after \
+         (allowed: {:.2}%)",
         old_before * 100.0,
-        old_after * 100.0
+        old_after * 100.0,
+        (old_before + UNCHANGED_MARGIN) * 100.0
     );
     println!(
         "alert rate on all normal traffic:                    {:.2}% before, {:.2}% after",
@@ -383,11 +390,22 @@ fn drift_retraining_promotion_and_feedback_keep_the_detector_right() {
         marked
     );
     assert_eq!(recurring, 0);
+    assert!(suppressed > 0.0, "the marked false positives were seen again and suppressed");
 
+    // The new normal traffic is learned: its alert rate falls to a third or less.
     assert!(new_before > 0.02, "the shift should raise false alarms: {new_before}");
-    assert!(new_after < new_before / 2.0, "{new_before} -> {new_after}");
+    assert!(new_after <= new_before / 3.0, "new section: {new_before} -> {new_after}");
+    // The traffic that did not change is not made worse by the retrained model: its alert
+    // rate stays within UNCHANGED_MARGIN of what the model before the shift gave it.
+    assert!(
+        old_after <= old_before + UNCHANGED_MARGIN,
+        "unchanged traffic: {old_before} -> {old_after} (margin {UNCHANGED_MARGIN})"
+    );
     assert!(normal_after < normal_before, "{normal_before} -> {normal_after}");
-    assert!(attack_after >= 0.5, "attacks are still detected: {attack_after}");
+    assert!(
+        attack_after >= 0.9 && attack_after >= attack_before - 0.05,
+        "attacks are still detected: {attack_before} -> {attack_after}"
+    );
 
     // The history shows both models, the promoted one active.
     let out = run(d, &["models", "list", "--db", "x.db", "--json"]);
@@ -492,4 +510,114 @@ fn rejected_candidates_history_and_rollback_with_a_running_daemon() {
     let out = models(&["rollback", "3"]);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(sha(&d.join("site.model")), sha(&d.join("m2.model")));
+}
+
+/// The active model of the database and its file's SHA-256.
+fn active_in_db(db: &Path) -> (i64, String) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row("SELECT id, sha256 FROM models WHERE status = 'active'", [], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+    .unwrap()
+}
+
+fn sha256_hex(path: &Path) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(std::fs::read(path).unwrap()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn a_rollback_racing_a_promotion_leaves_file_database_and_daemon_agreeing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (seed, name) in [("1", "a"), ("2", "b"), ("5", "live")] {
+        let out = format!("{name}.log");
+        run(d, &["simulate", "--lines", "3000", "--seed", seed, "--hours", "4", "--out", &out]);
+    }
+    run(d, &["train", "a.log", "-o", "m1.model"]);
+    run(d, &["train", "b.log", "-o", "m2.model"]);
+    std::fs::copy(d.join("m1.model"), d.join("site.model")).unwrap();
+    std::fs::copy(d.join("live.log"), d.join("access.log")).unwrap();
+
+    // What `models rollback` and a promotion take while they replace the model file; the
+    // test holds it so that the rollback waits while the candidate trains and then both
+    // go for it at once.
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(d.join(".site.model.lock"))
+        .unwrap();
+    // Any candidate passes its evaluation: the race is the point, not the verdict.
+    let watch = Watch::start(
+        d,
+        "exit_when_finished = false\n[retrain]\nenabled = true\ninterval_secs = 3\n\
+         min_records = 1000\nwindow_records = 3000\ncooldown_secs = 0\n\
+         max_alert_rate_increase = 1.0\nmax_new_alert_rate = 1.0\nmax_recall_drop = 1.0\n",
+    );
+    let port = watch.port;
+    // Model 2 is deployed and loaded: the candidate is trained against it, and the
+    // operator goes back to model 1 meanwhile.
+    deploy(&d.join("m2.model"), &d.join("site.model"));
+    wait_for("model 2 to be loaded", Duration::from_secs(30), || {
+        metric(port, "anomalog_active_model_id").filter(|&id| id == 2.0)
+    });
+    lock.lock().unwrap();
+    let rollback = Command::new(exe())
+        .args(["models", "rollback", "1", "--db", "x.db"])
+        .current_dir(d)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("a candidate in training", Duration::from_secs(120), || {
+        let log = watch.log();
+        (log.lines().any(|l| l.contains("retraining (schedule)") && !l.contains(" 0 records"))
+            || log.contains("promoted ("))
+        .then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    lock.unlock().unwrap();
+    let out = rollback.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The retraining ends one way or the other: promoted (then rolled back), or not
+    // made because the rollback came first (or, should the window read by then give a
+    // candidate that fails its evaluation, rejected before it needs the file).
+    wait_for("the retraining to end", Duration::from_secs(120), || {
+        let log = watch.log();
+        (log.contains("promoted (") || log.contains("not promoted:") || log.contains("rejected ("))
+            .then_some(())
+    });
+    wait_for("the daemon to score with model 1", Duration::from_secs(30), || {
+        (metric(port, "anomalog_retrain_running") == Some(0.0)
+            && metric(port, "anomalog_active_model_id") == Some(1.0))
+        .then_some(())
+    });
+    // Nothing moves any more (the window has no fresh records for another candidate):
+    // the file, the database and the daemon agree on the operator's choice.
+    std::thread::sleep(Duration::from_millis(1500));
+    let log = watch.stop();
+    let (active, active_sha) = active_in_db(&d.join("x.db"));
+    assert_eq!(active, 1, "{log}");
+    assert_eq!(sha256_hex(&d.join("site.model")), active_sha, "{log}");
+    assert_eq!(sha(&d.join("site.model")), sha(&d.join("m1.model")));
+    let last_model_line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("scores from the next line") || l.contains("promoted ("))
+        .unwrap_or("");
+    assert!(
+        last_model_line.contains("model 1 scores") || log.contains("not promoted:"),
+        "the daemon's last model change is the rollback: {log}"
+    );
+    println!(
+        "{}",
+        log.lines()
+            .filter(|l| {
+                l.contains("promoted") || l.contains("rejected (") || l.contains("changed on disk")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }

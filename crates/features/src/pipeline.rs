@@ -60,7 +60,37 @@ impl FeaturePipeline {
         config: FeatureConfig,
         training: &[Record<'_>],
     ) -> Result<(FeaturePipeline, Vec<f64>), FeatureError> {
+        Self::fit_within(config, training, None)
+    }
+
+    /// [`FeaturePipeline::fit`] on the records `learn` marks (all of them with `None`),
+    /// seen within the stream of all `records`: the client and site windows go through
+    /// every record, as they do when scoring, while the vocabularies, parameter
+    /// profiles, imputation and scaling are learned from the marked records only, and
+    /// the matrix holds their rows only. Leaving records out of the stream instead
+    /// would change the context of those that stay: without an attack's 5xx
+    /// responses, the training rows never see the site's error ratio move, and every
+    /// normal request after a live 5xx looks like an incident.
+    pub fn fit_within(
+        config: FeatureConfig,
+        records: &[Record<'_>],
+        learn: Option<&[bool]>,
+    ) -> Result<(FeaturePipeline, Vec<f64>), FeatureError> {
         let config = config.validated()?;
+        let learned = |i: usize| learn.is_none_or(|l| l.get(i).copied().unwrap_or(false));
+        let subset: Vec<Record<'_>>;
+        let training: &[Record<'_>] = match learn {
+            None => records,
+            Some(_) => {
+                subset = records
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| learned(*i))
+                    .map(|(_, r)| r.clone())
+                    .collect();
+                &subset
+            }
+        };
         if training.is_empty() {
             return Err(FeatureError::EmptyTraining);
         }
@@ -108,9 +138,11 @@ impl FeaturePipeline {
         let mut matrix = Vec::with_capacity(training.len() * width);
         let mut row = Vec::with_capacity(width);
         let mut stream = pipeline.stream();
-        for record in training {
+        for (i, record) in records.iter().enumerate() {
             stream.push_raw(record, &mut row);
-            matrix.extend_from_slice(&row);
+            if learned(i) {
+                matrix.extend_from_slice(&row);
+            }
         }
         let ranges = stream.column_ranges();
         drop(stream);

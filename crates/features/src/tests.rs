@@ -397,3 +397,45 @@ fn remembered_contents_give_the_rows_of_fresh_decoding() {
         assert_eq!(bits(&scaled_a), bits(&scaled_b), "scaled row {i}");
     }
 }
+
+#[test]
+fn records_left_out_of_learning_still_shape_the_windows() {
+    // Every tenth request fails with a 503; those are left out of learning.
+    let records: Vec<Record<'static>> = training(600)
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut r)| {
+            if i % 10 == 5 {
+                r.status = Some(503);
+            }
+            r
+        })
+        .collect();
+    let learn: Vec<bool> = (0..records.len()).map(|i| i % 10 != 5).collect();
+    let kept: Vec<Record<'static>> =
+        records.iter().zip(&learn).filter(|(_, k)| **k).map(|(r, _)| r.clone()).collect();
+    let (within, m) =
+        FeaturePipeline::fit_within(FeatureConfig::default(), &records, Some(&learn)).unwrap();
+    let (alone, m_alone) = FeaturePipeline::fit(FeatureConfig::default(), &kept).unwrap();
+    let w = within.names().len();
+    assert_eq!(m.len(), kept.len() * w);
+    assert_eq!(within.training_records(), kept.len() as u64);
+    let distinct = |p: &FeaturePipeline, m: &[f64]| {
+        let j = col(p, "site_5xx_ratio_10s");
+        let mut v: Vec<u64> = m.chunks_exact(w).map(|r| r[j].to_bits()).collect();
+        v.sort_unstable();
+        v.dedup();
+        v.len()
+    };
+    // Learned alone, the kept requests never see the site fail; within the stream of
+    // all of them, they do, as they will when scored live.
+    assert_eq!(distinct(&alone, &m_alone), 1);
+    assert!(distinct(&within, &m) > 1);
+    // Without a mask, it is `fit`.
+    let (all, m_all) =
+        FeaturePipeline::fit_within(FeatureConfig::default(), &records, None).unwrap();
+    let (plain, m_plain) = FeaturePipeline::fit(FeatureConfig::default(), &records).unwrap();
+    assert_eq!((all.names(), m_all), (plain.names(), m_plain));
+    let none = vec![false; records.len()];
+    assert!(FeaturePipeline::fit_within(FeatureConfig::default(), &records, Some(&none)).is_err());
+}

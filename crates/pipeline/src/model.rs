@@ -115,18 +115,37 @@ impl Model {
         summary: TrainingSummary,
         options: &TrainOptions,
     ) -> Result<Model, PipelineError> {
-        if records.is_empty() {
+        Model::train_within(records, None, summary, options)
+    }
+
+    /// [`Model::train`] on the records `learn` marks (all with `None`), seen within the
+    /// stream of all `records` (in time order): the client and site windows go through
+    /// every record, as they do when the model scores, and only the marked records are
+    /// learned from (see [`FeaturePipeline::fit_within`]). This is how traffic is
+    /// learned with its suspicious records left out.
+    pub fn train_within(
+        records: &[Record<'_>],
+        learn: Option<&[bool]>,
+        summary: TrainingSummary,
+        options: &TrainOptions,
+    ) -> Result<Model, PipelineError> {
+        let learned: Vec<Record<'_>> = match learn {
+            None => records.to_vec(),
+            Some(l) => records.iter().zip(l).filter(|(_, k)| **k).map(|(r, _)| r.clone()).collect(),
+        };
+        if learned.is_empty() {
             return Err(PipelineError::NoTrainingData);
         }
-        let (features, matrix) = FeaturePipeline::fit(options.features.clone(), records)?;
+        let (features, matrix) =
+            FeaturePipeline::fit_within(options.features.clone(), records, learn)?;
         let cols = features.names().len();
-        let view = MatrixView::new(&matrix, records.len(), cols)?;
+        let view = MatrixView::new(&matrix, learned.len(), cols)?;
         let fitted = options.detector.fit(view, options.seed)?;
-        let summary = summary.with_records(records);
+        let summary = summary.with_records(&learned);
         let detector =
             CalibratedDetector::calibrate(fitted, view, summary.span_seconds, options.threshold)?;
         drop(matrix);
-        Ok(Model::assemble(features, detector, records, summary, options.seed))
+        Ok(Model::assemble_within(features, detector, records, learn, summary, options.seed))
     }
 
     /// A model from parts fitted on `records` (as `train` and `tune` fit them), with the
@@ -135,11 +154,22 @@ impl Model {
         features: FeaturePipeline,
         detector: CalibratedDetector,
         records: &[Record<'_>],
+        summary: TrainingSummary,
+        seed: u64,
+    ) -> Model {
+        Model::assemble_within(features, detector, records, None, summary, seed)
+    }
+
+    fn assemble_within(
+        features: FeaturePipeline,
+        detector: CalibratedDetector,
+        records: &[Record<'_>],
+        learn: Option<&[bool]>,
         mut summary: TrainingSummary,
         seed: u64,
     ) -> Model {
-        summary.profile =
-            TrainingProfile::from_training(&features, records, detector.calibration().sketch());
+        let sketch = detector.calibration().sketch();
+        summary.profile = TrainingProfile::from_training_within(&features, records, learn, sketch);
         Model {
             anomalog_version: env!("CARGO_PKG_VERSION").to_string(),
             detector_name: detector.detector().as_detector().name().to_string(),
@@ -240,6 +270,11 @@ mod tests {
     use anomalog_models::{CalibratedDetector, Matrix};
 
     fn trained() -> Model {
+        let records = records();
+        Model::train(&records, TrainingSummary::default(), &TrainOptions::default()).expect("train")
+    }
+
+    fn records() -> Vec<Record<'static>> {
         let format = formats::from_spec("combined", &Default::default()).expect("format");
         let lines: Vec<String> = (0..300)
             .map(|i| {
@@ -253,12 +288,29 @@ mod tests {
                 )
             })
             .collect();
-        let records: Vec<_> = lines
+        lines
             .iter()
-            .map(|l| format.parse(l.as_bytes()))
+            .map(|l| format.parse(l.as_bytes()).map(|r| r.into_owned()))
             .collect::<Result<_, _>>()
-            .expect("parse");
-        Model::train(&records, TrainingSummary::default(), &TrainOptions::default()).expect("train")
+            .expect("parse")
+    }
+
+    #[test]
+    fn a_model_learns_only_the_marked_records() {
+        let records = records();
+        let learn: Vec<bool> = (0..records.len()).map(|i| i % 4 != 0).collect();
+        let options = TrainOptions::default();
+        let model =
+            Model::train_within(&records, Some(&learn), TrainingSummary::default(), &options)
+                .expect("train");
+        assert_eq!(model.training.records, 225);
+        assert_eq!(model.features.training_records(), 225);
+        assert_eq!(model.training.profile.records(), 225);
+        let none = vec![false; records.len()];
+        assert!(matches!(
+            Model::train_within(&records, Some(&none), TrainingSummary::default(), &options),
+            Err(PipelineError::NoTrainingData)
+        ));
     }
 
     #[test]

@@ -103,7 +103,8 @@ pub struct LifecycleEvent {
     pub id: i64,
     /// When, unix seconds.
     pub at: i64,
-    /// What kind of step (`drift`, `retrain`, `promoted`, `rejected`, `rollback`,
+    /// What kind of step (`drift`, `retrain`, `promoted`, `rejected`, `superseded` (a
+    /// candidate not promoted because the model changed while it trained), `rollback`,
     /// `feedback`, ...).
     pub kind: String,
     /// The model concerned, when one is.

@@ -5,7 +5,9 @@
 //! and recorded in the database with its SHA-256, training summary and evaluation.
 //! Promotion and rollback replace the model file `watch` was started with atomically
 //! (a temporary file in the same directory, then a rename): a running daemon notices
-//! the change and loads it, a stopped one starts with it.
+//! the change and loads it, a stopped one starts with it. Both hold the lock of the
+//! model file ([`lock_model_file`]) while they replace it and change the active model,
+//! so a rollback and a promotion racing end with the file and the database agreeing.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -163,9 +165,13 @@ fn rollback(store: &Store, id: i64, model: Option<PathBuf>, json: bool) -> Resul
     }
     // A file that does not load would stop the next start of `watch`.
     Model::load(kept).with_context(|| format!("model {id} does not load"))?;
+    // The file and the active model change together: a promotion waits, and one
+    // measured against the model before this rollback is not made.
+    let lock = lock_model_file(&target)?;
     replace_atomically(kept, &target)?;
     let reason = format!("rollback by the operator to model {id}");
     store.activate_model(id, &reason)?;
+    drop(lock);
     store.log_event(
         "rollback",
         Some(id),
@@ -205,6 +211,32 @@ pub fn sha256_file(path: &Path) -> Result<String> {
         hasher.update(&buf[..n]);
     }
     Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The lock of a model file, held while it is replaced together with the active model
+/// of the database (a promotion, a rollback) and while `watch` loads a replaced file;
+/// released when dropped.
+#[derive(Debug)]
+pub struct ModelFileLock {
+    _file: std::fs::File,
+}
+
+/// Waits for and takes the lock of the model file `model`: an exclusive lock on
+/// `.NAME.lock` beside it (created owner-only), which other processes see too.
+pub fn lock_model_file(model: &Path) -> Result<ModelFileLock> {
+    let dir = match model.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = model.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned());
+    let path = dir.join(format!(".{name}.lock"));
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
+    Ok(ModelFileLock { _file: file })
 }
 
 /// Copies `src` over `dest` so that a reader sees the old file or the new one, never a

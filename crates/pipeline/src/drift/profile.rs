@@ -216,24 +216,45 @@ impl TrainingProfile {
         records: &[Record<'_>],
         scores: &QuantileSketch,
     ) -> TrainingProfile {
+        TrainingProfile::from_training_within(features, records, None, scores)
+    }
+
+    /// [`TrainingProfile::from_training`] for a model fitted on the records `learn`
+    /// marks within the stream of all `records` (see
+    /// [`FeaturePipeline::fit_within`]): every record goes through the stream, the
+    /// marked ones are profiled.
+    pub fn from_training_within(
+        features: &FeaturePipeline,
+        records: &[Record<'_>],
+        learn: Option<&[bool]>,
+        scores: &QuantileSketch,
+    ) -> TrainingProfile {
+        let learned = |i: usize| learn.is_none_or(|l| l.get(i).copied().unwrap_or(false));
+        let n =
+            learn.map_or(records.len(), |l| l.iter().take(records.len()).filter(|k| **k).count());
         let width = features.names().len();
-        let stride = records.len().div_ceil(MAX_PROFILED_ROWS).max(1);
-        let rows = records.len().div_ceil(stride);
+        let stride = n.div_ceil(MAX_PROFILED_ROWS).max(1);
+        let rows = n.div_ceil(stride);
         let mut columns: Vec<Vec<f64>> = (0..width).map(|_| Vec::with_capacity(rows)).collect();
         let mut stream = features.stream();
         let (mut raw, mut scaled) = (Vec::with_capacity(width), Vec::with_capacity(width));
+        let mut k = 0;
         for (i, record) in records.iter().enumerate() {
             // Every record goes through the stream: the window features depend on all of
             // them, sampled or not.
             stream.push(record, &mut raw, &mut scaled);
-            if i % stride == 0 {
+            if !learned(i) {
+                continue;
+            }
+            if k % stride == 0 {
                 for (column, &x) in columns.iter_mut().zip(&raw) {
                     column.push(x);
                 }
             }
+            k += 1;
         }
         TrainingProfile {
-            records: records.len() as u64,
+            records: n as u64,
             profiled: rows as u64,
             features: columns.iter_mut().map(ValueProfile::from_values).collect(),
             score: ValueProfile::from_sketch(scores),

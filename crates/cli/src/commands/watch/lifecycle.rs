@@ -39,6 +39,10 @@ pub struct RetrainConfig {
     /// The candidate may flag at most this much more of the holdout than the current
     /// model (absolute, 0.001 = 0.1 percentage point).
     pub max_alert_rate_increase: f64,
+    /// The candidate may flag at most this share of the held-out records the current
+    /// model does not flag (traffic it judges normal; on traffic that did not change,
+    /// each is a new false alarm). Its threshold is calibrated to half of it.
+    pub max_new_alert_rate: f64,
     /// The candidate may detect at most this much less of the confirmed incidents'
     /// requests than the current model (absolute share).
     pub max_recall_drop: f64,
@@ -59,6 +63,7 @@ impl Default for RetrainConfig {
             min_records: 5_000,
             holdout_fraction: 0.25,
             max_alert_rate_increase: 0.001,
+            max_new_alert_rate: 0.005,
             max_recall_drop: 0.0,
             cooldown_secs: 600,
             seed: 42,
@@ -233,24 +238,31 @@ impl Lifecycle {
         self.appended.load(Ordering::Relaxed)
     }
 
-    /// Records in the window.
+    /// Records in the window a retraining would take: those within `window_hours` of
+    /// the latest (what [`Lifecycle::window_snapshot`] copies).
     pub fn window_len(&self) -> usize {
-        self.window.lock().unwrap_or_else(|p| p.into_inner()).len()
+        let w = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        let (latest, horizon) = Self::horizon(&w, self.retrain.window_hours);
+        w.iter().filter(|l| Self::recent(l, latest, horizon)).count()
     }
 
     /// A copy of the window, without the lines older than `window_hours` before the
     /// latest one.
     pub fn window_snapshot(&self) -> Vec<WindowLine> {
         let w = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        let latest = w.iter().rev().find_map(|l| l.ts);
-        let horizon = (self.retrain.window_hours * 3600.0) as i64;
-        w.iter()
-            .filter(|l| match (l.ts, latest) {
-                (Some(t), Some(last)) => last - t <= horizon,
-                _ => true,
-            })
-            .cloned()
-            .collect()
+        let (latest, horizon) = Self::horizon(&w, self.retrain.window_hours);
+        w.iter().filter(|l| Self::recent(l, latest, horizon)).cloned().collect()
+    }
+
+    fn horizon(w: &VecDeque<WindowLine>, hours: f64) -> (Option<i64>, i64) {
+        (w.iter().rev().find_map(|l| l.ts), (hours * 3600.0) as i64)
+    }
+
+    fn recent(l: &WindowLine, latest: Option<i64>, horizon: i64) -> bool {
+        match (l.ts, latest) {
+            (Some(t), Some(last)) => last - t <= horizon,
+            _ => true,
+        }
     }
 
     /// Replaces the allow-list.
@@ -490,7 +502,8 @@ mod tests {
             category: None,
         };
         lc.extend_window([line(0), line(10), line(5000), line(7200)]);
-        assert_eq!(lc.window_len(), 3);
+        // Three kept, of which two within the hour: what a retraining counts.
+        assert_eq!(lc.window_len(), 2);
         assert_eq!(lc.appended(), 4);
         let kept: Vec<i64> = lc.window_snapshot().iter().filter_map(|l| l.ts).collect();
         assert_eq!(kept, vec![5000, 7200]);
