@@ -8,12 +8,14 @@
 //! promotion ends with the database, the model file and the daemon agreeing. Every wait
 //! is bounded and the daemon is killed when a test ends.
 
+mod common;
+
 use std::collections::HashSet;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{Daemon, exe, free_port, gauge as metric, run, wait_for};
 
 const CATEGORIES: &str = "sqli,xss,traversal,cmdi,scan";
 /// Post-shift lines per phase: before promotion, after it.
@@ -22,96 +24,25 @@ const PHASE: usize = 8000;
 /// promotion (absolute: 0.005 = half a percentage point).
 const UNCHANGED_MARGIN: f64 = 0.005;
 
-fn exe() -> &'static str {
-    env!("CARGO_BIN_EXE_anomalog")
+/// Starts `anomalog watch` in `dir` with `config` (written to `watch.toml`), following
+/// `access.log` from its beginning with the model `site.model`, and waits until it serves.
+fn start_watch(dir: &Path, config: &str) -> Daemon {
+    let port = free_port();
+    std::fs::write(dir.join("watch.toml"), config).unwrap();
+    let mut command = Command::new(exe());
+    command
+        .args(["watch", "--config", "watch.toml", "--model", "site.model"])
+        .args(["--source", "file:access.log", "--db", "x.db", "--state-dir", "state"])
+        .args(["--alert", "jsonl:alerts.jsonl", "--from-beginning"])
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .current_dir(dir);
+    Daemon::start(command, port, dir.join("watch.err"), Duration::from_secs(30))
 }
 
-fn run(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new(exe()).args(args).current_dir(dir).output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
+/// The body of `GET path`.
 fn get(port: u16, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
-}
-
-fn metric(port: u16, name: &str) -> Option<f64> {
-    get(port, "/metrics")?
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} "))?.trim().parse().ok())
-}
-
-/// A running `anomalog watch`, killed when dropped.
-struct Watch {
-    child: Child,
-    port: u16,
-    stderr: PathBuf,
-}
-
-impl Watch {
-    fn start(dir: &Path, config: &str) -> Watch {
-        let port = free_port();
-        std::fs::write(dir.join("watch.toml"), config).unwrap();
-        let stderr = dir.join("watch.err");
-        let child = Command::new(exe())
-            .args(["watch", "--config", "watch.toml", "--model", "site.model"])
-            .args(["--source", "file:access.log", "--db", "x.db", "--state-dir", "state"])
-            .args(["--alert", "jsonl:alerts.jsonl", "--from-beginning"])
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
-        let mut w = Watch { child, port, stderr };
-        wait_for("watch to serve", Duration::from_secs(30), || {
-            if let Ok(Some(status)) = w.child.try_wait() {
-                panic!("watch exited ({status}): {}", w.log());
-            }
-            metric(port, "anomalog_lines_read_total")
-        });
-        w
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    fn stop(mut self) -> String {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        wait_for("watch to exit", Duration::from_secs(30), || self.child.try_wait().unwrap());
-        self.log()
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    common::get(port, path).map(|(_, body)| body)
 }
 
 /// The kind of a post-shift line: the new section, the rest of normal traffic, attacks.
@@ -168,10 +99,7 @@ fn anomalies(db: &Path) -> Vec<(usize, String, String)> {
 }
 
 fn append(path: &Path, lines: &[&str]) {
-    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
-    for l in lines {
-        writeln!(f, "{l}").unwrap();
-    }
+    common::append(path, &lines.iter().map(|l| format!("{l}\n")).collect::<String>());
 }
 
 fn template(request: &str) -> (String, String) {
@@ -248,7 +176,7 @@ fn drift_retraining_promotion_and_feedback_keep_the_detector_right() {
          cooldown_secs = 0\n[allowlist]\nreload_secs = 1\n",
         PHASE * 3 / 4
     );
-    let watch = Watch::start(d, &config);
+    let watch = start_watch(d, &config);
     let port = watch.port;
 
     // Phase A1: the old model sees the new traffic; drift fires, but the window holds
@@ -302,7 +230,7 @@ fn drift_retraining_promotion_and_feedback_keep_the_detector_right() {
     // positives as normal), evaluated and promoted.
     append(&d.join("access.log"), &lines[half..PHASE]);
     let promoted = wait_for("a promotion", Duration::from_secs(300), || {
-        let log = watch.log();
+        let log = watch.stderr_text();
         if log.contains("rejected (") || log.contains("retraining (drift) failed") {
             panic!("the candidate was not promoted: {log}");
         }
@@ -446,7 +374,7 @@ fn rejected_candidates_history_and_rollback_with_a_running_daemon() {
 
     // A candidate that must be strictly better than the current model by a whole
     // alert rate fails evaluation: rejected, said, and the daemon goes on.
-    let watch = Watch::start(
+    let watch = start_watch(
         d,
         "exit_when_finished = false\n[retrain]\nenabled = true\ninterval_secs = 1\n\
          min_records = 1000\nwindow_records = 3000\ncooldown_secs = 0\n\
@@ -456,7 +384,11 @@ fn rejected_candidates_history_and_rollback_with_a_running_daemon() {
     wait_for("a rejected candidate", Duration::from_secs(120), || {
         metric(port, "anomalog_retrain_total{outcome=\"rejected\"}").filter(|&n| n >= 1.0)
     });
-    assert!(watch.log().contains("rejected (worse than the current model"), "{}", watch.log());
+    assert!(
+        watch.stderr_text().contains("rejected (worse than the current model"),
+        "{}",
+        watch.stderr_text()
+    );
     assert_eq!(metric(port, "anomalog_active_model_id"), Some(1.0));
 
     // Unknown ids and rejected candidates cannot be rolled back to; nothing changes.
@@ -550,7 +482,7 @@ fn a_rollback_racing_a_promotion_leaves_file_database_and_daemon_agreeing() {
         .open(d.join(".site.model.lock"))
         .unwrap();
     // Any candidate passes its evaluation: the race is the point, not the verdict.
-    let watch = Watch::start(
+    let watch = start_watch(
         d,
         "exit_when_finished = false\n[retrain]\nenabled = true\ninterval_secs = 3\n\
          min_records = 1000\nwindow_records = 3000\ncooldown_secs = 0\n\
@@ -572,7 +504,7 @@ fn a_rollback_racing_a_promotion_leaves_file_database_and_daemon_agreeing() {
         .spawn()
         .unwrap();
     wait_for("a candidate in training", Duration::from_secs(120), || {
-        let log = watch.log();
+        let log = watch.stderr_text();
         (log.lines().any(|l| l.contains("retraining (schedule)") && !l.contains(" 0 records"))
             || log.contains("promoted ("))
         .then_some(())
@@ -585,7 +517,7 @@ fn a_rollback_racing_a_promotion_leaves_file_database_and_daemon_agreeing() {
     // made because the rollback came first (or, should the window read by then give a
     // candidate that fails its evaluation, rejected before it needs the file).
     wait_for("the retraining to end", Duration::from_secs(120), || {
-        let log = watch.log();
+        let log = watch.stderr_text();
         (log.contains("promoted (") || log.contains("not promoted:") || log.contains("rejected ("))
             .then_some(())
     });
