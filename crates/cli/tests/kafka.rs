@@ -297,8 +297,11 @@ fn a_killed_member_loses_no_record_and_no_alert_repeats() {
     let (hook, webhook) = receiver();
     let member = |name: &str| Member::start(dir.path(), name, &model, &brokers, &db, hook);
 
-    // Two members split the partitions.
+    // Two members split the partitions. Each keeps its model lifecycle in a SQLite file
+    // of its state directory, not at the PostgreSQL URL read as a path.
     let a = member("a");
+    assert!(dir.path().join("a/lifecycle.db").is_file());
+    assert!(!Path::new("postgres:").exists());
     wait_for("a to own every partition", || (a.owned() == PARTITIONS as u64).then_some(()));
     let b = member("b");
     wait_for("the group to split the partitions", || {

@@ -193,8 +193,8 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     );
 
     // The SQLite file keeps the model lifecycle's records, and the incidents unless
-    // they go to PostgreSQL.
-    let local = open_store(&config.store.path)?;
+    // they go to PostgreSQL; then it is `STATE_DIR/lifecycle.db`.
+    let local = open_store(&local_store_path(&config))?;
     let (store, shared): (Arc<dyn IncidentStore>, bool) =
         match scale.open_store().context("cannot open the incident store")? {
             Some(store) => (store, true),
@@ -303,6 +303,16 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
 fn load_model(path: &Path, geoip: Option<&Path>) -> Result<Model> {
     Model::load_with_geoip(path, geoip)
         .with_context(|| format!("cannot load the model {}", path.display()))
+}
+
+/// The SQLite file of this process: the `[store] path`, or with a PostgreSQL store
+/// (which holds the incidents of the group) `lifecycle.db` in the state directory, for
+/// the records that stay local (model history, lifecycle log, drift points, allow-list).
+fn local_store_path(config: &WatchConfig) -> PathBuf {
+    match scaleout::is_postgres(&config.store.path) {
+        true => config.daemon.state_dir.join("lifecycle.db"),
+        false => config.store.path.clone(),
+    }
 }
 
 fn open_store(path: &Path) -> Result<Arc<Store>> {
