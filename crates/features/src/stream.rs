@@ -14,7 +14,7 @@ use crate::families::time::Time;
 use crate::families::{FeatureFamily, Input};
 use crate::memo::{Content, ContentMemo, Lookup};
 use crate::pipeline::FeaturePipeline;
-use crate::preprocess::{FeatureSpec, RowScaler};
+use crate::preprocess::{FeatureSpec, RowScaler, ScaledContent};
 use crate::request::RequestView;
 use crate::window::Clock;
 
@@ -42,7 +42,7 @@ impl<'p> FeatureStream<'p> {
     pub(crate) fn new(pipeline: &'p FeaturePipeline) -> FeatureStream<'p> {
         let c = &pipeline.config;
         let f = c.families;
-        FeatureStream {
+        let mut stream = FeatureStream {
             view: RequestView::default(),
             memo: ContentMemo::default(),
             scaler: RowScaler::new(&pipeline.scalers),
@@ -54,7 +54,18 @@ impl<'p> FeatureStream<'p> {
             site: f.site.then(|| Site::new(c)),
             time: f.time.then(Time::default),
             geo: pipeline.geo.as_ref().map(|m| Geo::new(m, pipeline.geo_db.as_deref())),
-        }
+        };
+        // The lexical and parameter columns are a function of the content, except the
+        // lexical family's user-agent columns.
+        let ranges = stream.column_ranges();
+        let (lexical, params) = (&ranges[1], &ranges[2]);
+        let volatile: Vec<usize> = if lexical.is_empty() {
+            Vec::new()
+        } else {
+            Lexical::USER_AGENT_COLUMNS.iter().map(|c| lexical.start + c).collect()
+        };
+        stream.scaler.remember(lexical.start..params.end, &volatile);
+        stream
     }
 
     fn families(&mut self) -> [Option<&mut dyn FeatureFamily>; 7] {
@@ -93,8 +104,9 @@ impl<'p> FeatureStream<'p> {
         ranges
     }
 
-    /// Computes the raw row of a record (NaN for missing values) into `raw`.
-    pub(crate) fn push_raw(&mut self, record: &Record<'_>, raw: &mut Vec<f64>) {
+    /// Computes the raw row of a record (NaN for missing values) into `raw`. Returns
+    /// where the record's content is remembered.
+    pub(crate) fn push_raw(&mut self, record: &Record<'_>, raw: &mut Vec<f64>) -> Lookup {
         raw.clear();
         let lookup = self.memo.lookup(record);
         if let Lookup::Miss(_) = lookup {
@@ -113,15 +125,20 @@ impl<'p> FeatureStream<'p> {
             family.push(&input, raw);
         }
         self.view = view;
+        lookup
     }
 
     /// Updates the windows with `record` and writes its raw feature values (unscaled,
     /// in operator units; NaN when missing) into `raw_out` and the scaled row the
-    /// detectors see (finite, missing values imputed) into `scaled_out`. Both are
-    /// cleared first and end up [`FeaturePipeline::names`] long.
+    /// detectors see (finite, missing values imputed) into `scaled_out`. Both end up
+    /// [`FeaturePipeline::names`] long, every value written.
     pub fn push(&mut self, record: &Record<'_>, raw_out: &mut Vec<f64>, scaled_out: &mut Vec<f64>) {
-        self.push_raw(record, raw_out);
-        self.scaler.apply(raw_out, scaled_out);
+        let content = match self.push_raw(record, raw_out) {
+            Lookup::Hit(slot) => ScaledContent::Load(slot),
+            Lookup::Miss(Some(slot)) => ScaledContent::Store(slot),
+            Lookup::Miss(None) => ScaledContent::Scale,
+        };
+        self.scaler.apply(raw_out, scaled_out, content);
     }
 
     /// Turns the content memo off, so that every record is decoded afresh.
