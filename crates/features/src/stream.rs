@@ -68,6 +68,8 @@ impl<'p> FeatureStream<'p> {
         stream
     }
 
+    /// The families in row order. [`FeatureStream::push_raw`] spells the same list
+    /// out.
     fn families(&mut self) -> [Option<&mut dyn FeatureFamily>; 7] {
         [
             Some(&mut self.basics as &mut dyn FeatureFamily),
@@ -114,17 +116,24 @@ impl<'p> FeatureStream<'p> {
         }
         let now = self.clock.observe(record.ts.map(|t| t.unix_secs_f64()));
         let elapsed = self.clock.elapsed();
-        // Moved out so that the families can borrow the stream mutably.
-        let view = std::mem::take(&mut self.view);
         let content = match lookup {
             Lookup::Hit(slot) => Content::Remembered { slot },
-            Lookup::Miss(slot) => Content::Decoded { view: &view, slot },
+            Lookup::Miss(slot) => Content::Decoded { view: &self.view, slot },
         };
         let input = Input { record, content, now, elapsed };
-        for family in self.families().into_iter().flatten() {
+        // The fields one by one, so that the view stays borrowed.
+        self.basics.push(&input, raw);
+        let families = [
+            self.lexical.as_mut().map(|f| f as &mut dyn FeatureFamily),
+            self.params.as_mut().map(|f| f as &mut dyn FeatureFamily),
+            self.client.as_mut().map(|f| f as &mut dyn FeatureFamily),
+            self.site.as_mut().map(|f| f as &mut dyn FeatureFamily),
+            self.time.as_mut().map(|f| f as &mut dyn FeatureFamily),
+            self.geo.as_mut().map(|f| f as &mut dyn FeatureFamily),
+        ];
+        for family in families.into_iter().flatten() {
             family.push(&input, raw);
         }
-        self.view = view;
         lookup
     }
 
