@@ -415,8 +415,8 @@ impl FeatureFamily for Client {
         let (counters, _) = counters.as_chunks_mut::<COUNTERS>();
         for (w, c) in t.windows.iter().zip(counters) {
             let f = w.decay(dt) as f32;
-            for (x, a) in c.iter_mut().zip(add) {
-                *x = *x * f + a;
+            for k in 0..COUNTERS {
+                c[k] = c[k] * f + add[k];
             }
             let g = |k: usize| f64::from(c[k]);
             // The span is never near 0, so the first column is a plain rate.
