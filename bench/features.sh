@@ -8,17 +8,26 @@
 # the log twice: parse alone, then parse + features with each record featurized from
 # the line buffer as it is parsed (as `watch` does); the feature stage is the
 # difference.
+#
+# Environment: BIN (an anomalog binary to use instead of building one, e.g. to compare
+# two builds in the same period), BENCH_DIR (where the log and model are kept; reused
+# when present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lines=${1:-1000000}
 runs=${2:-5}
 work=${BENCH_DIR:-$(mktemp -d)}
-cargo build --release --quiet -p anomalog
-bin=${CARGO_TARGET_DIR:-target}/release/anomalog
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet -p anomalog
+  BIN=${CARGO_TARGET_DIR:-target}/release/anomalog
+fi
+bin=$BIN
 log="$work/features.log"
 [ -s "$log" ] || "$bin" simulate --lines "$lines" --seed 7 --out "$log" >/dev/null
 [ -s "$work/train.log" ] || head -n 100000 "$log" > "$work/train.log"
 [ -s "$work/m.model" ] || "$bin" train --format combined "$work/train.log" -o "$work/m.model" >/dev/null
+# Wall-clock rates swing with the load of a shared machine: print it with the medians.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 for _ in $(seq "$runs"); do
   "$bin" features --format combined --model "$work/m.model" --stats "$log"
 done | awk '
@@ -33,3 +42,4 @@ done | awk '
     printf "parse + features   %10.0f records/s  (%.2fx the time of parse alone)\n", mt, mp / mt
     print clients
   }'
+echo "load average     before: $load_before  after: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"

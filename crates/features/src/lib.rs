@@ -69,6 +69,7 @@ pub mod error;
 pub mod families;
 pub mod geoip;
 pub mod hash;
+pub mod log1p;
 pub mod memo;
 pub mod pipeline;
 pub mod preprocess;

@@ -14,8 +14,9 @@
 //! the first one that was not is reused. Popular contents so stay while one-off ones
 //! come and go (on the simulated day of 1M requests with 23k distinct targets, 6.6% of
 //! records are decoded, against 21% when the full table was simply cleared). At most
-//! about 5 MB per stream: keys 8192 x 256 bytes, lexical, parameter and path results
-//! 8192 x 340 bytes, and the index. Keys are
+//! about 8 MB per stream: keys 8192 x 256 bytes, lexical, parameter and path results
+//! 8192 x 340 bytes, the same columns scaled ([`crate::preprocess::RowScaler`]) 8192 x
+//! 312 bytes, and the index. Keys are
 //! compared in full, never trusted by hash alone: a request crafted to collide with a
 //! common one is decoded like any other.
 

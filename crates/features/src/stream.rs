@@ -14,7 +14,7 @@ use crate::families::time::Time;
 use crate::families::{FeatureFamily, Input};
 use crate::memo::{Content, ContentMemo, Lookup};
 use crate::pipeline::FeaturePipeline;
-use crate::preprocess::{FeatureSpec, RowScaler};
+use crate::preprocess::{FeatureSpec, RowScaler, ScaledContent};
 use crate::request::RequestView;
 use crate::window::Clock;
 
@@ -42,7 +42,7 @@ impl<'p> FeatureStream<'p> {
     pub(crate) fn new(pipeline: &'p FeaturePipeline) -> FeatureStream<'p> {
         let c = &pipeline.config;
         let f = c.families;
-        FeatureStream {
+        let mut stream = FeatureStream {
             view: RequestView::default(),
             memo: ContentMemo::default(),
             scaler: RowScaler::new(&pipeline.scalers),
@@ -54,9 +54,22 @@ impl<'p> FeatureStream<'p> {
             site: f.site.then(|| Site::new(c)),
             time: f.time.then(Time::default),
             geo: pipeline.geo.as_ref().map(|m| Geo::new(m, pipeline.geo_db.as_deref())),
-        }
+        };
+        // The lexical and parameter columns are a function of the content, except the
+        // lexical family's user-agent columns.
+        let ranges = stream.column_ranges();
+        let (lexical, params) = (&ranges[1], &ranges[2]);
+        let volatile: Vec<usize> = if lexical.is_empty() {
+            Vec::new()
+        } else {
+            Lexical::USER_AGENT_COLUMNS.iter().map(|c| lexical.start + c).collect()
+        };
+        stream.scaler.remember(lexical.start..params.end, &volatile);
+        stream
     }
 
+    /// The families in row order. [`FeatureStream::push_raw`] spells the same list
+    /// out.
     fn families(&mut self) -> [Option<&mut dyn FeatureFamily>; 7] {
         [
             Some(&mut self.basics as &mut dyn FeatureFamily),
@@ -93,8 +106,9 @@ impl<'p> FeatureStream<'p> {
         ranges
     }
 
-    /// Computes the raw row of a record (NaN for missing values) into `raw`.
-    pub(crate) fn push_raw(&mut self, record: &Record<'_>, raw: &mut Vec<f64>) {
+    /// Computes the raw row of a record (NaN for missing values) into `raw`. Returns
+    /// where the record's content is remembered.
+    pub(crate) fn push_raw(&mut self, record: &Record<'_>, raw: &mut Vec<f64>) -> Lookup {
         raw.clear();
         let lookup = self.memo.lookup(record);
         if let Lookup::Miss(_) = lookup {
@@ -102,26 +116,38 @@ impl<'p> FeatureStream<'p> {
         }
         let now = self.clock.observe(record.ts.map(|t| t.unix_secs_f64()));
         let elapsed = self.clock.elapsed();
-        // Moved out so that the families can borrow the stream mutably.
-        let view = std::mem::take(&mut self.view);
         let content = match lookup {
             Lookup::Hit(slot) => Content::Remembered { slot },
-            Lookup::Miss(slot) => Content::Decoded { view: &view, slot },
+            Lookup::Miss(slot) => Content::Decoded { view: &self.view, slot },
         };
         let input = Input { record, content, now, elapsed };
-        for family in self.families().into_iter().flatten() {
+        // The fields one by one, so that the view stays borrowed.
+        self.basics.push(&input, raw);
+        let families = [
+            self.lexical.as_mut().map(|f| f as &mut dyn FeatureFamily),
+            self.params.as_mut().map(|f| f as &mut dyn FeatureFamily),
+            self.client.as_mut().map(|f| f as &mut dyn FeatureFamily),
+            self.site.as_mut().map(|f| f as &mut dyn FeatureFamily),
+            self.time.as_mut().map(|f| f as &mut dyn FeatureFamily),
+            self.geo.as_mut().map(|f| f as &mut dyn FeatureFamily),
+        ];
+        for family in families.into_iter().flatten() {
             family.push(&input, raw);
         }
-        self.view = view;
+        lookup
     }
 
     /// Updates the windows with `record` and writes its raw feature values (unscaled,
     /// in operator units; NaN when missing) into `raw_out` and the scaled row the
-    /// detectors see (finite, missing values imputed) into `scaled_out`. Both are
-    /// cleared first and end up [`FeaturePipeline::names`] long.
+    /// detectors see (finite, missing values imputed) into `scaled_out`. Both end up
+    /// [`FeaturePipeline::names`] long, every value written.
     pub fn push(&mut self, record: &Record<'_>, raw_out: &mut Vec<f64>, scaled_out: &mut Vec<f64>) {
-        self.push_raw(record, raw_out);
-        self.scaler.apply(raw_out, scaled_out);
+        let content = match self.push_raw(record, raw_out) {
+            Lookup::Hit(slot) => ScaledContent::Load(slot),
+            Lookup::Miss(Some(slot)) => ScaledContent::Store(slot),
+            Lookup::Miss(None) => ScaledContent::Scale,
+        };
+        self.scaler.apply(raw_out, scaled_out, content);
     }
 
     /// Turns the content memo off, so that every record is decoded afresh.

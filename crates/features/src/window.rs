@@ -6,6 +6,8 @@
 //! present record. This is the EWMA of the issue, in continuous time so that irregular
 //! arrivals are handled exactly.
 
+use std::sync::LazyLock;
+
 /// Rates need some elapsed time before they mean anything: a first request is not
 /// "infinitely fast".
 pub const MIN_ELAPSED_SECS: f64 = 5.0;
@@ -180,7 +182,10 @@ impl DecayedHistogram {
 
     /// The bin of a latency (seconds); `None` when it is not a latency.
     pub fn bin(seconds: f64) -> Option<usize> {
-        (seconds.is_finite() && seconds >= 0.0).then(|| bin_of(seconds))
+        // The number of bin edges at or below the latency: the bin `bin_of` gives, by
+        // comparisons instead of a logarithm.
+        (seconds.is_finite() && seconds >= 0.0)
+            .then(|| BIN_EDGES.partition_point(|&edge| edge <= seconds))
     }
 
     /// Adds a latency (seconds) observed at time `now` (never decreasing).
@@ -250,6 +255,28 @@ impl DecayedHistogram {
     }
 }
 
+/// The lowest latency of each bin after the first: [`bin_of`] is at least `k + 1`
+/// exactly from `BIN_EDGES[k]` on. Found by bisection over the doubles themselves, so
+/// they are the edges of [`bin_of`] as computed, to the last bit.
+static BIN_EDGES: LazyLock<[f64; BINS - 1]> = LazyLock::new(|| {
+    let mut edges = [0.0; BINS - 1];
+    for (k, edge) in edges.iter_mut().enumerate() {
+        // Bits of non-negative doubles order as the doubles do; bin_of(0) = 0 and
+        // bin_of(f64::MAX) = BINS - 1.
+        let (mut below, mut at) = (0u64, f64::MAX.to_bits());
+        while at - below > 1 {
+            let mid = below + (at - below) / 2;
+            if bin_of(f64::from_bits(mid)) > k {
+                at = mid;
+            } else {
+                below = mid;
+            }
+        }
+        *edge = f64::from_bits(at);
+    }
+    edges
+});
+
 fn bin_of(seconds: f64) -> usize {
     let pos = (seconds.max(1e-12).log10() - LOWEST_LOG10) * BINS_PER_DECADE;
     pos.clamp(0.0, (BINS - 1) as f64) as usize
@@ -296,6 +323,24 @@ mod tests {
                 let (a, b) = (t.effective_span(x), effective_span(w, x));
                 assert_eq!(a.to_bits(), b.to_bits(), "{w} {x}");
             }
+        }
+    }
+
+    #[test]
+    fn bin_edges_give_the_bins_of_the_logarithm() {
+        let mut xs = vec![0.0, -0.0, 1e-300, 1e-12, 1e-4, 0.038, 1.0, 999.0, 1e3, 1e300, f64::MAX];
+        for &edge in BIN_EDGES.iter() {
+            for d in 0..2000u64 {
+                xs.push(f64::from_bits(edge.to_bits() - 1000 + d));
+            }
+        }
+        xs.extend((0..100_000).map(|i| f64::from(i) * 0.001));
+        xs.extend((0..2000).map(|i| 10f64.powf(-5.0 + f64::from(i) * 0.005)));
+        for x in xs {
+            assert_eq!(DecayedHistogram::bin(x), Some(bin_of(x)), "{x:e}");
+        }
+        for x in [f64::NAN, f64::INFINITY, -1.0] {
+            assert_eq!(DecayedHistogram::bin(x), None);
         }
     }
 

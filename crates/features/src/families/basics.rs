@@ -67,7 +67,8 @@ impl FeatureFamily for Basics {
         }
 
         let method = r.method.as_deref().unwrap_or("").as_bytes();
-        let is = |name: &[u8]| method.len() == name.len() && method.eq_ignore_ascii_case(name);
+        // Exact bytes first: methods are nearly always upper case.
+        let is = |name: &[u8]| method == name || method.eq_ignore_ascii_case(name);
         let (get, post, head) = (is(b"GET"), is(b"POST"), is(b"HEAD"));
         row[10] = indicator(get);
         row[11] = indicator(post);
@@ -82,6 +83,8 @@ impl FeatureFamily for Basics {
         row[18] = indicator(class.is_some_and(|c| !(2..=5).contains(&c)));
 
         row[19] = match r.protocol.as_deref() {
+            // The common protocols first, by exact bytes.
+            Some("HTTP/1.1" | "HTTP/2.0" | "HTTP/2" | "HTTP/3") => 0.0,
             Some(p) => {
                 indicator(p.eq_ignore_ascii_case("HTTP/1.0") || p.eq_ignore_ascii_case("HTTP/0.9"))
             }

@@ -410,22 +410,33 @@ impl FeatureFamily for Client {
             (s.first_seen, s.requests, s.gap_mean, s.gap_var);
         let (sequential, streak) = (s.sequential, age - f64::from(s.streak_start));
         let counters = &mut t.counters[i * stride..(i + 1) * stride];
-        for (w, c) in t.windows.iter().zip(counters.chunks_exact_mut(COUNTERS)) {
+        // Fixed-size arrays, so that the updates and divisions become vector
+        // instructions.
+        let (counters, _) = counters.as_chunks_mut::<COUNTERS>();
+        for (w, c) in t.windows.iter().zip(counters) {
             let f = w.decay(dt) as f32;
-            for (x, a) in c.iter_mut().zip(add) {
-                *x = *x * f + a;
+            for k in 0..COUNTERS {
+                c[k] = c[k] * f + add[k];
             }
             let g = |k: usize| f64::from(c[k]);
-            out.extend_from_slice(&[
-                g(N) / w.effective_span(age),
-                ratio(g(E4XX), g(STATUS_N)),
-                ratio(g(E404), g(STATUS_N)),
-                ratio(g(AUTH), g(STATUS_N)),
-                ratio(g(NEW_PATH), g(N)),
-                ratio(g(POST), g(N)),
-                ratio(g(BYTES_SUM), g(BYTES_N)),
-                ratio(g(RT_SUM), g(RT_N)),
-            ]);
+            // The span is never near 0, so the first column is a plain rate.
+            let num =
+                [g(N), g(E4XX), g(E404), g(AUTH), g(NEW_PATH), g(POST), g(BYTES_SUM), g(RT_SUM)];
+            let den = [
+                w.effective_span(age),
+                g(STATUS_N),
+                g(STATUS_N),
+                g(STATUS_N),
+                g(N),
+                g(N),
+                g(BYTES_N),
+                g(RT_N),
+            ];
+            let mut row = [0.0; PER_WINDOW.len()];
+            for ((y, n), d) in row.iter_mut().zip(num).zip(den) {
+                *y = ratio(n, d);
+            }
+            out.extend_from_slice(&row);
         }
         out.extend_from_slice(&[
             indicator(is_new),

@@ -107,6 +107,10 @@ impl<'p> Lexical<'p> {
         }
     }
 
+    /// The columns (from the family's first) that depend on the user agent rather
+    /// than the request content.
+    pub const USER_AGENT_COLUMNS: [usize; 3] = [UA_LENGTH, UA_RARITY, UA_SCANNER];
+
     /// Rarity of the user agent's family and whether it is a known scanner.
     fn user_agent(&mut self, ua: &str) -> (f64, bool) {
         let key = hash_bytes(ua.as_bytes());
