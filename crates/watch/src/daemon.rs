@@ -159,10 +159,13 @@ impl Daemon {
             .map_err(|e| WatchError::io(&config.state_dir, e))?;
         let cp_path =
             config.checkpoint.clone().unwrap_or_else(|| config.state_dir.join("checkpoint.json"));
-        let store = CheckpointStore::open(cp_path)?;
+        let mut store = CheckpointStore::open(cp_path)?;
         let mut tracker = IncidentTracker::new(config.incidents.clone());
         if let Some(state) = store.incidents() {
             tracker.restore(state);
+        }
+        if let Some(journal) = store.take_incident_journal() {
+            tracker.replay_journal(&journal);
         }
         let mut daemon = Daemon {
             sources: Vec::new(),
@@ -365,7 +368,15 @@ impl Daemon {
             }
         }
         if self.tracker.take_changed() {
-            self.store.set_incidents(self.tracker.snapshot());
+            // What changed since the last checkpoint, or now and then the whole state.
+            let mut lines = Vec::new();
+            if self.store.incidents_need_restart() {
+                self.tracker.full_journal(&mut lines);
+                self.store.restart_incidents(&lines)?;
+            } else {
+                self.tracker.take_journal(&mut lines);
+                self.store.append_incidents(&lines)?;
+            }
         }
         self.store.save()?;
         self.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);

@@ -151,3 +151,41 @@ fn events_round_trip_through_json() {
     assert_eq!(back, e);
     assert!(e.incident.summary().starts_with("[HIGH] sqli from 1.2.3.4: 1 request"));
 }
+
+#[test]
+fn journal_replays_to_the_same_state() {
+    let mut t = IncidentTracker::new(IncidentConfig { max_open: 3, ..config() });
+    let mut journal = Vec::new();
+    t.full_journal(&mut journal);
+    assert!(journal.is_empty());
+    // Opened, updated, closed by the window and by the cap, between two saves each.
+    t.observe(&anomaly("a", "sqli", 0.85), T0);
+    t.observe(&anomaly("b", "sqli", 0.85), T0 + 1);
+    t.take_journal(&mut journal);
+    let saved = journal.len();
+    t.observe(&anomaly("a", "sqli", 0.99), T0 + 2);
+    t.tick(T0 + 20_000);
+    t.take_journal(&mut journal);
+    assert!(journal.len() > saved);
+    t.observe(&anomaly("c", "xss", 0.9), T0 + 30_000);
+    t.observe(&anomaly("d", "xss", 0.9), T0 + 30_001);
+    t.observe(&anomaly("e", "xss", 0.9), T0 + 30_002);
+    t.tick(T0 + 70_000);
+    t.take_journal(&mut journal);
+    let mut replayed = IncidentTracker::new(config());
+    replayed.replay_journal(&journal);
+    assert_eq!(replayed.snapshot(), t.snapshot());
+    assert_eq!(replayed.open_count(), 3);
+    // Nothing changed: nothing to write. A fresh start holds the same state.
+    let mut more = Vec::new();
+    t.take_journal(&mut more);
+    assert!(more.is_empty());
+    let mut whole = Vec::new();
+    t.full_journal(&mut whole);
+    let mut fresh = IncidentTracker::new(config());
+    fresh.replay_journal(&whole);
+    assert_eq!(fresh.snapshot(), t.snapshot());
+    // A damaged line is skipped, not fatal.
+    fresh.replay_journal(b"{not json\n");
+    assert_eq!(fresh.open_count(), 3);
+}
