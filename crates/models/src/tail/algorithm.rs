@@ -72,19 +72,15 @@ fn top_k(values: &mut [f64], k: usize, slack: usize) -> (f64, f64) {
     if wide < values.len() {
         values.select_nth_unstable_by(wide - 1, descending);
     }
-    let edge = values[..wide].iter().copied().min_by(f64::total_cmp).unwrap_or(f64::NAN);
-    if k < wide {
-        values[..wide].select_nth_unstable_by(k - 1, descending);
-    }
-    let top = &mut values[..k];
+    let top = &mut values[..wide];
     top.sort_unstable_by(descending);
-    (top.iter().sum(), edge)
+    (top[..k].iter().sum(), top[wide - 1])
 }
 
 /// Values a hint lets through that fit on the stack; more costs a full selection.
 const HINT_KEEP: usize = 64;
 /// The hint for the next row is this row's `k + HINT_SLACK`-th largest surprise.
-const HINT_SLACK: usize = 8;
+const HINT_SLACK: usize = 4;
 
 /// [`top_k_sum`] of the surprises of a row that `surprise(f)` gives, written to
 /// `values`, guided by `hint`: a guess of a value a little below the `k`-th largest
