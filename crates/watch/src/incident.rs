@@ -293,6 +293,9 @@ pub struct IncidentTracker {
     /// Incidents opened, changed or closed since the last
     /// [`IncidentTracker::take_journal`].
     touched: BTreeSet<Key>,
+    /// The open incidents by last activity, so the cap closes the least recent one
+    /// without a scan of all of them.
+    by_seen: BTreeSet<(i64, Key)>,
 }
 
 impl IncidentTracker {
@@ -304,6 +307,7 @@ impl IncidentTracker {
             pending: Vec::new(),
             changed: false,
             touched: BTreeSet::new(),
+            by_seen: BTreeSet::new(),
         }
     }
 
@@ -342,8 +346,16 @@ impl IncidentTracker {
         };
         let key = (a.client.clone(), a.category.clone());
         if let Some(open) = self.open.get_mut(&key) {
-            self.touched.insert(key);
             let inc = &mut open.incident;
+            if now > inc.last_seen {
+                let mut entry = (inc.last_seen, key);
+                self.by_seen.remove(&entry);
+                entry.0 = now;
+                self.touched.insert(entry.1.clone());
+                self.by_seen.insert(entry);
+            } else {
+                self.touched.insert(key);
+            }
             inc.count += 1;
             inc.last_seen = inc.last_seen.max(now);
             if a.score > inc.max_score {
@@ -380,13 +392,14 @@ impl IncidentTracker {
             Open { emitted_severity: incident.severity, incident, last_emit: now, dirty: false };
         let event = emit(&mut open, EventKind::Opened, now);
         self.touched.insert(key.clone());
+        self.by_seen.insert((now, key.clone()));
         self.open.insert(key, open);
         Some(event)
     }
 
     fn evict_oldest(&mut self, now: i64) {
-        let oldest =
-            self.open.iter().min_by_key(|(_, o)| o.incident.last_seen).map(|(k, _)| k.clone());
+        // The least recent, and of equally recent ones the first by key.
+        let oldest = self.by_seen.pop_first().map(|(_, key)| key);
         if let Some((key, mut open)) = oldest.and_then(|k| self.open.remove_entry(&k)) {
             self.pending.push(emit(&mut open, EventKind::Closed, now));
             self.touched.insert(key);
@@ -411,7 +424,9 @@ impl IncidentTracker {
         for key in closed {
             if let Some(mut open) = self.open.remove(&key) {
                 events.push(emit(&mut open, EventKind::Closed, now));
-                self.touched.insert(key);
+                let entry = (open.incident.last_seen, key);
+                self.by_seen.remove(&entry);
+                self.touched.insert(entry.1);
             }
         }
         self.changed |= !events.is_empty();
@@ -434,6 +449,7 @@ impl IncidentTracker {
                 .into_iter()
                 .map(|o| ((o.incident.client.clone(), o.incident.category.clone()), o))
                 .collect();
+            self.index();
         }
     }
 
@@ -475,6 +491,13 @@ impl IncidentTracker {
                 Err(_) => {}
             }
         }
+        self.index();
+    }
+
+    /// Rebuilds [`IncidentTracker::by_seen`] from the open incidents.
+    fn index(&mut self) {
+        self.by_seen =
+            self.open.iter().map(|(key, o)| (o.incident.last_seen, key.clone())).collect();
     }
 }
 

@@ -189,3 +189,27 @@ fn journal_replays_to_the_same_state() {
     fresh.replay_journal(b"{not json\n");
     assert_eq!(fresh.open_count(), 3);
 }
+
+#[test]
+fn cap_follows_activity_after_updates_and_restores() {
+    let mut t = IncidentTracker::new(IncidentConfig { max_open: 2, ..config() });
+    t.observe(&anomaly("a", "x", 0.9), T0);
+    t.observe(&anomaly("b", "x", 0.9), T0 + 1);
+    // `a` is active again: `b` is now the least recent.
+    t.observe(&anomaly("a", "x", 0.9), T0 + 2);
+    t.observe(&anomaly("c", "x", 0.9), T0 + 3);
+    let closed = t.tick(T0 + 4);
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].incident.client.as_deref(), Some("b"));
+    // A restored tracker evicts by the same order.
+    let mut restored = IncidentTracker::new(IncidentConfig { max_open: 2, ..config() });
+    restored.restore(&t.snapshot());
+    restored.observe(&anomaly("d", "x", 0.9), T0 + 5);
+    let closed = restored.tick(T0 + 6);
+    assert_eq!(closed[0].incident.client.as_deref(), Some("a"));
+    // Closed by the window, then reopened: one incident, evicted last.
+    let events = t.tick(T0 + 120_000);
+    assert_eq!(events.len(), 2);
+    t.observe(&anomaly("a", "x", 0.9), T0 + 120_001);
+    assert_eq!(t.open_count(), 1);
+}
