@@ -124,18 +124,20 @@ impl Judge {
 /// chunks are judged on a second thread while `features` goes on, and each judged
 /// chunk is fed to `drift` when `features` takes its next chunk (or at the end);
 /// otherwise each is judged and fed when handed. Returns the verdicts of every row, in
-/// order; the chunks go back to `pool` for their allocations.
+/// order (room for `rows` of them is made at once); the chunks go back to `pool` for
+/// their allocations.
 pub fn judge_batch<F>(
     judge: &Judge,
     drift: &mut DriftFeed<'_>,
     pool: &mut Vec<Chunk>,
     overlap: bool,
+    rows: usize,
     features: F,
 ) -> Vec<Verdict>
 where
     F: FnOnce(&mut dyn FnMut() -> Chunk, &mut dyn FnMut(Chunk)),
 {
-    let mut verdicts = Vec::new();
+    let mut verdicts = Vec::with_capacity(rows);
     if !overlap {
         let mut done = Vec::new();
         {

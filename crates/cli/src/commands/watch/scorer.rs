@@ -317,7 +317,8 @@ impl LineScorer for ModelScorer {
                 hand(chunk);
             }
         };
-        let verdicts = judge_batch(&judge, &mut drift, &mut self.pool, overlap, features);
+        let verdicts =
+            judge_batch(&judge, &mut drift, &mut self.pool, overlap, batch.len(), features);
         if !drift.reports.is_empty() {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
             let now = i64::try_from(now).unwrap_or(i64::MAX);
