@@ -22,9 +22,10 @@
 #
 # Finally the whole template (one hour of that site) is replayed at HOUR_RATE lines/s and
 # the daemon's memory is reported after it. Each rate is run RUNS times; the table shows
-# medians. With BASELINE=/path/to/another/anomalog, every step also runs that binary
-# (same model, same traffic) and the table shows both. Work files go to BENCH_DIR
-# (default: a temporary directory).
+# medians. With BASELINE=/path/to/another/anomalog, every step (the hour too) also runs
+# that binary (same model, same traffic) and the table shows both. The load average
+# of the machine is printed at the start and the end: on shared cores, compare binaries
+# within one run. Work files go to BENCH_DIR (default: a temporary directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rates=${RATES:-"25000 50000 100000 150000 200000 300000"}
@@ -78,6 +79,7 @@ run_one() { # binary label rate secs
 }
 
 : > "$work/results.jsonl"
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "model: $work/m.model; template: $hour_lines lines (1 h at $site_rps req/s); $runs run(s), medians" >&2
 for rate in $rates; do
   for run in $(seq "$runs"); do
@@ -91,6 +93,10 @@ done
 hour_secs=$(awk -v n="$hour_lines" -v r="$hour_rate" 'BEGIN {printf "%.3f", n / r}')
 echo "one hour of a $site_rps req/s site ($hour_lines lines) at $hour_rate lines/s..." >&2
 run_one "$bin" hour "$hour_rate" "$hour_secs"
+if [ -n "${BASELINE:-}" ]; then
+  run_one "$BASELINE" basehour "$hour_rate" "$hour_secs"
+fi
+echo "load average: $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 
 python3 - "$work/results.jsonl" "$site_rps" <<'EOF'
 import json, statistics, sys
@@ -122,8 +128,10 @@ best = [rate for rate in sorted({r["rate"] for r in steps})
                for r in steps if r["rate"] == rate)]
 print(f"highest rate kept up: {max(best) if best else 'none'} lines/s")
 for r in rows:
-    if r["label"] == "hour":
-        print(f"after one hour of a {sys.argv[2]} req/s site ({r['lines']} lines at {r['rate']}/s): "
+    if r["label"] in ("hour", "basehour"):
+        who = "" if r["label"] == "hour" else "baseline: "
+        print(f"{who}after one hour of a {sys.argv[2]} req/s site ({r['lines']} lines at {r['rate']}/s): "
               f"rss {r['rss_mb']:.0f} MB, peak {r['rss_peak_mb']:.0f} MB; "
-              f"alert p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
+              f"alert p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms; "
+              f"read {r['read_rate']:.0f}/s, lag {r['max_lag_secs']:.2f} s, cpu {r['cpu_us_per_line']:.2f} us/line")
 EOF

@@ -4,11 +4,12 @@
 //! One thread runs the loop; sources with blocking reads and each sink's delivery have
 //! threads of their own. Each round polls every source for up to `batch_lines` lines
 //! and processes them completely: every line is scored, anomalies go to the incident
-//! tracker, and the resulting events are appended (fsynced) to every sink's outbox.
-//! The source positions and the tracker state are saved in one atomic checkpoint
-//! after such a round, at most every `commit_interval_ms` (or sooner, once
-//! `commit_lines` lines were read since the last one): a group commit, so that the
-//! two fsyncs of a checkpoint are paid a few times a second and not once per batch.
+//! tracker, and the resulting events are appended to every sink's outbox (delivery
+//! starts at once). The outboxes are fsynced, then the source positions and the
+//! tracker state are saved in one atomic checkpoint after such a round, at most every
+//! `commit_interval_ms` (or sooner, once `commit_lines` lines were read since the last
+//! one): a group commit, so that the fsyncs of outboxes and checkpoint are paid a few
+//! times a second and not once per batch.
 //!
 //! A checkpoint is therefore never ahead of the lines scored, nor of the alerts they
 //! produced: those are in the outboxes before it is written. After `kill -9` a restart
@@ -159,10 +160,13 @@ impl Daemon {
             .map_err(|e| WatchError::io(&config.state_dir, e))?;
         let cp_path =
             config.checkpoint.clone().unwrap_or_else(|| config.state_dir.join("checkpoint.json"));
-        let store = CheckpointStore::open(cp_path)?;
+        let mut store = CheckpointStore::open(cp_path)?;
         let mut tracker = IncidentTracker::new(config.incidents.clone());
         if let Some(state) = store.incidents() {
             tracker.restore(state);
+        }
+        if let Some(journal) = store.take_incident_journal() {
+            tracker.replay_journal(&journal);
         }
         let mut daemon = Daemon {
             sources: Vec::new(),
@@ -320,10 +324,11 @@ impl Daemon {
                     };
                 }
                 m.events.fetch_add(events.len() as u64, Ordering::Relaxed);
-                // Alerts are durable before the positions that produced them are.
+                // Alerts are durable before the positions that produced them are: the
+                // outboxes are fsynced by the next checkpoint, before it is written.
                 let bytes = Outbox::serialize(&events)?;
                 for outbox in &self.outboxes {
-                    outbox.append_serialized(&bytes, events.len() as u64)?;
+                    outbox.append_unsynced(&bytes, events.len() as u64)?;
                 }
                 events.clear();
             }
@@ -357,15 +362,27 @@ impl Daemon {
         Ok(())
     }
 
-    /// Saves every source's position and the tracker state, then lets sources commit.
+    /// Fsyncs the outboxes, saves every source's position and the tracker state, then
+    /// lets sources commit.
     fn commit(&mut self) -> Result<(), WatchError> {
+        for outbox in &self.outboxes {
+            outbox.sync()?;
+        }
         for source in &self.sources {
             if let Some(cp) = source.checkpoint() {
                 self.store.set(source.id(), cp);
             }
         }
         if self.tracker.take_changed() {
-            self.store.set_incidents(self.tracker.snapshot());
+            // What changed since the last checkpoint, or now and then the whole state.
+            let mut lines = Vec::new();
+            if self.store.incidents_need_restart() {
+                self.tracker.full_journal(&mut lines);
+                self.store.restart_incidents(&lines)?;
+            } else {
+                self.tracker.take_journal(&mut lines);
+                self.store.append_incidents(&lines)?;
+            }
         }
         self.store.save()?;
         self.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);

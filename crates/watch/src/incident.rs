@@ -7,8 +7,12 @@
 //! `window_secs` pass without a new anomaly. The tracker works on wall-clock
 //! milliseconds passed in by the caller, so it is deterministic under test, and its
 //! state can be saved with the source positions and restored after a restart.
+//!
+//! The state is saved as a journal ([`IncidentTracker::take_journal`]): each save
+//! writes only the incidents that changed since the one before, so a checkpoint costs
+//! what changed, not what is open (ten thousand open incidents are megabytes of JSON).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anomalog_ingest::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -258,6 +262,25 @@ struct TrackerState {
 
 type Key = (Option<String>, String);
 
+/// One line of the journal, as written: an incident as it is now, or the key of one
+/// that closed.
+#[derive(Serialize)]
+enum EntryRef<'a> {
+    #[serde(rename = "set")]
+    Set(&'a Open),
+    #[serde(rename = "del")]
+    Del(&'a Key),
+}
+
+/// One line of the journal, as read back.
+#[derive(Deserialize)]
+enum Entry {
+    #[serde(rename = "set")]
+    Set(Box<Open>),
+    #[serde(rename = "del")]
+    Del(Key),
+}
+
 /// Groups anomalies into incidents; see the module documentation.
 #[derive(Debug)]
 pub struct IncidentTracker {
@@ -267,12 +290,25 @@ pub struct IncidentTracker {
     pending: Vec<IncidentEvent>,
     /// Whether the state changed since the last [`IncidentTracker::take_changed`].
     changed: bool,
+    /// Incidents opened, changed or closed since the last
+    /// [`IncidentTracker::take_journal`].
+    touched: BTreeSet<Key>,
+    /// The open incidents by last activity, so the cap closes the least recent one
+    /// without a scan of all of them.
+    by_seen: BTreeSet<(i64, Key)>,
 }
 
 impl IncidentTracker {
     /// An empty tracker.
     pub fn new(config: IncidentConfig) -> IncidentTracker {
-        IncidentTracker { config, open: BTreeMap::new(), pending: Vec::new(), changed: false }
+        IncidentTracker {
+            config,
+            open: BTreeMap::new(),
+            pending: Vec::new(),
+            changed: false,
+            touched: BTreeSet::new(),
+            by_seen: BTreeSet::new(),
+        }
     }
 
     /// Whether the state changed since the last [`IncidentTracker::take_changed`].
@@ -311,6 +347,15 @@ impl IncidentTracker {
         let key = (a.client.clone(), a.category.clone());
         if let Some(open) = self.open.get_mut(&key) {
             let inc = &mut open.incident;
+            if now > inc.last_seen {
+                let mut entry = (inc.last_seen, key);
+                self.by_seen.remove(&entry);
+                entry.0 = now;
+                self.touched.insert(entry.1.clone());
+                self.by_seen.insert(entry);
+            } else {
+                self.touched.insert(key);
+            }
             inc.count += 1;
             inc.last_seen = inc.last_seen.max(now);
             if a.score > inc.max_score {
@@ -346,15 +391,18 @@ impl IncidentTracker {
         let mut open =
             Open { emitted_severity: incident.severity, incident, last_emit: now, dirty: false };
         let event = emit(&mut open, EventKind::Opened, now);
+        self.touched.insert(key.clone());
+        self.by_seen.insert((now, key.clone()));
         self.open.insert(key, open);
         Some(event)
     }
 
     fn evict_oldest(&mut self, now: i64) {
-        let oldest =
-            self.open.iter().min_by_key(|(_, o)| o.incident.last_seen).map(|(k, _)| k.clone());
-        if let Some(mut open) = oldest.and_then(|k| self.open.remove(&k)) {
+        // The least recent, and of equally recent ones the first by key.
+        let oldest = self.by_seen.pop_first().map(|(_, key)| key);
+        if let Some((key, mut open)) = oldest.and_then(|k| self.open.remove_entry(&k)) {
             self.pending.push(emit(&mut open, EventKind::Closed, now));
+            self.touched.insert(key);
         }
     }
 
@@ -370,11 +418,15 @@ impl IncidentTracker {
                 closed.push(key.clone());
             } else if open.dirty && now - open.last_emit >= interval {
                 events.push(emit(open, EventKind::Updated, now));
+                self.touched.insert(key.clone());
             }
         }
         for key in closed {
             if let Some(mut open) = self.open.remove(&key) {
                 events.push(emit(&mut open, EventKind::Closed, now));
+                let entry = (open.incident.last_seen, key);
+                self.by_seen.remove(&entry);
+                self.touched.insert(entry.1);
             }
         }
         self.changed |= !events.is_empty();
@@ -387,8 +439,9 @@ impl IncidentTracker {
         serde_json::to_value(&state).unwrap_or(serde_json::Value::Null)
     }
 
-    /// Restores a state saved by [`IncidentTracker::snapshot`]; a state of another
-    /// shape is ignored (incidents then start afresh).
+    /// Restores a state saved by [`IncidentTracker::snapshot`] (the checkpoint format
+    /// before the journal); a state of another shape is ignored (incidents then start
+    /// afresh).
     pub fn restore(&mut self, state: &serde_json::Value) {
         if let Ok(state) = serde_json::from_value::<TrackerState>(state.clone()) {
             self.open = state
@@ -396,7 +449,62 @@ impl IncidentTracker {
                 .into_iter()
                 .map(|o| ((o.incident.client.clone(), o.incident.category.clone()), o))
                 .collect();
+            self.index();
         }
+    }
+
+    /// Appends to `out` one journal line (JSON, newline-terminated) per incident opened,
+    /// changed or closed since the last call: replaying the lines of every call in order
+    /// with [`IncidentTracker::replay_journal`] restores the state.
+    pub fn take_journal(&mut self, out: &mut Vec<u8>) {
+        for key in std::mem::take(&mut self.touched) {
+            let entry = match self.open.get(&key) {
+                Some(open) => EntryRef::Set(open),
+                None => EntryRef::Del(&key),
+            };
+            write_entry(out, &entry);
+        }
+    }
+
+    /// Appends to `out` the whole state as journal lines (one per open incident), to
+    /// start a journal afresh; what changed before is then in it.
+    pub fn full_journal(&mut self, out: &mut Vec<u8>) {
+        self.touched.clear();
+        for open in self.open.values() {
+            write_entry(out, &EntryRef::Set(open));
+        }
+    }
+
+    /// Applies journal lines written by [`IncidentTracker::take_journal`] and
+    /// [`IncidentTracker::full_journal`], in order. A line that cannot be read is
+    /// skipped: the incident it describes then opens afresh.
+    pub fn replay_journal(&mut self, journal: &[u8]) {
+        for line in journal.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            match serde_json::from_slice::<Entry>(line) {
+                Ok(Entry::Set(open)) => {
+                    let key = (open.incident.client.clone(), open.incident.category.clone());
+                    self.open.insert(key, *open);
+                }
+                Ok(Entry::Del(key)) => {
+                    self.open.remove(&key);
+                }
+                Err(_) => {}
+            }
+        }
+        self.index();
+    }
+
+    /// Rebuilds [`IncidentTracker::by_seen`] from the open incidents.
+    fn index(&mut self) {
+        self.by_seen =
+            self.open.iter().map(|(key, o)| (o.incident.last_seen, key.clone())).collect();
+    }
+}
+
+fn write_entry(out: &mut Vec<u8>, entry: &EntryRef<'_>) {
+    // Serializing plain data into memory cannot fail.
+    if serde_json::to_writer(&mut *out, entry).is_ok() {
+        out.push(b'\n');
     }
 }
 

@@ -57,17 +57,65 @@ const SELECT_MAX: usize = 256;
 /// The sum of the `k` largest values (all of them when there are fewer), added in
 /// descending order like [`TopK::sum`], so both give the same bits. Reorders `values`.
 fn top_k_sum(values: &mut [f64], k: usize) -> f64 {
+    top_k(values, k, 0).0
+}
+
+/// [`top_k_sum`], and the `k + slack`-th largest value (the smallest when there are
+/// fewer; NaN when there are none).
+fn top_k(values: &mut [f64], k: usize, slack: usize) -> (f64, f64) {
     let k = k.clamp(1, MAX_TOP_K).min(values.len());
     if k == 0 {
-        return 0.0;
+        return (0.0, f64::NAN);
     }
     let descending = |a: &f64, b: &f64| b.total_cmp(a);
-    if k < values.len() {
-        values.select_nth_unstable_by(k - 1, descending);
+    let wide = (k + slack).min(values.len());
+    if wide < values.len() {
+        values.select_nth_unstable_by(wide - 1, descending);
     }
-    let top = &mut values[..k];
+    let top = &mut values[..wide];
     top.sort_unstable_by(descending);
-    top.iter().sum()
+    (top[..k].iter().sum(), top[wide - 1])
+}
+
+/// Values a hint lets through that fit on the stack; more costs a full selection.
+const HINT_KEEP: usize = 64;
+/// The hint for the next row is this row's `k + HINT_SLACK`-th largest surprise.
+const HINT_SLACK: usize = 4;
+
+/// [`top_k_sum`] of the surprises of a row that `surprise(f)` gives, written to
+/// `values`, guided by `hint`: a guess of a value a little below the `k`-th largest
+/// (the previous row's `k + HINT_SLACK`-th). When at least `k` values are at or above
+/// it, the `k` largest are all among those, and only they are selected from; the same
+/// values summed in the same order give the same bits whatever the hint, and a hint too
+/// high costs a full selection. `hint` is updated for the next row.
+fn top_k_sum_hinted(
+    values: &mut [f64],
+    k: usize,
+    hint: &mut f64,
+    mut surprise: impl FnMut(usize) -> f64,
+) -> f64 {
+    // For a floor of +0 or more (sign bit clear), comparing the bits as signed integers
+    // orders values as `f64::total_cmp` does: negative values (even -0) fall below it.
+    let floor = (hint.to_bits() as i64).max(0);
+    let mut kept = [0.0; HINT_KEEP];
+    let mut n = 0;
+    for (f, slot) in values.iter_mut().enumerate() {
+        let v = surprise(f);
+        *slot = v;
+        // Branch-free compaction: every value is written, only those kept advance `n`.
+        if let Some(k) = kept.get_mut(n) {
+            *k = v;
+        }
+        n += usize::from(v.to_bits() as i64 >= floor);
+    }
+    let want = k.clamp(1, MAX_TOP_K).min(values.len());
+    let (sum, edge) = if n >= want && n <= HINT_KEEP {
+        top_k(&mut kept[..n], k, HINT_SLACK)
+    } else {
+        top_k(values, k, HINT_SLACK)
+    };
+    *hint = edge;
+    sum
 }
 
 /// The `k` largest values pushed so far, kept on the stack.
@@ -115,12 +163,22 @@ impl TailProbability {
         self.scored.iter().enumerate().filter(|(_, s)| !**s).map(|(f, _)| f).collect()
     }
 
-    /// Surprise of one value of feature `f`: `-log10` of its tail probability.
-    /// The sum of the `top_k` largest surprises of a clean row, each from `surprise`.
-    fn sum_surprises(&self, row: &[f64], mut surprise: impl FnMut(usize, f64) -> f64) -> f64 {
+    /// The sum of the `top_k` largest surprises of a clean row, each from `surprise`;
+    /// with a `hint` (see [`top_k_sum_hinted`]) for rows scored one after another.
+    fn sum_surprises(
+        &self,
+        row: &[f64],
+        hint: Option<&mut f64>,
+        mut surprise: impl FnMut(usize, f64) -> f64,
+    ) -> f64 {
         if row.len() <= SELECT_MAX {
             let mut buf = [0.0; SELECT_MAX];
             let surprises = &mut buf[..row.len()];
+            if let Some(hint) = hint {
+                return top_k_sum_hinted(surprises, self.params.top_k, hint, |f| {
+                    surprise(f, row[f])
+                });
+            }
             for (f, (s, &v)) in surprises.iter_mut().zip(row.iter()).enumerate() {
                 *s = surprise(f, v);
             }
@@ -133,6 +191,7 @@ impl TailProbability {
         top.sum()
     }
 
+    /// Surprise of one value of feature `f`: `-log10` of its tail probability.
     fn surprise(&self, f: usize, v: f64) -> f64 {
         if !self.scored[f] {
             return 0.0;
@@ -181,27 +240,30 @@ impl Detector for TailProbability {
             return f64::NAN;
         }
         let row = self.imputer.clean(row);
-        self.sum_surprises(&row, |f, v| self.surprise(f, v))
+        self.sum_surprises(&row, None, |f, v| self.surprise(f, v))
     }
 
     /// Rows of a worker's blocks share a memo of each feature's last value and its surprise: most
     /// columns repeat their value from one record to the next (a count of zero, the same
     /// status class), and a surprise costs a search of the training values. Equal values
-    /// have equal surprises, so scores are those of [`Detector::score_row`].
+    /// have equal surprises, so scores are those of [`Detector::score_row`]. Each row's
+    /// `k`-th largest surprise guides the selection of the next row's largest ones
+    /// ([`top_k_sum_hinted`]), which gives the same sum as a full selection.
     fn score(&self, x: MatrixView<'_>) -> Vec<f64> {
         let d = self.features.len();
         if x.cols() != d || d == 0 {
             return vec![f64::NAN; x.rows()];
         }
-        // NaN never equals a value, so the first row fills the memo.
+        // NaN never equals a value, so the first row fills the memo; a NaN hint is
+        // never cleared, so the first row selects from all its surprises.
         score_blocks(
             x,
             d,
-            || vec![(f64::NAN, 0.0); d],
-            |memo, block, o| {
+            || (vec![(f64::NAN, 0.0); d], f64::NAN),
+            |(memo, hint), block, o| {
                 for (score, row) in o.iter_mut().zip(block.chunks_exact(d)) {
                     let row = self.imputer.clean(row);
-                    *score = self.sum_surprises(&row, |f, v| {
+                    *score = self.sum_surprises(&row, Some(hint), |f, v| {
                         let m = &mut memo[f];
                         if m.0 != v {
                             *m = (v, self.surprise(f, v));
@@ -255,6 +317,29 @@ mod tests {
                 values.iter().for_each(|&v| top.push(v));
                 let selected = top_k_sum(&mut values.clone(), k);
                 assert_eq!(selected.to_bits(), top.sum().to_bits(), "len {len} k {k}");
+                // Any hint gives the same bits: too low, about right, too high, NaN.
+                for mut hint in [0.0, -0.0, 1.0, 5.0, 17.0, 1e9, f64::NAN, f64::NEG_INFINITY] {
+                    let mut out = vec![0.0; len];
+                    let hinted = top_k_sum_hinted(&mut out, k, &mut hint, |f| values[f]);
+                    assert_eq!(hinted.to_bits(), selected.to_bits(), "len {len} k {k} hint {hint}");
+                }
+                // Zeros of both signs and negative values too.
+                let signed: Vec<f64> = values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| match i % 5 {
+                        0 => -0.0,
+                        1 => -v,
+                        2 => 0.0,
+                        _ => v,
+                    })
+                    .collect();
+                let selected = top_k_sum(&mut signed.clone(), k);
+                for mut hint in [0.0, -0.0, 0.37, 3.0, -1.0, f64::NAN, f64::INFINITY] {
+                    let mut out = vec![0.0; len];
+                    let hinted = top_k_sum_hinted(&mut out, k, &mut hint, |f| signed[f]);
+                    assert_eq!(hinted.to_bits(), selected.to_bits(), "len {len} k {k} hint {hint}");
+                }
             }
         }
     }

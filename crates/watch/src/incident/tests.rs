@@ -151,3 +151,65 @@ fn events_round_trip_through_json() {
     assert_eq!(back, e);
     assert!(e.incident.summary().starts_with("[HIGH] sqli from 1.2.3.4: 1 request"));
 }
+
+#[test]
+fn journal_replays_to_the_same_state() {
+    let mut t = IncidentTracker::new(IncidentConfig { max_open: 3, ..config() });
+    let mut journal = Vec::new();
+    t.full_journal(&mut journal);
+    assert!(journal.is_empty());
+    // Opened, updated, closed by the window and by the cap, between two saves each.
+    t.observe(&anomaly("a", "sqli", 0.85), T0);
+    t.observe(&anomaly("b", "sqli", 0.85), T0 + 1);
+    t.take_journal(&mut journal);
+    let saved = journal.len();
+    t.observe(&anomaly("a", "sqli", 0.99), T0 + 2);
+    t.tick(T0 + 20_000);
+    t.take_journal(&mut journal);
+    assert!(journal.len() > saved);
+    t.observe(&anomaly("c", "xss", 0.9), T0 + 30_000);
+    t.observe(&anomaly("d", "xss", 0.9), T0 + 30_001);
+    t.observe(&anomaly("e", "xss", 0.9), T0 + 30_002);
+    t.tick(T0 + 70_000);
+    t.take_journal(&mut journal);
+    let mut replayed = IncidentTracker::new(config());
+    replayed.replay_journal(&journal);
+    assert_eq!(replayed.snapshot(), t.snapshot());
+    assert_eq!(replayed.open_count(), 3);
+    // Nothing changed: nothing to write. A fresh start holds the same state.
+    let mut more = Vec::new();
+    t.take_journal(&mut more);
+    assert!(more.is_empty());
+    let mut whole = Vec::new();
+    t.full_journal(&mut whole);
+    let mut fresh = IncidentTracker::new(config());
+    fresh.replay_journal(&whole);
+    assert_eq!(fresh.snapshot(), t.snapshot());
+    // A damaged line is skipped, not fatal.
+    fresh.replay_journal(b"{not json\n");
+    assert_eq!(fresh.open_count(), 3);
+}
+
+#[test]
+fn cap_follows_activity_after_updates_and_restores() {
+    let mut t = IncidentTracker::new(IncidentConfig { max_open: 2, ..config() });
+    t.observe(&anomaly("a", "x", 0.9), T0);
+    t.observe(&anomaly("b", "x", 0.9), T0 + 1);
+    // `a` is active again: `b` is now the least recent.
+    t.observe(&anomaly("a", "x", 0.9), T0 + 2);
+    t.observe(&anomaly("c", "x", 0.9), T0 + 3);
+    let closed = t.tick(T0 + 4);
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].incident.client.as_deref(), Some("b"));
+    // A restored tracker evicts by the same order.
+    let mut restored = IncidentTracker::new(IncidentConfig { max_open: 2, ..config() });
+    restored.restore(&t.snapshot());
+    restored.observe(&anomaly("d", "x", 0.9), T0 + 5);
+    let closed = restored.tick(T0 + 6);
+    assert_eq!(closed[0].incident.client.as_deref(), Some("a"));
+    // Closed by the window, then reopened: one incident, evicted last.
+    let events = t.tick(T0 + 120_000);
+    assert_eq!(events.len(), 2);
+    t.observe(&anomaly("a", "x", 0.9), T0 + 120_001);
+    assert_eq!(t.open_count(), 1);
+}

@@ -207,3 +207,25 @@ fn backoff_grows_and_is_deterministic() {
     assert!(da[0] >= Duration::from_millis(50) && da[0] < Duration::from_millis(100));
     assert!(da[7] >= Duration::from_millis(500) && da[7] < Duration::from_millis(1000));
 }
+
+#[test]
+fn unsynced_appends_are_delivered_and_synced_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = TestSink::default();
+    sink.up.store(true, Ordering::SeqCst);
+    let outbox = Outbox::open(dir.path(), Box::new(sink.clone()), fast()).unwrap();
+    let evs = events(4);
+    outbox.append_unsynced(&Outbox::serialize(&evs[..2]).unwrap(), 2).unwrap();
+    outbox.append_unsynced(&Outbox::serialize(&evs[2..]).unwrap(), 2).unwrap();
+    // Delivery does not wait for the fsync.
+    assert!(wait_for(|| sink.got.lock().unwrap().len() == 4));
+    outbox.sync().unwrap();
+    outbox.sync().unwrap();
+    assert_eq!(*sink.got.lock().unwrap(), names(0..4));
+    outbox.shutdown(Duration::from_millis(50));
+    // Nothing is delivered twice after a restart.
+    let sink = TestSink::default();
+    sink.up.store(true, Ordering::SeqCst);
+    let outbox = Outbox::open(dir.path(), Box::new(sink.clone()), fast()).unwrap();
+    assert_eq!(outbox.stats().queued.load(Ordering::SeqCst), 0);
+}

@@ -1,11 +1,15 @@
-//! The detector stage of the scorer: scores a chunk of feature rows with the model,
-//! feeds the live drift monitor, and explains and categorizes the flagged rows.
+//! The detector stage of the scorer: scores a chunk of feature rows with the model, and
+//! explains and categorizes the flagged rows; the live drift monitor then takes the
+//! scored rows in order.
 //!
 //! The feature stage before it is sequential (each record is seen in the context of
 //! those before it), this one is not: while the feature stage computes the rows of one
 //! chunk on the daemon's thread, [`judge_batch`] runs this stage on the previous chunk
-//! on a second thread, so a large batch keeps both cores busy. Chunks are judged in
-//! order, so drift windows close on the same records as scoring line by line.
+//! on a second thread, so a large batch keeps both cores busy. The judged chunks come
+//! back to the daemon's thread, which feeds them to the drift monitor between two
+//! chunks of features: that keeps the two threads' shares of the work close, and
+//! chunks reach the monitor in order, so drift windows close on the same records as
+//! scoring line by line.
 
 use std::sync::mpsc;
 
@@ -48,24 +52,43 @@ impl Chunk {
 
 /// The verdict on one row.
 pub struct Verdict {
+    /// The detector's raw score.
+    pub raw: f64,
     /// Score on 0..1.
     pub score: f64,
     /// For a flagged row, its explanation and category.
     pub flagged: Option<(Vec<Explanation>, &'static str)>,
 }
 
-/// The detector stage's state: the model and the drift monitor it feeds.
-pub struct Judge<'a> {
+/// The detector stage: the model.
+pub struct Judge {
     pub model: &'static Model,
+}
+
+/// The drift monitor fed with the judged rows, in order, on the feature stage's thread.
+pub struct DriftFeed<'a> {
     pub drift: &'a mut LiveDrift,
     pub gauges: &'a DriftGauges,
     /// Reports of the drift windows that closed, in order.
     pub reports: Vec<DriftReport>,
 }
 
-impl Judge<'_> {
+impl DriftFeed<'_> {
+    /// Feeds the rows of a judged chunk.
+    fn observe(&mut self, chunk: &Chunk, verdicts: &[Verdict]) {
+        let width = chunk.raw.len() / chunk.rows.max(1);
+        for (k, v) in verdicts.iter().enumerate() {
+            let raw_row = chunk.raw.get(k * width..(k + 1) * width).unwrap_or(&[]);
+            if let Some(report) = self.drift.observe(raw_row, v.raw, self.gauges) {
+                self.reports.push(report);
+            }
+        }
+    }
+}
+
+impl Judge {
     /// Judges every row of `chunk`, in order, appending to `out`.
-    pub fn judge(&mut self, chunk: &Chunk, out: &mut Vec<Verdict>) {
+    pub fn judge(&self, chunk: &Chunk, out: &mut Vec<Verdict>) {
         let n = chunk.rows;
         if n == 0 {
             return;
@@ -79,46 +102,50 @@ impl Judge<'_> {
             Err(_) => vec![f64::NAN; n],
         };
         for (k, raw) in raw_scores.into_iter().enumerate() {
-            let raw_row = &chunk.raw[k * raw_width..(k + 1) * raw_width];
-            if let Some(report) = self.drift.observe(raw_row, raw, self.gauges) {
-                self.reports.push(report);
-            }
             let score = detector.probability(raw);
             let flagged = detector.is_anomaly(raw).then(|| {
                 // Flagged rows are few: explain them one by one, as `Scorer` does.
+                let raw_row = &chunk.raw[k * raw_width..(k + 1) * raw_width];
                 let scaled = &chunk.scaled[k * width..(k + 1) * width];
                 let explanation = model.explain(raw_row, scaled);
                 let category = model.categorize(raw_row, &explanation);
                 (explanation, category)
             });
-            out.push(Verdict { score, flagged });
+            out.push(Verdict { raw, score, flagged });
         }
     }
 }
 
-/// Runs the feature stage `features` and the detector stage together over one batch.
+/// Runs the feature stage `features` and the detector stage together over one batch,
+/// and feeds the judged rows to `drift`.
 ///
 /// `features` is called once with a function to hand it each full chunk (it fills
 /// chunks taken from `pool` and hands the last, partial one too). With `overlap`, the
-/// chunks are judged on a second thread while `features` goes on; otherwise each is
-/// judged when handed. Returns the verdicts of every row, in order; the chunks go
-/// back to `pool` for their allocations.
+/// chunks are judged on a second thread while `features` goes on, and each judged
+/// chunk is fed to `drift` when `features` takes its next chunk (or at the end);
+/// otherwise each is judged and fed when handed. Returns the verdicts of every row, in
+/// order (room for `rows` of them is made at once); the chunks go back to `pool` for
+/// their allocations.
 pub fn judge_batch<F>(
-    judge: &mut Judge<'_>,
+    judge: &Judge,
+    drift: &mut DriftFeed<'_>,
     pool: &mut Vec<Chunk>,
     overlap: bool,
+    rows: usize,
     features: F,
 ) -> Vec<Verdict>
 where
     F: FnOnce(&mut dyn FnMut() -> Chunk, &mut dyn FnMut(Chunk)),
 {
-    let mut verdicts = Vec::new();
+    let mut verdicts = Vec::with_capacity(rows);
     if !overlap {
         let mut done = Vec::new();
         {
             let mut take = || pool.pop().unwrap_or_default();
             let mut hand = |chunk: Chunk| {
+                let first = verdicts.len();
                 judge.judge(&chunk, &mut verdicts);
+                drift.observe(&chunk, &verdicts[first..]);
                 done.push(chunk);
             };
             features(&mut take, &mut hand);
@@ -127,20 +154,28 @@ where
         return verdicts;
     }
     let (to_judge, chunks) = mpsc::sync_channel::<Chunk>(2);
-    let (to_pool, judged) = mpsc::channel::<Chunk>();
+    let (to_back, judged) = mpsc::channel::<(Chunk, Vec<Verdict>)>();
     let result = std::thread::scope(|scope| {
-        let worker = scope.spawn(|| {
-            let mut out = Vec::new();
+        let worker = scope.spawn(move || {
             for chunk in chunks {
+                let mut out = Vec::with_capacity(chunk.rows);
                 judge.judge(&chunk, &mut out);
-                // The feature stage may have finished: a closed pool is fine.
-                let _ = to_pool.send(chunk);
+                // The feature stage may have failed: a closed channel is fine.
+                let _ = to_back.send((chunk, out));
             }
-            out
         });
+        let mut back = |chunk: Chunk, out: Vec<Verdict>, spare: &mut Vec<Chunk>| {
+            drift.observe(&chunk, &out);
+            verdicts.extend(out);
+            spare.push(chunk);
+        };
+        let mut spare = Vec::new();
         {
             let mut take = || {
-                let mut chunk = judged.try_recv().ok().or_else(|| pool.pop()).unwrap_or_default();
+                for (chunk, out) in judged.try_iter() {
+                    back(chunk, out, &mut spare);
+                }
+                let mut chunk = spare.pop().or_else(|| pool.pop()).unwrap_or_default();
                 chunk.clear();
                 chunk
             };
@@ -151,13 +186,16 @@ where
             features(&mut take, &mut hand);
         }
         drop(to_judge);
-        worker.join()
+        // Ends when the worker has judged every chunk and dropped its sender.
+        for (chunk, out) in judged.iter() {
+            back(chunk, out, &mut spare);
+        }
+        (worker.join(), spare)
     });
     match result {
-        Ok(out) => verdicts = out,
-        Err(panic) => std::panic::resume_unwind(panic),
+        (Ok(()), spare) => recycle(pool, spare),
+        (Err(panic), _) => std::panic::resume_unwind(panic),
     }
-    recycle(pool, judged.try_iter().collect());
     verdicts
 }
 

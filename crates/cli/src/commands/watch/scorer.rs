@@ -19,7 +19,7 @@ use anomalog_watch::{LineOutcome, LineScorer};
 use anyhow::{Result, bail};
 
 use super::drift::{DriftGauges, LiveDrift};
-use super::judge::{CHUNK_LINES, Chunk, Judge, OVERLAP_LINES, judge_batch};
+use super::judge::{CHUNK_LINES, Chunk, DriftFeed, Judge, OVERLAP_LINES, judge_batch};
 use super::lifecycle::{DriftAlarm, Lifecycle, WindowLine};
 use super::store::StoreFeed;
 
@@ -287,12 +287,9 @@ impl LineScorer for ModelScorer {
         // Per scored line: its index in the batch, its source, line number and record.
         let mut records = Vec::with_capacity(batch.len());
         let (stream, formats, rows) = (&mut self.stream, &mut self.formats, &mut self.rows);
-        let mut judge = Judge {
-            model: self.model,
-            drift: &mut self.drift,
-            gauges: &self.slot.drift,
-            reports: Vec::new(),
-        };
+        let judge = Judge { model: self.model };
+        let mut drift =
+            DriftFeed { drift: &mut self.drift, gauges: &self.slot.drift, reports: Vec::new() };
         let overlap = batch.len() >= OVERLAP_LINES;
         // The feature stage, in order: parse, update the windows, hand on full chunks.
         let features = |take: &mut dyn FnMut() -> Chunk, hand: &mut dyn FnMut(Chunk)| {
@@ -320,16 +317,18 @@ impl LineScorer for ModelScorer {
                 hand(chunk);
             }
         };
-        let verdicts = judge_batch(&mut judge, &mut self.pool, overlap, features);
-        if !judge.reports.is_empty() {
+        let verdicts =
+            judge_batch(&judge, &mut drift, &mut self.pool, overlap, batch.len(), features);
+        if !drift.reports.is_empty() {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
             let now = i64::try_from(now).unwrap_or(i64::MAX);
-            for report in &judge.reports {
+            for report in &drift.reports {
                 self.pending.extend(self.alarm.window_closed(&self.lifecycle, report, now));
             }
         }
         let retrain = self.lifecycle.retrain.enabled;
         let mut window = Vec::with_capacity(if retrain { records.len() } else { 0 });
+        let mut counts = Vec::with_capacity(records.len());
         for ((i, source, line_no, record, line), verdict) in records.iter_mut().zip(verdicts) {
             let i = *i;
             let mut flagged_as = None;
@@ -347,7 +346,7 @@ impl LineScorer for ModelScorer {
                     category: flagged_as,
                 });
             }
-            self.feed.count(record.status, verdict.score, explained.is_some());
+            counts.push((record.status, verdict.score, explained.is_some()));
             out[first + i] = match explained {
                 Some((explanation, category)) => {
                     self.anomaly(source, *line_no, record, verdict.score, explanation, category)
@@ -355,6 +354,7 @@ impl LineScorer for ModelScorer {
                 None => LineOutcome::Normal { score: verdict.score },
             };
         }
+        self.feed.count_all(counts);
         self.lifecycle.extend_window(window);
     }
 

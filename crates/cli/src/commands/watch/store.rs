@@ -249,8 +249,9 @@ pub struct StoreFeed {
 }
 
 impl StoreFeed {
-    /// Counts one scored request in the current minute.
-    pub fn count(&mut self, status: Option<u16>, score: f64, flagged: bool) {
+    /// Counts scored requests (status, score, flagged) in the current minute, reading
+    /// the clock and taking the lock once for all of them.
+    pub fn count_all(&mut self, requests: impl IntoIterator<Item = (Option<u16>, f64, bool)>) {
         let minute = now_secs().div_euclid(60) * 60;
         let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
         if series.points.last().is_none_or(|p| p.minute != minute) {
@@ -260,9 +261,11 @@ impl StoreFeed {
             }
             series.points.push(SeriesPoint { minute, ..SeriesPoint::default() });
         }
-        let score = if score.is_finite() { score } else { 0.0 };
-        series.score_sum += score;
-        if let Some(p) = series.points.last_mut() {
+        let Series { points, score_sum } = &mut *series;
+        let Some(p) = points.last_mut() else { return };
+        for (status, score, flagged) in requests {
+            let score = if score.is_finite() { score } else { 0.0 };
+            *score_sum += score;
             p.requests += 1;
             match status {
                 Some(400..=499) => p.errors_4xx += 1,
