@@ -24,6 +24,28 @@ pub fn average_path_length(n: usize) -> f64 {
     }
 }
 
+/// A feature whose values on a node span at most this much counts as constant there and
+/// is not split on, as in scikit-learn's tree splitter: derived columns can carry
+/// floating-point noise (values of the order of 1e-15 around a constant) that would
+/// otherwise take a share of the splits and isolate nothing.
+pub const CONSTANT_SPAN: f64 = 1e-7;
+
+/// An axis-parallel forest compares `f32` values: the feature value rounded to the nearest
+/// `f32` (as scikit-learn's trees do), against an `f32` threshold. Trees are grown on the
+/// same rounded values, so every split separates the rows it was drawn for.
+/// Values beyond the `f32` range saturate to its largest finite values, so no value
+/// reaches the `+inf` threshold of a pass-through node.
+#[inline]
+pub fn to_f32(v: f64) -> f32 {
+    (v as f32).clamp(f32::MIN, f32::MAX)
+}
+
+/// The smallest `f32` at or above `t`, for a finite `t` in the `f32` range.
+fn f32_at_or_above(t: f64) -> f32 {
+    let r = t as f32;
+    if f64::from(r) >= t { r } else { r.next_up() }
+}
+
 /// Geometry of the complete tree.
 #[derive(Debug, Clone, Copy)]
 pub struct Shape {
@@ -134,17 +156,16 @@ impl<R: Rng> Grower<'_, R> {
         self.order.shuffle(&mut self.rng);
         for oi in 0..self.order.len() {
             let f = self.order[oi];
-            let (lo, hi) = self.range(idx, f);
-            if hi > lo {
+            let (lo, hi) = self.range_f32(idx, f);
+            if hi - lo > CONSTANT_SPAN {
                 // `1 - u` is in (0, 1], so the threshold is above `lo` and the left side
-                // is never empty.
+                // is never empty; rounding it up to an `f32` keeps it in `(lo, hi]`, as
+                // both ends are `f32` values.
                 let u = 1.0 - self.rng.random::<f64>();
-                let mut t = lo + (hi - lo) * u;
-                if t <= lo {
-                    t = hi;
-                }
+                let t = lo + (hi - lo) * u;
+                let t = if t <= lo { hi as f32 } else { f32_at_or_above(t).min(hi as f32) };
                 self.out.features[node] = f as u32;
-                self.out.thresholds[node] = t;
+                self.out.thresholds[node] = f64::from(t);
                 return true;
             }
         }
@@ -157,7 +178,7 @@ impl<R: Rng> Grower<'_, R> {
         let varying: Vec<usize> = (0..self.x.cols())
             .filter(|&f| {
                 let (lo, hi) = self.range(idx, f);
-                hi > lo
+                hi - lo > CONSTANT_SPAN
             })
             .collect();
         if varying.is_empty() {
@@ -182,6 +203,14 @@ impl<R: Rng> Grower<'_, R> {
         true
     }
 
+    /// The range of feature `f` over the rows `idx`, as `f32` values (see [`to_f32`]).
+    fn range_f32(&self, idx: &[usize], f: usize) -> (f64, f64) {
+        idx.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &r| {
+            let v = f64::from(to_f32(self.x.get(r, f)));
+            (lo.min(v), hi.max(v))
+        })
+    }
+
     fn range(&self, idx: &[usize], f: usize) -> (f64, f64) {
         idx.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &r| {
             let v = self.x.get(r, f);
@@ -192,7 +221,7 @@ impl<R: Rng> Grower<'_, R> {
     fn goes_right(&self, node: usize, row: &[f64]) -> bool {
         let t = self.out.thresholds[node];
         if self.out.coefs.is_empty() {
-            row[self.out.features[node] as usize] >= t
+            f64::from(to_f32(row[self.out.features[node] as usize])) >= t
         } else {
             let base = node * self.k;
             let dot: f64 = (0..self.k)

@@ -148,21 +148,36 @@ fn perf_million_rows() {
 
 #[test]
 fn vector_and_portable_kernels_agree_bit_for_bit() {
-    let (m, _) = blob(1000, 37, 7, Plant::Everywhere, 6);
-    let f = IsolationForestParams::new().fit(m.view(), 2).expect("fit");
-    let (shape, nodes) = match &f.splits {
-        algorithm::Splits::Axis(nodes) => (build::Shape::new(f.depth()), nodes),
-        algorithm::Splits::Hyper { .. } => unreachable!("axis-parallel forest"),
-    };
-    let forest = f.axis(nodes, shape);
-    // 1037 rows: full groups and a short last one.
-    let mut fast = vec![0.0; m.rows()];
-    let mut portable = vec![0.0; m.rows()];
-    assert!(f.validate().is_ok());
-    // SAFETY: the forest was just fitted, and checked.
-    unsafe { forest.path_sums(m.view().as_slice(), &mut fast) };
-    forest.path_sums_portable(m.view().as_slice(), &mut portable);
-    assert!(fast.iter().zip(&portable).all(|(a, b)| a.to_bits() == b.to_bits()));
+    let (m, _) = blob(3000, 37, 7, Plant::Everywhere, 6);
+    // Depth 1 and 2 (no permuted levels), 8 (the default: permutes, then one gathered
+    // level) and 12 (several gathered levels).
+    for (subsample, depth) in [(2, None), (4, None), (256, None), (3000, Some(12))] {
+        let mut p = IsolationForestParams::new().n_trees(20).subsample(subsample);
+        if let Some(depth) = depth {
+            p = p.max_depth(depth);
+        }
+        let f = p.fit(m.view(), 2).expect("fit");
+        let (shape, nodes) = match &f.splits {
+            algorithm::Splits::Axis(nodes) => (build::Shape::new(f.depth()), nodes),
+            algorithm::Splits::Hyper { .. } => unreachable!("axis-parallel forest"),
+        };
+        assert!(f.validate().is_ok());
+        let forest = f.axis(nodes, shape);
+        // 3037 rows: full groups and a short last one; then blocks too short for vectors.
+        for rows in [m.rows(), 17, 5] {
+            let x = &m.view().as_slice()[..rows * m.cols()];
+            let mut fast = vec![0.0; rows];
+            let mut portable = vec![0.0; rows];
+            // SAFETY: the forest was just fitted, and checked.
+            unsafe { forest.path_sums(x, &mut fast) };
+            forest.path_sums_portable(x, &mut portable);
+            assert!(
+                fast.iter().zip(&portable).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "subsample {subsample}, depth {}, {rows} rows",
+                f.depth()
+            );
+        }
+    }
 }
 
 #[test]

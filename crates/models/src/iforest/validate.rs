@@ -52,7 +52,7 @@ pub(super) fn check(f: &IsolationForest) -> Result<(), String> {
                         n.feature, f.n_features
                     ));
                 }
-                if !threshold_ok(n.threshold) {
+                if !threshold_ok(f64::from(n.threshold)) {
                     return Err(format!("node {i} has threshold {}", n.threshold));
                 }
             }
