@@ -236,6 +236,7 @@ impl IsolationForest {
             .get_or_init(|| AxisLayout::new(nodes, self.n_trees, shape, self.n_features));
         AxisForest {
             layout,
+            medians: self.imputer.medians(),
             leaves: &self.leaf_depths,
             n_trees: self.n_trees,
             shape,
@@ -266,19 +267,23 @@ impl IsolationForest {
             return;
         };
         let d = self.n_features;
-        let clean: Cow<'_, [f64]> = if block.iter().all(|v| v.is_finite()) {
-            Cow::Borrowed(block)
-        } else {
-            Cow::Owned(
-                block.chunks_exact(d).flat_map(|r| self.imputer.clean(r).into_owned()).collect(),
-            )
-        };
         out.fill(0.0);
         match &self.splits {
             // SAFETY: `shape_checked` passed, so the forest passed `validate::check`, and
-            // `axis` derives the layout from its nodes.
-            Splits::Axis(nodes) => unsafe { self.axis(nodes, shape).path_sums(&clean, out) },
+            // `axis` derives the layout from its nodes. The kernels impute the values they
+            // read.
+            Splits::Axis(nodes) => unsafe { self.axis(nodes, shape).path_sums(block, out) },
             Splits::Hyper { .. } => {
+                let clean: Cow<'_, [f64]> = if block.iter().all(|v| v.is_finite()) {
+                    Cow::Borrowed(block)
+                } else {
+                    Cow::Owned(
+                        block
+                            .chunks_exact(d)
+                            .flat_map(|r| self.imputer.clean(r).into_owned())
+                            .collect(),
+                    )
+                };
                 if let Some(h) = self.hyper(shape) {
                     for (rows, o) in clean.chunks(TREE_BLOCK * d).zip(out.chunks_mut(TREE_BLOCK)) {
                         h.path_sums(rows, o);

@@ -26,7 +26,7 @@ pub(super) struct AxisNode {
 }
 
 /// Rows per group: the feature-major buffer holds this many rows of every used feature.
-const GROUP: usize = 64;
+const GROUP: usize = 128;
 /// Rows walked together by the portable kernel.
 const LANES: usize = 8;
 /// Blocks with fewer rows go to the portable kernel, which walks only the lanes it needs.
@@ -86,25 +86,32 @@ impl AxisLayout {
         self.used.len()
     }
 
-    /// Copies the rows of `group` (`n <= GROUP` rows of `d` values, finite) into `buf`,
-    /// feature-major and rounded to `f32`; lanes past `n` repeat the first row.
-    fn transpose(&self, group: &[f64], d: usize, buf: &mut [f32]) {
-        let n = group.len() / d;
-        for (s, &f) in self.used.iter().enumerate() {
-            let column = &mut buf[s * GROUP..(s + 1) * GROUP];
-            for (j, v) in column.iter_mut().enumerate() {
-                let row = if j < n { j } else { 0 };
-                *v = to_f32(group[row * d + f as usize]);
+    /// Copies the rows of `group` (`n <= GROUP` rows of `d` values) into `buf`,
+    /// feature-major and rounded to `f32`, a missing or infinite value replaced by the
+    /// feature's training median (`medians`); lanes past `n` repeat the first row. Only
+    /// the features the forest uses are read.
+    fn transpose(&self, group: &[f64], d: usize, medians: &[f64], buf: &mut [f32]) {
+        // Row after row, so each row's cache lines are read once.
+        for (j, row) in group.chunks_exact(d).enumerate() {
+            for (s, &f) in self.used.iter().enumerate() {
+                let x = row[f as usize];
+                buf[s * GROUP + j] = to_f32(if x.is_finite() { x } else { medians[f as usize] });
             }
+        }
+        let n = group.len() / d;
+        for s in 0..self.used.len() {
+            let first = buf[s * GROUP];
+            buf[s * GROUP + n..(s + 1) * GROUP].fill(first);
         }
     }
 }
 
 /// An axis-parallel forest's arrays: `layout` derived from its nodes, `leaves` holding
-/// `n_trees * shape.leaves` path lengths.
+/// `n_trees * shape.leaves` path lengths, `medians` one value per feature.
 #[derive(Clone, Copy)]
 pub(super) struct AxisForest<'a> {
     pub(super) layout: &'a AxisLayout,
+    pub(super) medians: &'a [f64],
     pub(super) leaves: &'a [f64],
     pub(super) n_trees: usize,
     pub(super) shape: Shape,
@@ -113,7 +120,7 @@ pub(super) struct AxisForest<'a> {
 
 impl AxisForest<'_> {
     /// Adds each row's path length summed over all trees to `acc`; `rows` holds
-    /// `acc.len()` finite rows of `d` values.
+    /// `acc.len()` rows of `d` values, whose missing values count as the medians.
     ///
     /// # Safety
     ///
@@ -135,7 +142,7 @@ impl AxisForest<'_> {
         let (d, shape, layout) = (self.d, self.shape, self.layout);
         let mut buf = vec![0.0f32; GROUP * layout.used()];
         for (group, a) in rows.chunks(GROUP * d).zip(acc.chunks_mut(GROUP)) {
-            layout.transpose(group, d, &mut buf);
+            layout.transpose(group, d, self.medians, &mut buf);
             for t in 0..self.n_trees {
                 let thresholds = &layout.thresholds[t * layout.stride..(t + 1) * layout.stride];
                 let slots = &layout.slots[t * layout.stride..(t + 1) * layout.stride];
@@ -269,7 +276,7 @@ mod avx512 {
             let one = _mm512_set1_epi32(1);
             let internal = _mm512_set1_epi32(shape.internal as i32);
             for (group, a) in rows.chunks(GROUP * d).zip(acc.chunks_mut(GROUP)) {
-                layout.transpose(group, d, &mut buf);
+                layout.transpose(group, d, forest.medians, &mut buf);
                 let values = buf.as_ptr();
                 let column = |slot: u32, v: usize| {
                     _mm512_loadu_ps(values.add(((slot as usize) << SHIFT) + v * W))
