@@ -1,6 +1,8 @@
 //! Isolation Forest fitting, scoring and explanation.
 
-use super::build::{Shape, Splitter, TreeArrays, average_path_length, grow_tree, to_f32};
+use super::build::{
+    Shape, Splitter, TreeArrays, average_path_length, grow_tree, hyper_terms, to_f32,
+};
 use super::params::{
     IsolationForestParams, IsolationForestValidParams, MAX_DEPTH_LIMIT, SplitRule,
 };
@@ -26,7 +28,8 @@ const TREE_BLOCK: usize = 64;
 pub(super) enum Splits {
     Axis(Vec<AxisNode>),
     Hyper {
-        /// Features per hyperplane.
+        /// Terms per hyperplane: its features rounded up to a multiple of 8, the extra
+        /// terms with coefficient 0.
         k: usize,
         thresholds: Vec<f64>,
         features: Vec<u32>,
@@ -158,7 +161,7 @@ impl Fit for IsolationForestValidParams {
                     .collect(),
             ),
             Splitter::Hyper { k, .. } => Splits::Hyper {
-                k,
+                k: hyper_terms(k),
                 thresholds: trees.iter().flat_map(|t| t.thresholds.iter().copied()).collect(),
                 features: trees.iter().flat_map(|t| t.features.iter().copied()).collect(),
                 coefs: trees.iter().flat_map(|t| t.coefs.iter().copied()).collect(),
@@ -244,7 +247,7 @@ impl IsolationForest {
         }
     }
 
-    fn hyper(&self, shape: Shape) -> Option<HyperForest<'_>> {
+    pub(super) fn hyper(&self, shape: Shape) -> Option<HyperForest<'_>> {
         match &self.splits {
             Splits::Hyper { k, thresholds, features, coefs, .. } => Some(HyperForest {
                 k: *k,
@@ -286,7 +289,8 @@ impl IsolationForest {
                 };
                 if let Some(h) = self.hyper(shape) {
                     for (rows, o) in clean.chunks(TREE_BLOCK * d).zip(out.chunks_mut(TREE_BLOCK)) {
-                        h.path_sums(rows, o);
+                        // SAFETY: as above.
+                        unsafe { h.path_sums(rows, o) };
                     }
                 }
             }

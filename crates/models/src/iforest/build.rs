@@ -5,6 +5,7 @@
 //! pass-through chain (threshold `+inf`, always left) ending in a leaf that holds its path
 //! length. Scoring is then a fixed number of branch-free steps per tree, with no pointers.
 
+use super::score::{TERM_BLOCK, hyper_dot};
 use crate::matrix::MatrixView;
 use crate::stats::standard_normal;
 use rand::Rng;
@@ -46,6 +47,12 @@ fn f32_at_or_above(t: f64) -> f32 {
     if f64::from(r) >= t { r } else { r.next_up() }
 }
 
+/// Stored terms of a hyperplane over `k` features: `k` rounded up to a multiple of
+/// [`TERM_BLOCK`], the extra terms with coefficient 0 on feature 0.
+pub fn hyper_terms(k: usize) -> usize {
+    k.div_ceil(TERM_BLOCK) * TERM_BLOCK
+}
+
 /// Geometry of the complete tree.
 #[derive(Debug, Clone, Copy)]
 pub struct Shape {
@@ -68,8 +75,9 @@ impl Shape {
 pub enum Splitter<'a> {
     /// One feature per node.
     Axis,
-    /// `k` features per node; normal components are scaled by `1 / scale[j]` so that
-    /// features with large units do not dominate every hyperplane.
+    /// `k` features per node (stored as [`hyper_terms`]`(k)` terms); normal components
+    /// are scaled by `1 / scale[j]` so that features with large units do not dominate
+    /// every hyperplane.
     Hyper {
         /// Features per hyperplane.
         k: usize,
@@ -80,9 +88,9 @@ pub enum Splitter<'a> {
 
 /// One grown tree, in the layout described in the module doc.
 pub struct TreeArrays {
-    /// Split feature of each internal node (`k` per node for hyperplanes).
+    /// Split feature of each internal node (`hyper_terms(k)` per node for hyperplanes).
     pub features: Vec<u32>,
-    /// Hyperplane coefficients, `k` per node (empty for axis-parallel trees).
+    /// Hyperplane coefficients, `hyper_terms(k)` per node (empty for axis-parallel trees).
     pub coefs: Vec<f64>,
     /// Threshold of each internal node.
     pub thresholds: Vec<f64>,
@@ -97,6 +105,8 @@ struct Grower<'a, R> {
     shape: Shape,
     splitter: &'a Splitter<'a>,
     k: usize,
+    /// Stored terms per hyperplane: `k` rounded up to a multiple of [`TERM_BLOCK`].
+    terms: usize,
     rng: R,
     out: TreeArrays,
     order: Vec<usize>,
@@ -110,19 +120,20 @@ pub fn grow_tree<R: Rng>(
     splitter: &Splitter<'_>,
     rng: R,
 ) -> TreeArrays {
-    let k = match splitter {
-        Splitter::Axis => 1,
-        Splitter::Hyper { k, .. } => *k,
+    let (k, terms) = match splitter {
+        Splitter::Axis => (1, 1),
+        Splitter::Hyper { k, .. } => (*k, hyper_terms(*k)),
     };
-    let coefs_len = if matches!(splitter, Splitter::Axis) { 0 } else { shape.internal * k };
+    let coefs_len = if matches!(splitter, Splitter::Axis) { 0 } else { shape.internal * terms };
     let out = TreeArrays {
-        features: vec![0; shape.internal * k],
+        features: vec![0; shape.internal * terms],
         coefs: vec![0.0; coefs_len],
         thresholds: vec![f64::INFINITY; shape.internal],
         leaf_depths: vec![0.0; shape.leaves],
         sizes: vec![0; shape.internal + shape.leaves],
     };
-    let mut g = Grower { x, shape, splitter, k, rng, out, order: (0..x.cols()).collect() };
+    let order = (0..x.cols()).collect();
+    let mut g = Grower { x, shape, splitter, k, terms, rng, out, order };
     g.grow(0, 0, &mut sample);
     g.out
 }
@@ -196,8 +207,8 @@ impl<R: Rng> Grower<'_, R> {
             let c = standard_normal(&mut self.rng) / scale[f];
             let p = lo + (hi - lo) * self.rng.random::<f64>();
             threshold += c * p;
-            self.out.features[node * self.k + j] = f as u32;
-            self.out.coefs[node * self.k + j] = c;
+            self.out.features[node * self.terms + j] = f as u32;
+            self.out.coefs[node * self.terms + j] = c;
         }
         self.out.thresholds[node] = threshold;
         true
@@ -223,11 +234,8 @@ impl<R: Rng> Grower<'_, R> {
         if self.out.coefs.is_empty() {
             f64::from(to_f32(row[self.out.features[node] as usize])) >= t
         } else {
-            let base = node * self.k;
-            let dot: f64 = (0..self.k)
-                .map(|j| self.out.coefs[base + j] * row[self.out.features[base + j] as usize])
-                .sum();
-            dot >= t
+            let terms = node * self.terms..(node + 1) * self.terms;
+            hyper_dot(&self.out.features[terms.clone()], &self.out.coefs[terms], row) >= t
         }
     }
 

@@ -164,9 +164,30 @@ impl AxisForest<'_> {
     }
 }
 
+/// Hyperplanes store their terms in blocks of this many (see [`hyper_dot`]).
+pub(super) const TERM_BLOCK: usize = 8;
+
+/// The projection of `row` on a hyperplane of `features.len()` terms (a multiple of
+/// [`TERM_BLOCK`]): term `j` goes to partial sum `j % 8`, in order, and the eight partial
+/// sums are added pairwise, `((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))`. Every
+/// kernel sums in this order, with a rounding after each product and each sum, so every
+/// kernel takes the same decision.
+#[inline]
+pub(super) fn hyper_dot(features: &[u32], coefs: &[f64], row: &[f64]) -> f64 {
+    let mut s = [0.0f64; TERM_BLOCK];
+    for (f, c) in features.chunks_exact(TERM_BLOCK).zip(coefs.chunks_exact(TERM_BLOCK)) {
+        for l in 0..TERM_BLOCK {
+            s[l] += c[l] * row[f[l] as usize];
+        }
+    }
+    let q = [s[0] + s[4], s[1] + s[5], s[2] + s[6], s[3] + s[7]];
+    let h = [q[0] + q[2], q[1] + q[3]];
+    h[0] + h[1]
+}
+
 /// A hyperplane forest: node `i` of the forest uses `features[i * k..(i + 1) * k]` with
-/// `coefs` alike; `thresholds` holds `n_trees * shape.internal` values, `leaves`
-/// `n_trees * shape.leaves`.
+/// `coefs` alike (`k` a multiple of [`TERM_BLOCK`]); `thresholds` holds
+/// `n_trees * shape.internal` values, `leaves` `n_trees * shape.leaves`.
 #[derive(Clone, Copy)]
 pub(super) struct HyperForest<'a> {
     pub(super) k: usize,
@@ -180,41 +201,42 @@ pub(super) struct HyperForest<'a> {
 }
 
 impl HyperForest<'_> {
-    /// Whether `row` goes right at forest node `node`. The projection sums its terms in
-    /// the stored order, so every kernel takes the same decision.
+    /// Whether `row` goes right at forest node `node`.
     pub(super) fn goes_right(&self, node: usize, row: &[f64]) -> bool {
-        let base = node * self.k;
-        let f = &self.features[base..base + self.k];
-        let c = &self.coefs[base..base + self.k];
-        let dot: f64 = f.iter().zip(c).map(|(&f, &c)| c * row[f as usize]).sum();
-        dot >= self.thresholds[node]
+        let terms = node * self.k..(node + 1) * self.k;
+        hyper_dot(&self.features[terms.clone()], &self.coefs[terms], row) >= self.thresholds[node]
     }
 
-    /// Like [`AxisForest::path_sums`]; each lane's projection is summed in the stored
-    /// order, the lanes interleaved so their additions overlap.
-    pub(super) fn path_sums(&self, rows: &[f64], acc: &mut [f64]) {
-        let (d, k, shape) = (self.d, self.k, self.shape);
+    /// Like [`AxisForest::path_sums`], for finite rows.
+    ///
+    /// # Safety
+    ///
+    /// The forest must have passed [`super::validate::check`]: the vector kernel reads
+    /// its arrays without bounds checks.
+    pub(super) unsafe fn path_sums(&self, rows: &[f64], acc: &mut [f64]) {
+        #[cfg(target_arch = "x86_64")]
+        if avx512::usable(0) {
+            // SAFETY: `usable` checked the CPU features, and the caller the forest.
+            unsafe { avx512::hyper_path_sums(self, rows, acc) };
+            return;
+        }
+        self.path_sums_portable(rows, acc);
+    }
+
+    /// The portable kernel, [`LANES`] rows at a time.
+    pub(super) fn path_sums_portable(&self, rows: &[f64], acc: &mut [f64]) {
+        let (d, shape) = (self.d, self.shape);
         for t in 0..self.n_trees {
             let first = t * shape.internal;
             let leaves = &self.leaves[t * shape.leaves..(t + 1) * shape.leaves];
             for (group, a) in rows.chunks(LANES * d).zip(acc.chunks_mut(LANES)) {
-                let n = a.len();
                 let mut idx = [0usize; LANES];
                 for _ in 0..shape.depth {
-                    let mut dot = [-0.0f64; LANES];
-                    for m in 0..k {
-                        for j in 0..n {
-                            let at = (first + idx[j]) * k + m;
-                            let v = group[j * d + self.features[at] as usize];
-                            dot[j] += self.coefs[at] * v;
-                        }
-                    }
-                    for j in 0..n {
-                        let right = dot[j] >= self.thresholds[first + idx[j]];
-                        idx[j] = 2 * idx[j] + 1 + right as usize;
+                    for (i, row) in idx.iter_mut().zip(group.chunks_exact(d)) {
+                        *i = 2 * *i + 1 + self.goes_right(first + *i, row) as usize;
                     }
                 }
-                for (a, &i) in a.iter_mut().zip(&idx[..n]) {
+                for (a, &i) in a.iter_mut().zip(&idx) {
                     *a += leaves[i - shape.internal];
                 }
             }
@@ -224,7 +246,7 @@ impl HyperForest<'_> {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{AxisForest, GROUP};
+    use super::{AxisForest, GROUP, HyperForest, LANES, TERM_BLOCK};
     use std::arch::x86_64::*;
 
     /// Rows per vector.
@@ -381,6 +403,66 @@ mod avx512 {
                 }
                 for (a, s) in a.iter_mut().zip(out) {
                     *a += s;
+                }
+            }
+        }
+    }
+
+    /// [`HyperForest::path_sums`]: each row's projection is eight lanes of products and
+    /// the reduction of [`super::hyper_dot`]; [`LANES`] rows are walked together so their
+    /// gathers overlap.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX-512F, AVX-512VL and AVX2 ([`usable`]), and `forest` must
+    /// satisfy the checks of [`super::super::validate`]: `k` a multiple of 8, `thresholds`,
+    /// `features`, `coefs` and `leaves` of the lengths of the struct doc, every feature
+    /// below `d`. `rows` holds `acc.len()` rows of `d` values.
+    #[target_feature(enable = "avx512f,avx512vl,avx2")]
+    pub(super) unsafe fn hyper_path_sums(forest: &HyperForest<'_>, rows: &[f64], acc: &mut [f64]) {
+        const _: () = assert!(TERM_BLOCK == 8);
+        // SAFETY: node indices stay below `shape.internal` for `depth` steps from the root
+        // and leaf indices below `shape.leaves`; a node's terms are `k` entries from
+        // `node * k`; features index inside a row.
+        unsafe {
+            let (d, k, shape) = (forest.d, forest.k, forest.shape);
+            let (features, coefs) = (forest.features.as_ptr(), forest.coefs.as_ptr());
+            for t in 0..forest.n_trees {
+                let first = t * shape.internal;
+                let leaves = forest.leaves.as_ptr().add(t * shape.leaves);
+                for (group, a) in rows.chunks(LANES * d).zip(acc.chunks_mut(LANES)) {
+                    let n = a.len();
+                    let mut idx = [0usize; LANES];
+                    for _ in 0..shape.depth {
+                        for (j, i) in idx[..n].iter_mut().enumerate() {
+                            let row = group.as_ptr().add(j * d);
+                            let node = first + *i;
+                            let mut sum = _mm512_setzero_pd();
+                            for c in (node * k..(node + 1) * k).step_by(TERM_BLOCK) {
+                                let f = _mm256_loadu_si256(features.add(c).cast());
+                                let v = _mm512_i32gather_pd::<8>(f, row);
+                                sum = _mm512_add_pd(
+                                    sum,
+                                    _mm512_mul_pd(_mm512_loadu_pd(coefs.add(c)), v),
+                                );
+                            }
+                            let q = _mm256_add_pd(
+                                _mm512_castpd512_pd256(sum),
+                                _mm512_extractf64x4_pd::<1>(sum),
+                            );
+                            let h = _mm_add_pd(
+                                _mm256_castpd256_pd128(q),
+                                _mm256_extractf128_pd::<1>(q),
+                            );
+                            let dot = _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+                            *i = 2 * *i
+                                + 1
+                                + (dot >= *forest.thresholds.get_unchecked(node)) as usize;
+                        }
+                    }
+                    for (a, &i) in a.iter_mut().zip(&idx) {
+                        *a += *leaves.add(i - shape.internal);
+                    }
                 }
             }
         }

@@ -181,6 +181,29 @@ fn vector_and_portable_kernels_agree_bit_for_bit() {
 }
 
 #[test]
+fn hyperplane_kernels_agree_bit_for_bit() {
+    let (m, _) = blob(600, 37, 7, Plant::Everywhere, 8);
+    // One term, a partial block of 8, whole blocks, and every feature.
+    for level in [Some(0), Some(4), Some(15), None] {
+        let p = IsolationForestParams::new()
+            .n_trees(10)
+            .split(SplitRule::Hyperplane { extension_level: level });
+        let f = p.fit(m.view(), 4).expect("fit");
+        assert!(f.validate().is_ok());
+        let forest = f.hyper(build::Shape::new(f.depth())).expect("hyperplane forest");
+        let mut fast = vec![0.0; m.rows()];
+        let mut portable = vec![0.0; m.rows()];
+        // SAFETY: the forest was just fitted, and checked.
+        unsafe { forest.path_sums(m.view().as_slice(), &mut fast) };
+        forest.path_sums_portable(m.view().as_slice(), &mut portable);
+        assert!(
+            fast.iter().zip(&portable).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "extension level {level:?}"
+        );
+    }
+}
+
+#[test]
 fn inconsistent_state_scores_nan_and_fails_validation() {
     let (m, _) = blob(300, 5, 4, Plant::Everywhere, 4);
     for p in both() {
