@@ -9,8 +9,8 @@
 //! Every kernel walks the trees one after the other over a group of rows, with all the
 //! rows of the group in flight at once so their memory loads overlap, and adds each tree's
 //! leaf value to the row's sum in tree order. The sums are therefore bit-identical
-//! whichever kernel runs: on x86-64 with AVX-512 the group is walked sixteen rows per
-//! vector, elsewhere by the portable kernel.
+//! whichever kernel runs: on x86-64 the group is walked sixteen rows per vector with
+//! AVX-512, else eight with AVX2, elsewhere by the portable kernel.
 
 use super::build::{Shape, to_f32};
 use serde::{Deserialize, Serialize};
@@ -129,10 +129,17 @@ impl AxisForest<'_> {
     /// without bounds checks.
     pub(super) unsafe fn path_sums(&self, rows: &[f64], acc: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
-        if acc.len() >= MIN_VECTOR_ROWS && avx512::usable(self.layout.used()) {
-            // SAFETY: `usable` checked the CPU features, and the caller the forest.
-            unsafe { avx512::path_sums(self, rows, acc) };
-            return;
+        if acc.len() >= MIN_VECTOR_ROWS {
+            if avx512::usable(self.layout.used()) {
+                // SAFETY: `usable` checked the CPU features, and the caller the forest.
+                unsafe { avx512::path_sums(self, rows, acc) };
+                return;
+            }
+            if avx2::usable(self.layout.used()) {
+                // SAFETY: as above.
+                unsafe { avx2::path_sums(self, rows, acc) };
+                return;
+            }
         }
         self.path_sums_portable(rows, acc);
     }
@@ -241,6 +248,161 @@ impl HyperForest<'_> {
                 }
             }
         }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(super) mod avx2 {
+    use super::{AxisForest, GROUP};
+    use std::arch::x86_64::*;
+
+    /// Rows per vector.
+    const W: usize = 8;
+    /// Vectors per group.
+    const V: usize = GROUP / W;
+    /// `log2(GROUP)`: a slot times `GROUP` is a shift.
+    const SHIFT: i32 = GROUP.trailing_zeros() as i32;
+
+    /// Whether the kernel can run: the CPU has AVX2 and the group buffer of `used`
+    /// features is addressable with 32-bit gather indices.
+    pub(in super::super) fn usable(used: usize) -> bool {
+        used.checked_mul(GROUP).is_some_and(|n| n <= i32::MAX as usize)
+            && is_x86_feature_detected!("avx2")
+    }
+
+    /// [`AxisForest::path_sums`] eight rows per vector, [`GROUP`] rows at a time, for CPUs
+    /// without AVX-512: the walk of [`super::avx512::path_sums`] with levels 2 to 4 taken
+    /// from registers by permutes and deeper ones gathered.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2 ([`usable`]); otherwise as
+    /// [`super::avx512::path_sums`].
+    #[target_feature(enable = "avx2")]
+    pub(in super::super) unsafe fn path_sums(
+        forest: &AxisForest<'_>,
+        rows: &[f64],
+        acc: &mut [f64],
+    ) {
+        // SAFETY: as in `avx512::path_sums`; plain loads of levels 2 to 4 read 8 entries
+        // from index 3, 7, 15 or 23, inside the stride of at least 32.
+        unsafe {
+            let (d, shape, layout) = (forest.d, forest.shape, forest.layout);
+            let mut buf = vec![0.0f32; GROUP * layout.used()];
+            let lanes: [__m256i; V] = std::array::from_fn(|v| {
+                _mm256_add_epi32(
+                    _mm256_set1_epi32((v * W) as i32),
+                    _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                )
+            });
+            let one = _mm256_set1_epi32(1);
+            let two = _mm256_set1_epi32(2);
+            let internal = _mm256_set1_epi32(shape.internal as i32);
+            for (group, a) in rows.chunks(GROUP * d).zip(acc.chunks_mut(GROUP)) {
+                layout.transpose(group, d, forest.medians, &mut buf);
+                let values = buf.as_ptr();
+                let column = |slot: u32, v: usize| {
+                    _mm256_loadu_ps(values.add(((slot as usize) << SHIFT) + v * W))
+                };
+                let gather_value = |slot: __m256i, v: usize| {
+                    let at = _mm256_add_epi32(_mm256_slli_epi32::<SHIFT>(slot), lanes[v]);
+                    _mm256_i32gather_ps::<4>(values, at)
+                };
+                let mut sums = [_mm256_setzero_pd(); 2 * V];
+                for t in 0..forest.n_trees {
+                    let thresholds = layout.thresholds.as_ptr().add(t * layout.stride);
+                    let slots = layout.slots.as_ptr().add(t * layout.stride);
+                    let leaves = forest.leaves.as_ptr().add(t * shape.leaves);
+                    let mut idx = [_mm256_setzero_si256(); V];
+                    let root = _mm256_set1_ps(*thresholds);
+                    for (v, i) in idx.iter_mut().enumerate() {
+                        step(i, column(*slots, v), root, one);
+                    }
+                    for level in 1..shape.depth {
+                        let base = (1i32 << level) - 1;
+                        let first = base as usize;
+                        let tv = |k: usize| _mm256_loadu_ps(thresholds.add(first + 8 * k));
+                        let sv = |k: usize| _mm256_loadu_si256(slots.add(first + 8 * k).cast());
+                        let offset = _mm256_set1_epi32(base);
+                        match level {
+                            1 => {
+                                let (t1, t2) = (
+                                    _mm256_set1_ps(*thresholds.add(1)),
+                                    _mm256_set1_ps(*thresholds.add(2)),
+                                );
+                                let (s1, s2) = (*slots.add(1), *slots.add(2));
+                                for (v, i) in idx.iter_mut().enumerate() {
+                                    let at_two = _mm256_castsi256_ps(_mm256_cmpeq_epi32(*i, two));
+                                    let value =
+                                        _mm256_blendv_ps(column(s1, v), column(s2, v), at_two);
+                                    step(i, value, _mm256_blendv_ps(t1, t2, at_two), one);
+                                }
+                            }
+                            2 | 3 => {
+                                let (tv, sv) = (tv(0), sv(0));
+                                for (v, i) in idx.iter_mut().enumerate() {
+                                    let rel = _mm256_sub_epi32(*i, offset);
+                                    let threshold = _mm256_permutevar8x32_ps(tv, rel);
+                                    let slot = _mm256_permutevar8x32_epi32(sv, rel);
+                                    step(i, gather_value(slot, v), threshold, one);
+                                }
+                            }
+                            4 => {
+                                let (ta, tb, sa, sb) = (tv(0), tv(1), sv(0), sv(1));
+                                for (v, i) in idx.iter_mut().enumerate() {
+                                    let rel = _mm256_sub_epi32(*i, offset);
+                                    // Bit 3 of `rel` in the sign bit picks the second half.
+                                    let high = _mm256_castsi256_ps(_mm256_slli_epi32::<28>(rel));
+                                    let threshold = _mm256_blendv_ps(
+                                        _mm256_permutevar8x32_ps(ta, rel),
+                                        _mm256_permutevar8x32_ps(tb, rel),
+                                        high,
+                                    );
+                                    let slot = _mm256_castps_si256(_mm256_blendv_ps(
+                                        _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(sa, rel)),
+                                        _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(sb, rel)),
+                                        high,
+                                    ));
+                                    step(i, gather_value(slot, v), threshold, one);
+                                }
+                            }
+                            _ => {
+                                for (v, i) in idx.iter_mut().enumerate() {
+                                    let threshold = _mm256_i32gather_ps::<4>(thresholds, *i);
+                                    let slot = _mm256_i32gather_epi32::<4>(slots.cast(), *i);
+                                    step(i, gather_value(slot, v), threshold, one);
+                                }
+                            }
+                        }
+                    }
+                    for (v, &i) in idx.iter().enumerate() {
+                        let leaf = _mm256_sub_epi32(i, internal);
+                        let (low, high) =
+                            (_mm256_castsi256_si128(leaf), _mm256_extracti128_si256::<1>(leaf));
+                        sums[2 * v] =
+                            _mm256_add_pd(sums[2 * v], _mm256_i32gather_pd::<8>(leaves, low));
+                        sums[2 * v + 1] =
+                            _mm256_add_pd(sums[2 * v + 1], _mm256_i32gather_pd::<8>(leaves, high));
+                    }
+                }
+                let mut out = [0.0f64; GROUP];
+                for (v, s) in sums.iter().enumerate() {
+                    _mm256_storeu_pd(out[v * 4..].as_mut_ptr(), *s);
+                }
+                for (a, s) in a.iter_mut().zip(out) {
+                    *a += s;
+                }
+            }
+        }
+    }
+
+    /// One level down: `2i + 1`, plus one where the value reaches the threshold (the
+    /// comparison's all-ones lanes are -1).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn step(i: &mut __m256i, value: __m256, threshold: __m256, one: __m256i) {
+        let right = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GE_OQ>(value, threshold));
+        *i = _mm256_sub_epi32(_mm256_add_epi32(_mm256_add_epi32(*i, *i), one), right);
     }
 }
 

@@ -176,6 +176,17 @@ fn vector_and_portable_kernels_agree_bit_for_bit() {
                 "subsample {subsample}, depth {}, {rows} rows",
                 f.depth()
             );
+            #[cfg(target_arch = "x86_64")]
+            if score::avx2::usable(forest.layout.used()) {
+                let mut avx2 = vec![0.0; rows];
+                // SAFETY: the CPU has AVX2, and the forest is checked.
+                unsafe { score::avx2::path_sums(&forest, x, &mut avx2) };
+                assert!(
+                    avx2.iter().zip(&portable).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "AVX2: subsample {subsample}, depth {}, {rows} rows",
+                    f.depth()
+                );
+            }
         }
     }
 }
