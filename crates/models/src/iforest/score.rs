@@ -130,7 +130,7 @@ impl AxisForest<'_> {
     pub(super) unsafe fn path_sums(&self, rows: &[f64], acc: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
         if acc.len() >= MIN_VECTOR_ROWS {
-            if avx512::usable(self.layout.used()) {
+            if avx512::usable(self.d) {
                 // SAFETY: `usable` checked the CPU features, and the caller the forest.
                 unsafe { avx512::path_sums(self, rows, acc) };
                 return;
@@ -408,7 +408,7 @@ pub(super) mod avx2 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{AxisForest, GROUP, HyperForest, LANES, TERM_BLOCK};
+    use super::{AxisForest, AxisLayout, GROUP, HyperForest, LANES, TERM_BLOCK};
     use std::arch::x86_64::*;
 
     /// Rows per vector.
@@ -418,10 +418,10 @@ mod avx512 {
     /// `log2(GROUP)`: a slot times `GROUP` is a shift.
     const SHIFT: u32 = GROUP.trailing_zeros();
 
-    /// Whether the kernel can run: the CPU has the instructions and the group buffer of
-    /// `used` features is addressable with 32-bit gather indices.
-    pub(super) fn usable(used: usize) -> bool {
-        used.checked_mul(GROUP).is_some_and(|n| n <= i32::MAX as usize)
+    /// Whether the kernel can run: the CPU has the instructions, and a group of rows of `d`
+    /// features and its buffer are addressable with 32-bit gather indices.
+    pub(super) fn usable(d: usize) -> bool {
+        d.checked_mul(GROUP).is_some_and(|n| n <= i32::MAX as usize)
             && is_x86_feature_detected!("avx512f")
             && is_x86_feature_detected!("avx512vl")
             && is_x86_feature_detected!("avx2")
@@ -460,7 +460,7 @@ mod avx512 {
             let one = _mm512_set1_epi32(1);
             let internal = _mm512_set1_epi32(shape.internal as i32);
             for (group, a) in rows.chunks(GROUP * d).zip(acc.chunks_mut(GROUP)) {
-                layout.transpose(group, d, forest.medians, &mut buf);
+                transpose(layout, group, d, forest.medians, &mut buf);
                 let values = buf.as_ptr();
                 let column = |slot: u32, v: usize| {
                     _mm512_loadu_ps(values.add(((slot as usize) << SHIFT) + v * W))
@@ -625,6 +625,48 @@ mod avx512 {
                     for (a, &i) in a.iter_mut().zip(&idx) {
                         *a += *leaves.add(i - shape.internal);
                     }
+                }
+            }
+        }
+    }
+
+    /// [`AxisLayout::transpose`], eight rows of a feature per gather: the same values, as
+    /// `x - x == 0` exactly when `x` is finite, the conversion rounds to nearest as `as
+    /// f32` does, and the clamp lets a NaN through as `f32::clamp` does.
+    ///
+    /// # Safety
+    ///
+    /// As [`path_sums`]: `group` holds at most [`GROUP`] rows of `d` values, `d * GROUP`
+    /// fits in `i32`, `medians` has `d` values, `buf` `GROUP * used` values.
+    #[target_feature(enable = "avx512f,avx512vl,avx2")]
+    unsafe fn transpose(
+        layout: &AxisLayout,
+        group: &[f64],
+        d: usize,
+        medians: &[f64],
+        buf: &mut [f32],
+    ) {
+        // SAFETY: see the function doc; every offset is a row start inside `group` plus a
+        // used feature below `d`, every store inside a column of `buf`.
+        unsafe {
+            let n = group.len() / d;
+            let mut rows = [0i32; GROUP];
+            for (j, r) in rows[..n].iter_mut().enumerate() {
+                *r = (j * d) as i32;
+            }
+            let (lo, hi) = (_mm256_set1_ps(f32::MIN), _mm256_set1_ps(f32::MAX));
+            for (s, &f) in layout.used.iter().enumerate() {
+                let f = f as usize;
+                let median = _mm512_set1_pd(*medians.get_unchecked(f));
+                let column = group.as_ptr().add(f);
+                let out = buf.as_mut_ptr().add(s * GROUP);
+                for b in (0..GROUP).step_by(8) {
+                    let at = _mm256_loadu_si256(rows.as_ptr().add(b).cast());
+                    let v = _mm512_i32gather_pd::<8>(at, column);
+                    let finite =
+                        _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(_mm512_sub_pd(v, v), _mm512_setzero_pd());
+                    let x = _mm512_cvtpd_ps(_mm512_mask_blend_pd(finite, median, v));
+                    _mm256_storeu_ps(out.add(b), _mm256_min_ps(hi, _mm256_max_ps(lo, x)));
                 }
             }
         }

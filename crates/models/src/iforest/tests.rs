@@ -163,9 +163,16 @@ fn vector_and_portable_kernels_agree_bit_for_bit() {
         };
         assert!(f.validate().is_ok());
         let forest = f.axis(nodes, shape);
+        // Missing, infinite and beyond-f32 values, which the kernels impute or saturate.
+        let mut data = m.view().as_slice().to_vec();
+        for (i, v) in
+            [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300, -1e300].into_iter().enumerate()
+        {
+            data[(3 * i + 1) * m.cols() + i] = v;
+        }
         // 3037 rows: full groups and a short last one; then blocks too short for vectors.
         for rows in [m.rows(), 17, 5] {
-            let x = &m.view().as_slice()[..rows * m.cols()];
+            let x = &data[..rows * m.cols()];
             let mut fast = vec![0.0; rows];
             let mut portable = vec![0.0; rows];
             // SAFETY: the forest was just fitted, and checked.
