@@ -135,7 +135,7 @@ impl AxisForest<'_> {
                 unsafe { avx512::path_sums(self, rows, acc) };
                 return;
             }
-            if avx2::usable(self.layout.used()) {
+            if avx2::usable(self.d) {
                 // SAFETY: as above.
                 unsafe { avx2::path_sums(self, rows, acc) };
                 return;
@@ -253,7 +253,7 @@ impl HyperForest<'_> {
 
 #[cfg(target_arch = "x86_64")]
 pub(super) mod avx2 {
-    use super::{AxisForest, GROUP};
+    use super::{AxisForest, AxisLayout, GROUP};
     use std::arch::x86_64::*;
 
     /// Rows per vector.
@@ -263,10 +263,10 @@ pub(super) mod avx2 {
     /// `log2(GROUP)`: a slot times `GROUP` is a shift.
     const SHIFT: i32 = GROUP.trailing_zeros() as i32;
 
-    /// Whether the kernel can run: the CPU has AVX2 and the group buffer of `used`
-    /// features is addressable with 32-bit gather indices.
-    pub(in super::super) fn usable(used: usize) -> bool {
-        used.checked_mul(GROUP).is_some_and(|n| n <= i32::MAX as usize)
+    /// Whether the kernel can run: the CPU has AVX2, and a group of rows of `d` features
+    /// and its buffer are addressable with 32-bit gather indices.
+    pub(in super::super) fn usable(d: usize) -> bool {
+        d.checked_mul(GROUP).is_some_and(|n| n <= i32::MAX as usize)
             && is_x86_feature_detected!("avx2")
     }
 
@@ -299,7 +299,7 @@ pub(super) mod avx2 {
             let two = _mm256_set1_epi32(2);
             let internal = _mm256_set1_epi32(shape.internal as i32);
             for (group, a) in rows.chunks(GROUP * d).zip(acc.chunks_mut(GROUP)) {
-                layout.transpose(group, d, forest.medians, &mut buf);
+                transpose(layout, group, d, forest.medians, &mut buf);
                 let values = buf.as_ptr();
                 let column = |slot: u32, v: usize| {
                     _mm256_loadu_ps(values.add(((slot as usize) << SHIFT) + v * W))
@@ -391,6 +391,47 @@ pub(super) mod avx2 {
                 }
                 for (a, s) in a.iter_mut().zip(out) {
                     *a += s;
+                }
+            }
+        }
+    }
+
+    /// [`AxisLayout::transpose`], four rows of a feature per gather, with the same values
+    /// (see `avx512::transpose`).
+    ///
+    /// # Safety
+    ///
+    /// As [`path_sums`]: `group` holds at most [`GROUP`] rows of `d` values, `d * GROUP`
+    /// fits in `i32`, `medians` has `d` values, `buf` `GROUP * used` values.
+    #[target_feature(enable = "avx2")]
+    unsafe fn transpose(
+        layout: &AxisLayout,
+        group: &[f64],
+        d: usize,
+        medians: &[f64],
+        buf: &mut [f32],
+    ) {
+        // SAFETY: see the function doc; every offset is a row start inside `group` plus a
+        // used feature below `d`, every store inside a column of `buf`.
+        unsafe {
+            let n = group.len() / d;
+            let mut rows = [0i32; GROUP];
+            for (j, r) in rows[..n].iter_mut().enumerate() {
+                *r = (j * d) as i32;
+            }
+            let (lo, hi) = (_mm_set1_ps(f32::MIN), _mm_set1_ps(f32::MAX));
+            for (s, &f) in layout.used.iter().enumerate() {
+                let f = f as usize;
+                let median = _mm256_set1_pd(*medians.get_unchecked(f));
+                let column = group.as_ptr().add(f);
+                let out = buf.as_mut_ptr().add(s * GROUP);
+                for b in (0..GROUP).step_by(4) {
+                    let at = _mm_loadu_si128(rows.as_ptr().add(b).cast());
+                    let v = _mm256_i32gather_pd::<8>(column, at);
+                    let finite =
+                        _mm256_cmp_pd::<_CMP_EQ_OQ>(_mm256_sub_pd(v, v), _mm256_setzero_pd());
+                    let x = _mm256_cvtpd_ps(_mm256_blendv_pd(median, v, finite));
+                    _mm_storeu_ps(out.add(b), _mm_min_ps(hi, _mm_max_ps(lo, x)));
                 }
             }
         }
