@@ -471,8 +471,8 @@ mod avx512 {
     /// [`AxisForest::path_sums`] sixteen rows per vector, [`GROUP`] rows at a time.
     ///
     /// Levels 0 and 1 have one and two nodes: every lane compares with a broadcast
-    /// threshold and reads its value with a plain load of the buffer. Levels 2 to 6 (4 to
-    /// 64 nodes) are loaded into registers once per tree, and each lane picks its node's
+    /// threshold and reads its value with a plain load of the buffer. Levels 2 to 7 (4 to
+    /// 128 nodes) are loaded into registers once per tree, and each lane picks its node's
     /// threshold and slot with a permute; deeper levels gather them. Only the values of
     /// the rows (one gather per level) and the leaf path lengths are gathered on every
     /// level.
@@ -488,7 +488,7 @@ mod avx512 {
     pub(super) unsafe fn path_sums(forest: &AxisForest<'_>, rows: &[f64], acc: &mut [f64]) {
         // SAFETY: every load and gather stays inside its array (see the function doc):
         // plain loads of levels 2 to 4 read 16 entries from index 3, 7 or 15, inside the
-        // stride of at least 32; levels 5 and 6 exist only when the stride holds them.
+        // stride of at least 32; levels 5 to 7 exist only when the stride holds them.
         unsafe {
             let (d, shape, layout) = (forest.d, forest.shape, forest.layout);
             let mut buf = vec![0.0f32; GROUP * layout.used()];
@@ -575,6 +575,34 @@ mod avx512 {
                                         high,
                                         _mm512_permutex2var_epi32(sa, rel, sb),
                                         _mm512_permutex2var_epi32(sc, rel, sd),
+                                    );
+                                    let value = gather_value(slot, lanes[v], values);
+                                    step(i, value, threshold, one);
+                                }
+                            }
+                            7 => {
+                                let t: [__m512; 8] = std::array::from_fn(tv);
+                                let s: [__m512i; 8] = std::array::from_fn(sv);
+                                let (b5, b6) = (_mm512_set1_epi32(32), _mm512_set1_epi32(64));
+                                for (v, i) in idx.iter_mut().enumerate() {
+                                    let rel = _mm512_sub_epi32(*i, offset);
+                                    let (m5, m6) = (
+                                        _mm512_test_epi32_mask(rel, b5),
+                                        _mm512_test_epi32_mask(rel, b6),
+                                    );
+                                    let pick_t =
+                                        |a: usize| _mm512_permutex2var_ps(t[a], rel, t[a + 1]);
+                                    let pick_s =
+                                        |a: usize| _mm512_permutex2var_epi32(s[a], rel, s[a + 1]);
+                                    let threshold = _mm512_mask_blend_ps(
+                                        m6,
+                                        _mm512_mask_blend_ps(m5, pick_t(0), pick_t(2)),
+                                        _mm512_mask_blend_ps(m5, pick_t(4), pick_t(6)),
+                                    );
+                                    let slot = _mm512_mask_blend_epi32(
+                                        m6,
+                                        _mm512_mask_blend_epi32(m5, pick_s(0), pick_s(2)),
+                                        _mm512_mask_blend_epi32(m5, pick_s(4), pick_s(6)),
                                     );
                                     let value = gather_value(slot, lanes[v], values);
                                     step(i, value, threshold, one);
