@@ -21,7 +21,9 @@
 # Both sides run pinned to the same CPUs (${BENCH_CPUS:-0,1} when taskset exists) with the
 # same thread count (${BENCH_THREADS:-2}): RAYON_NUM_THREADS for anomalog; n_jobs,
 # OMP/OPENBLAS/MKL thread variables and threadpoolctl for scikit-learn. Scoring speed is
-# the median of ${BENCH_RUNS:-5} runs after one untimed run. Other environment: BENCH_DIR
+# the median of ${BENCH_RUNS:-5} runs after one untimed run. Both Isolation Forests are also
+# fitted with seeds 1..${BENCH_SEEDS:-5} (0 to skip) and their ROC-AUC summarized, since
+# one seed varies by about 0.01. Other environment: BENCH_DIR
 # (keep the work files there instead of a temporary directory), BENCH_JSON (also write every
 # number to this file).
 set -euo pipefail
@@ -33,6 +35,7 @@ root=$(pwd)
 threads=${BENCH_THREADS:-2}
 cpus=${BENCH_CPUS:-0,1}
 runs=${BENCH_RUNS:-5}
+seeds=${BENCH_SEEDS:-5}
 target=${CARGO_TARGET_DIR:-target}
 venv=${BENCH_VENV:-$target/bench-venv}
 
@@ -113,5 +116,6 @@ if [ -n "$data" ]; then
 fi
 
 "${pin[@]}" "$venv/bin/python" bench/compare_sklearn.py "${datasets[@]}" \
-  --runs "$runs" --threads "$threads" --seed 1 ${BENCH_JSON:+--json "$BENCH_JSON"}
+  --runs "$runs" --threads "$threads" --seed 1 --seeds "$seeds" --matrix-bench "$mb" \
+  ${BENCH_JSON:+--json "$BENCH_JSON"}
 echo "command: bench/compare_sklearn.sh $lines${data:+ $data}; CPUs ${pin[*]:-unpinned}"

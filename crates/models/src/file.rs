@@ -28,7 +28,7 @@ use thiserror::Error;
 /// First bytes of every model file.
 pub const MAGIC: &[u8; 8] = b"ANOMALOG";
 /// Version of the container and payload layout; bump on any incompatible change.
-pub const MODEL_FORMAT_VERSION: u32 = 3;
+pub const MODEL_FORMAT_VERSION: u32 = 4;
 /// Longest accepted writer version string, so a corrupt length cannot allocate much.
 const MAX_VERSION_LEN: u32 = 256;
 

@@ -20,7 +20,7 @@ use thiserror::Error;
 pub enum DetectorKind {
     /// `iforest`: classic Isolation Forest.
     IsolationForest,
-    /// `eif`: Extended Isolation Forest (fully extended hyperplanes).
+    /// `eif`: Extended Isolation Forest (hyperplanes over 32 features).
     ExtendedIsolationForest,
     /// `ocsvm`: One-Class SVM (RBF via Nyström, SGD).
     OneClassSvm,

@@ -1,10 +1,12 @@
 //! Isolation Forest fitting, scoring and explanation.
 
-use super::build::{Shape, Splitter, TreeArrays, average_path_length, grow_tree};
+use super::build::{
+    Shape, Splitter, TreeArrays, average_path_length, grow_tree, hyper_terms, to_f32,
+};
 use super::params::{
     IsolationForestParams, IsolationForestValidParams, MAX_DEPTH_LIMIT, SplitRule,
 };
-use super::score::{AxisForest, AxisNode, HyperForest};
+use super::score::{AxisForest, AxisLayout, AxisNode, HyperForest};
 use super::validate;
 use crate::error::{FitError, InvalidModel};
 use crate::impute::Imputer;
@@ -26,7 +28,8 @@ const TREE_BLOCK: usize = 64;
 pub(super) enum Splits {
     Axis(Vec<AxisNode>),
     Hyper {
-        /// Features per hyperplane.
+        /// Terms per hyperplane: its features rounded up to a multiple of 8, the extra
+        /// terms with coefficient 0.
         k: usize,
         thresholds: Vec<f64>,
         features: Vec<u32>,
@@ -57,6 +60,25 @@ pub struct IsolationForest {
     /// The outcome of [`validate::check`], computed once: scoring relies on it.
     #[serde(skip)]
     checked: Checked,
+    /// The scoring layout of an axis-parallel forest, derived on first use.
+    #[serde(skip)]
+    layout: Derived,
+}
+
+/// A value derived from the model on first use; like [`Checked`], not part of its value.
+#[derive(Debug, Default)]
+struct Derived(OnceLock<AxisLayout>);
+
+impl Clone for Derived {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for Derived {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// A lazily computed check result that is not part of the model's value: two forests with
@@ -128,15 +150,18 @@ impl Fit for IsolationForestValidParams {
                 trees
                     .iter()
                     .flat_map(|t| {
-                        t.thresholds
-                            .iter()
-                            .zip(&t.features)
-                            .map(|(&threshold, &feature)| AxisNode { threshold, feature })
+                        t.thresholds.iter().zip(&t.features).map(|(&threshold, &feature)| {
+                            AxisNode {
+                                // Axis thresholds are grown as `f32` values.
+                                threshold: threshold as f32,
+                                feature,
+                            }
+                        })
                     })
                     .collect(),
             ),
             Splitter::Hyper { k, .. } => Splits::Hyper {
-                k,
+                k: hyper_terms(k),
                 thresholds: trees.iter().flat_map(|t| t.thresholds.iter().copied()).collect(),
                 features: trees.iter().flat_map(|t| t.features.iter().copied()).collect(),
                 coefs: trees.iter().flat_map(|t| t.coefs.iter().copied()).collect(),
@@ -155,6 +180,7 @@ impl Fit for IsolationForestValidParams {
             sizes,
             imputer: Imputer::new(column_medians(x)),
             checked: Checked::default(),
+            layout: Derived::default(),
         })
     }
 }
@@ -204,9 +230,16 @@ impl IsolationForest {
         self.checked().is_ok().then(|| self.shape())
     }
 
+    /// The scoring form of an axis-parallel forest whose nodes are `nodes`; the forest
+    /// must have passed its check.
     pub(super) fn axis<'a>(&'a self, nodes: &'a [AxisNode], shape: Shape) -> AxisForest<'a> {
+        let layout = self
+            .layout
+            .0
+            .get_or_init(|| AxisLayout::new(nodes, self.n_trees, shape, self.n_features));
         AxisForest {
-            nodes,
+            layout,
+            medians: self.imputer.medians(),
             leaves: &self.leaf_depths,
             n_trees: self.n_trees,
             shape,
@@ -214,7 +247,7 @@ impl IsolationForest {
         }
     }
 
-    fn hyper(&self, shape: Shape) -> Option<HyperForest<'_>> {
+    pub(super) fn hyper(&self, shape: Shape) -> Option<HyperForest<'_>> {
         match &self.splits {
             Splits::Hyper { k, thresholds, features, coefs, .. } => Some(HyperForest {
                 k: *k,
@@ -237,26 +270,32 @@ impl IsolationForest {
             return;
         };
         let d = self.n_features;
-        let clean: Cow<'_, [f64]> = if block.iter().all(|v| v.is_finite()) {
-            Cow::Borrowed(block)
-        } else {
-            Cow::Owned(
-                block.chunks_exact(d).flat_map(|r| self.imputer.clean(r).into_owned()).collect(),
-            )
-        };
-        for (rows, o) in clean.chunks(TREE_BLOCK * d).zip(out.chunks_mut(TREE_BLOCK)) {
-            o.fill(0.0);
-            match &self.splits {
-                // SAFETY: `shape_checked` passed, so the forest passed `validate::check`.
-                Splits::Axis(nodes) => unsafe { self.axis(nodes, shape).path_sums(rows, o) },
-                Splits::Hyper { .. } => {
-                    if let Some(h) = self.hyper(shape) {
-                        h.path_sums(rows, o);
+        out.fill(0.0);
+        match &self.splits {
+            // SAFETY: `shape_checked` passed, so the forest passed `validate::check`, and
+            // `axis` derives the layout from its nodes. The kernels impute the values they
+            // read.
+            Splits::Axis(nodes) => unsafe { self.axis(nodes, shape).path_sums(block, out) },
+            Splits::Hyper { .. } => {
+                let clean: Cow<'_, [f64]> = if block.iter().all(|v| v.is_finite()) {
+                    Cow::Borrowed(block)
+                } else {
+                    Cow::Owned(
+                        block
+                            .chunks_exact(d)
+                            .flat_map(|r| self.imputer.clean(r).into_owned())
+                            .collect(),
+                    )
+                };
+                if let Some(h) = self.hyper(shape) {
+                    for (rows, o) in clean.chunks(TREE_BLOCK * d).zip(out.chunks_mut(TREE_BLOCK)) {
+                        // SAFETY: as above.
+                        unsafe { h.path_sums(rows, o) };
                     }
                 }
             }
-            o.iter_mut().for_each(|v| *v = self.score_from_sum(*v));
         }
+        out.iter_mut().for_each(|v| *v = self.score_from_sum(*v));
     }
 }
 
@@ -324,7 +363,7 @@ impl Detector for IsolationForest {
                     (_, Some(h)) => h.goes_right(t * shape.internal + i, &row),
                     (Splits::Axis(nodes), None) => {
                         let n = nodes[t * shape.internal + i];
-                        row[n.feature as usize] >= n.threshold
+                        to_f32(row[n.feature as usize]) >= n.threshold
                     }
                     (Splits::Hyper { .. }, None) => false,
                 };

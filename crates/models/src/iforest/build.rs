@@ -5,6 +5,7 @@
 //! pass-through chain (threshold `+inf`, always left) ending in a leaf that holds its path
 //! length. Scoring is then a fixed number of branch-free steps per tree, with no pointers.
 
+use super::score::{TERM_BLOCK, hyper_dot};
 use crate::matrix::MatrixView;
 use crate::stats::standard_normal;
 use rand::Rng;
@@ -22,6 +23,34 @@ pub fn average_path_length(n: usize) -> f64 {
             2.0 * harmonic - 2.0 * (n - 1.0) / n
         }
     }
+}
+
+/// A feature whose values on a node span at most this much counts as constant there and
+/// is not split on, as in scikit-learn's tree splitter: derived columns can carry
+/// floating-point noise (values of the order of 1e-15 around a constant) that would
+/// otherwise take a share of the splits and isolate nothing.
+pub const CONSTANT_SPAN: f64 = 1e-7;
+
+/// An axis-parallel forest compares `f32` values: the feature value rounded to the nearest
+/// `f32` (as scikit-learn's trees do), against an `f32` threshold. Trees are grown on the
+/// same rounded values, so every split separates the rows it was drawn for.
+/// Values beyond the `f32` range saturate to its largest finite values, so no value
+/// reaches the `+inf` threshold of a pass-through node.
+#[inline]
+pub fn to_f32(v: f64) -> f32 {
+    (v as f32).clamp(f32::MIN, f32::MAX)
+}
+
+/// The smallest `f32` at or above `t`, for a finite `t` in the `f32` range.
+fn f32_at_or_above(t: f64) -> f32 {
+    let r = t as f32;
+    if f64::from(r) >= t { r } else { r.next_up() }
+}
+
+/// Stored terms of a hyperplane over `k` features: `k` rounded up to a multiple of
+/// [`TERM_BLOCK`], the extra terms with coefficient 0 on feature 0.
+pub fn hyper_terms(k: usize) -> usize {
+    k.div_ceil(TERM_BLOCK) * TERM_BLOCK
 }
 
 /// Geometry of the complete tree.
@@ -46,8 +75,9 @@ impl Shape {
 pub enum Splitter<'a> {
     /// One feature per node.
     Axis,
-    /// `k` features per node; normal components are scaled by `1 / scale[j]` so that
-    /// features with large units do not dominate every hyperplane.
+    /// `k` features per node (stored as [`hyper_terms`]`(k)` terms); normal components
+    /// are scaled by `1 / scale[j]` so that features with large units do not dominate
+    /// every hyperplane.
     Hyper {
         /// Features per hyperplane.
         k: usize,
@@ -58,9 +88,9 @@ pub enum Splitter<'a> {
 
 /// One grown tree, in the layout described in the module doc.
 pub struct TreeArrays {
-    /// Split feature of each internal node (`k` per node for hyperplanes).
+    /// Split feature of each internal node (`hyper_terms(k)` per node for hyperplanes).
     pub features: Vec<u32>,
-    /// Hyperplane coefficients, `k` per node (empty for axis-parallel trees).
+    /// Hyperplane coefficients, `hyper_terms(k)` per node (empty for axis-parallel trees).
     pub coefs: Vec<f64>,
     /// Threshold of each internal node.
     pub thresholds: Vec<f64>,
@@ -75,6 +105,8 @@ struct Grower<'a, R> {
     shape: Shape,
     splitter: &'a Splitter<'a>,
     k: usize,
+    /// Stored terms per hyperplane: `k` rounded up to a multiple of [`TERM_BLOCK`].
+    terms: usize,
     rng: R,
     out: TreeArrays,
     order: Vec<usize>,
@@ -88,19 +120,20 @@ pub fn grow_tree<R: Rng>(
     splitter: &Splitter<'_>,
     rng: R,
 ) -> TreeArrays {
-    let k = match splitter {
-        Splitter::Axis => 1,
-        Splitter::Hyper { k, .. } => *k,
+    let (k, terms) = match splitter {
+        Splitter::Axis => (1, 1),
+        Splitter::Hyper { k, .. } => (*k, hyper_terms(*k)),
     };
-    let coefs_len = if matches!(splitter, Splitter::Axis) { 0 } else { shape.internal * k };
+    let coefs_len = if matches!(splitter, Splitter::Axis) { 0 } else { shape.internal * terms };
     let out = TreeArrays {
-        features: vec![0; shape.internal * k],
+        features: vec![0; shape.internal * terms],
         coefs: vec![0.0; coefs_len],
         thresholds: vec![f64::INFINITY; shape.internal],
         leaf_depths: vec![0.0; shape.leaves],
         sizes: vec![0; shape.internal + shape.leaves],
     };
-    let mut g = Grower { x, shape, splitter, k, rng, out, order: (0..x.cols()).collect() };
+    let order = (0..x.cols()).collect();
+    let mut g = Grower { x, shape, splitter, k, terms, rng, out, order };
     g.grow(0, 0, &mut sample);
     g.out
 }
@@ -134,17 +167,16 @@ impl<R: Rng> Grower<'_, R> {
         self.order.shuffle(&mut self.rng);
         for oi in 0..self.order.len() {
             let f = self.order[oi];
-            let (lo, hi) = self.range(idx, f);
-            if hi > lo {
+            let (lo, hi) = self.range_f32(idx, f);
+            if hi - lo > CONSTANT_SPAN {
                 // `1 - u` is in (0, 1], so the threshold is above `lo` and the left side
-                // is never empty.
+                // is never empty; rounding it up to an `f32` keeps it in `(lo, hi]`, as
+                // both ends are `f32` values.
                 let u = 1.0 - self.rng.random::<f64>();
-                let mut t = lo + (hi - lo) * u;
-                if t <= lo {
-                    t = hi;
-                }
+                let t = lo + (hi - lo) * u;
+                let t = if t <= lo { hi as f32 } else { f32_at_or_above(t).min(hi as f32) };
                 self.out.features[node] = f as u32;
-                self.out.thresholds[node] = t;
+                self.out.thresholds[node] = f64::from(t);
                 return true;
             }
         }
@@ -157,7 +189,7 @@ impl<R: Rng> Grower<'_, R> {
         let varying: Vec<usize> = (0..self.x.cols())
             .filter(|&f| {
                 let (lo, hi) = self.range(idx, f);
-                hi > lo
+                hi - lo > CONSTANT_SPAN
             })
             .collect();
         if varying.is_empty() {
@@ -175,11 +207,19 @@ impl<R: Rng> Grower<'_, R> {
             let c = standard_normal(&mut self.rng) / scale[f];
             let p = lo + (hi - lo) * self.rng.random::<f64>();
             threshold += c * p;
-            self.out.features[node * self.k + j] = f as u32;
-            self.out.coefs[node * self.k + j] = c;
+            self.out.features[node * self.terms + j] = f as u32;
+            self.out.coefs[node * self.terms + j] = c;
         }
         self.out.thresholds[node] = threshold;
         true
+    }
+
+    /// The range of feature `f` over the rows `idx`, as `f32` values (see [`to_f32`]).
+    fn range_f32(&self, idx: &[usize], f: usize) -> (f64, f64) {
+        idx.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &r| {
+            let v = f64::from(to_f32(self.x.get(r, f)));
+            (lo.min(v), hi.max(v))
+        })
     }
 
     fn range(&self, idx: &[usize], f: usize) -> (f64, f64) {
@@ -192,13 +232,10 @@ impl<R: Rng> Grower<'_, R> {
     fn goes_right(&self, node: usize, row: &[f64]) -> bool {
         let t = self.out.thresholds[node];
         if self.out.coefs.is_empty() {
-            row[self.out.features[node] as usize] >= t
+            f64::from(to_f32(row[self.out.features[node] as usize])) >= t
         } else {
-            let base = node * self.k;
-            let dot: f64 = (0..self.k)
-                .map(|j| self.out.coefs[base + j] * row[self.out.features[base + j] as usize])
-                .sum();
-            dot >= t
+            let terms = node * self.terms..(node + 1) * self.terms;
+            hyper_dot(&self.out.features[terms.clone()], &self.out.coefs[terms], row) >= t
         }
     }
 

@@ -8,6 +8,10 @@
 //! leaves) and `c(n)` the average path length of an unsuccessful BST search. Scores are in
 //! (0, 1]; values near 1 are anomalous, below 0.5 normal.
 //!
+//! Axis-parallel trees split as scikit-learn's do: on values rounded to `f32`, and never on
+//! a feature whose values on the node span at most 1e-7 (constant there, or floating-point
+//! noise around a constant).
+//!
 //! [`SplitRule::Hyperplane`] selects the Extended Isolation Forest, whose random
 //! hyperplanes remove the axis-aligned artefacts of the classic score map.
 //!

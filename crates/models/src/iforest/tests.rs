@@ -148,21 +148,77 @@ fn perf_million_rows() {
 
 #[test]
 fn vector_and_portable_kernels_agree_bit_for_bit() {
-    let (m, _) = blob(1000, 37, 7, Plant::Everywhere, 6);
-    let f = IsolationForestParams::new().fit(m.view(), 2).expect("fit");
-    let (shape, nodes) = match &f.splits {
-        algorithm::Splits::Axis(nodes) => (build::Shape::new(f.depth()), nodes),
-        algorithm::Splits::Hyper { .. } => unreachable!("axis-parallel forest"),
-    };
-    let forest = f.axis(nodes, shape);
-    // 1037 rows: full groups and a short last one.
-    let mut fast = vec![0.0; m.rows()];
-    let mut portable = vec![0.0; m.rows()];
-    assert!(f.validate().is_ok());
-    // SAFETY: the forest was just fitted, and checked.
-    unsafe { forest.path_sums(m.view().as_slice(), &mut fast) };
-    forest.path_sums_portable(m.view().as_slice(), &mut portable);
-    assert!(fast.iter().zip(&portable).all(|(a, b)| a.to_bits() == b.to_bits()));
+    let (m, _) = blob(3000, 37, 7, Plant::Everywhere, 6);
+    // Depth 1 and 2 (no permuted levels), 8 (the default: permutes, then one gathered
+    // level) and 12 (several gathered levels).
+    for (subsample, depth) in [(2, None), (4, None), (256, None), (3000, Some(12))] {
+        let mut p = IsolationForestParams::new().n_trees(20).subsample(subsample);
+        if let Some(depth) = depth {
+            p = p.max_depth(depth);
+        }
+        let f = p.fit(m.view(), 2).expect("fit");
+        let (shape, nodes) = match &f.splits {
+            algorithm::Splits::Axis(nodes) => (build::Shape::new(f.depth()), nodes),
+            algorithm::Splits::Hyper { .. } => unreachable!("axis-parallel forest"),
+        };
+        assert!(f.validate().is_ok());
+        let forest = f.axis(nodes, shape);
+        // Missing, infinite and beyond-f32 values, which the kernels impute or saturate.
+        let mut data = m.view().as_slice().to_vec();
+        for (i, v) in
+            [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300, -1e300].into_iter().enumerate()
+        {
+            data[(3 * i + 1) * m.cols() + i] = v;
+        }
+        // 3037 rows: full groups and a short last one; then blocks too short for vectors.
+        for rows in [m.rows(), 17, 5] {
+            let x = &data[..rows * m.cols()];
+            let mut fast = vec![0.0; rows];
+            let mut portable = vec![0.0; rows];
+            // SAFETY: the forest was just fitted, and checked.
+            unsafe { forest.path_sums(x, &mut fast) };
+            forest.path_sums_portable(x, &mut portable);
+            assert!(
+                fast.iter().zip(&portable).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "subsample {subsample}, depth {}, {rows} rows",
+                f.depth()
+            );
+            #[cfg(target_arch = "x86_64")]
+            if score::avx2::usable(m.cols()) {
+                let mut avx2 = vec![0.0; rows];
+                // SAFETY: the CPU has AVX2, and the forest is checked.
+                unsafe { score::avx2::path_sums(&forest, x, &mut avx2) };
+                assert!(
+                    avx2.iter().zip(&portable).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "AVX2: subsample {subsample}, depth {}, {rows} rows",
+                    f.depth()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn hyperplane_kernels_agree_bit_for_bit() {
+    let (m, _) = blob(600, 37, 7, Plant::Everywhere, 8);
+    // One term, a partial block of 8, whole blocks, and every feature.
+    for level in [Some(0), Some(4), Some(15), None] {
+        let p = IsolationForestParams::new()
+            .n_trees(10)
+            .split(SplitRule::Hyperplane { extension_level: level });
+        let f = p.fit(m.view(), 4).expect("fit");
+        assert!(f.validate().is_ok());
+        let forest = f.hyper(build::Shape::new(f.depth())).expect("hyperplane forest");
+        let mut fast = vec![0.0; m.rows()];
+        let mut portable = vec![0.0; m.rows()];
+        // SAFETY: the forest was just fitted, and checked.
+        unsafe { forest.path_sums(m.view().as_slice(), &mut fast) };
+        forest.path_sums_portable(m.view().as_slice(), &mut portable);
+        assert!(
+            fast.iter().zip(&portable).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "extension level {level:?}"
+        );
+    }
 }
 
 #[test]

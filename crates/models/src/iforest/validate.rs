@@ -5,8 +5,9 @@
 //! without bounds checks, so it runs only on a forest that passed.
 
 use super::algorithm::{IsolationForest, Splits};
-use super::build::Shape;
+use super::build::{Shape, hyper_terms};
 use super::params::MAX_DEPTH_LIMIT;
+use super::score::TERM_BLOCK;
 use crate::traits::ParamGuard;
 
 /// Errors with the first inconsistency found.
@@ -52,14 +53,14 @@ pub(super) fn check(f: &IsolationForest) -> Result<(), String> {
                         n.feature, f.n_features
                     ));
                 }
-                if !threshold_ok(n.threshold) {
+                if !threshold_ok(f64::from(n.threshold)) {
                     return Err(format!("node {i} has threshold {}", n.threshold));
                 }
             }
         }
         Splits::Hyper { k, thresholds, features, coefs, scale } => {
-            if !(1..=f.n_features).contains(k) {
-                return Err(format!("hyperplanes of {k} features over {} features", f.n_features));
+            if *k == 0 || k % TERM_BLOCK != 0 || *k > hyper_terms(f.n_features) {
+                return Err(format!("hyperplanes of {k} terms over {} features", f.n_features));
             }
             len(shape.internal, "split thresholds", thresholds.len())?;
             let terms = thresholds.len() * k;
