@@ -17,6 +17,7 @@ cd "$(dirname "$0")/.."
 lines=${1:-1000000}
 runs=${2:-5}
 work=${BENCH_DIR:-$(mktemp -d)}
+mkdir -p "$work"
 if [ -z "${BIN:-}" ]; then
   cargo build --release --quiet -p anomalog
   BIN=${CARGO_TARGET_DIR:-target}/release/anomalog
