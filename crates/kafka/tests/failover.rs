@@ -154,6 +154,15 @@ fn a_killed_member_loses_no_record_and_no_alert_repeats() {
     wait_until("phase 1 scored", Duration::from_secs(20), || {
         scored(&[&a.seen, &b.seen]).len() as u64 == phase1
     });
+    // Scored is not yet committed: the daemon groups commits, and a crash before the
+    // commit of phase 1's last batch would rightly re-read it. Phase 2 starts once every
+    // partition's committed offset has caught up.
+    wait_until("phase 1 committed", Duration::from_secs(20), || {
+        [&a, &b].iter().all(|m| {
+            let parts = m.metrics.partitions();
+            !parts.is_empty() && parts.values().all(|p| p.lag() == Some(0))
+        })
+    });
     let a_parts = owned(&a);
 
     // Phase 2: a new attacker on each of a's partitions (its first line is in the batch
