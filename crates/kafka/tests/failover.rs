@@ -214,7 +214,10 @@ fn a_killed_member_loses_no_record_and_no_alert_repeats() {
     assert_eq!(scored(&[&a.seen, &b.seen]), (0..total).collect::<BTreeSet<_>>());
     let again: Vec<_> = seen_a.keys().filter(|s| seen_b.contains_key(s)).collect();
     assert!(!again.is_empty(), "the uncommitted batch must be re-read");
-    assert!(again.iter().all(|&&s| s >= phase1), "only phase-2 records are re-read");
+    assert!(
+        again.iter().all(|&&s| s >= phase1),
+        "only phase-2 records are re-read: {again:?} (phase 1 is below {phase1})"
+    );
 
     // No alert twice; every attacker alerted once.
     let events = alerts.0.lock().unwrap().clone();
