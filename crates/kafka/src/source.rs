@@ -25,9 +25,10 @@
 //! in the polling thread), and the daemon finishes each batch (scored, alerts appended
 //! to the outboxes) before it polls again. So at a revocation during `poll` every
 //! record already handed out is done, even if the daemon has not called `commit` yet
-//! (it groups commits): those offsets are committed synchronously on the spot, the
-//! partition is forgotten, and records fetched from it during the same `poll` but not
-//! handed out yet are dropped (the new owner reads them from the committed offset).
+//! (it groups commits): the daemon's outboxes are fsynced (its [`Barrier`]), those
+//! offsets are committed synchronously on the spot, the partition is forgotten, and
+//! records fetched from it during the same `poll` but not handed out yet are dropped
+//! (the new owner reads them from the committed offset).
 //! A revocation outside `poll` (the consumer closing) commits only what the daemon
 //! declared processed. A lost assignment (session timeout) cannot commit: the new
 //! owner re-reads, and the ledger suppresses the repeated alerts.
@@ -54,7 +55,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anomalog_watch::WatchError;
-use anomalog_watch::source::{Checkpoint, LineBatch, Source, SourceHealth};
+use anomalog_watch::source::{Barrier, Checkpoint, LineBatch, Source, SourceHealth};
 use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
@@ -133,6 +134,9 @@ struct GroupContext {
     /// Set while `poll` runs: a revocation then comes between two batches, and every
     /// line handed out before is scored with its alerts in the outbox.
     in_poll: AtomicBool,
+    /// The daemon's outbox fsync, run before a revocation commits: the alerts of the
+    /// lines it commits are then durable, as at the daemon's own commits.
+    barrier: Mutex<Option<Barrier>>,
 }
 
 impl GroupContext {
@@ -216,7 +220,18 @@ impl ConsumerContext for GroupContext {
             tpl.elements_for_topic(&self.topic).iter().map(|e| e.partition()).collect();
         // Everything handed out before this poll is processed: commit it so that the
         // new owner starts right after it. A lost assignment cannot commit any more.
-        if !consumer.assignment_lost() {
+        let barrier = self.barrier.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let durable = match barrier.map_or(Ok(()), |sync| sync()) {
+            Ok(()) => true,
+            Err(e) => {
+                // Not committed: the new owner re-reads these lines, and the ledger
+                // suppresses their repeated alerts.
+                eprintln!("anomalog: {}: not committing revoked partitions: {e}", self.topic);
+                self.metrics.errors.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        };
+        if durable && !consumer.assignment_lost() {
             let pending = {
                 let mut state = self.lock();
                 if self.in_poll.load(Ordering::Relaxed) {
@@ -335,6 +350,7 @@ impl KafkaSource {
             metrics: Arc::clone(&metrics),
             retry_commit: AtomicBool::new(false),
             in_poll: AtomicBool::new(false),
+            barrier: Mutex::default(),
         };
         let consumer: BaseConsumer<GroupContext> = client
             .create_with_context(context)
@@ -504,6 +520,11 @@ impl Source for KafkaSource {
                 + self.metrics.commit_failures.load(Ordering::Relaxed),
             ..SourceHealth::default()
         }
+    }
+
+    fn set_barrier(&mut self, barrier: Barrier) {
+        let context = self.consumer.context();
+        *context.barrier.lock().unwrap_or_else(|p| p.into_inner()) = Some(barrier);
     }
 }
 

@@ -18,7 +18,7 @@ use anomalog_kafka::key::event_key;
 use anomalog_kafka::metrics::KafkaMetrics;
 use anomalog_kafka::source::KafkaSource;
 use anomalog_watch::incident::EventKind;
-use anomalog_watch::source::{Checkpoint, LineBatch, Source, SourceHealth};
+use anomalog_watch::source::{Barrier, Checkpoint, LineBatch, Source, SourceHealth};
 use anomalog_watch::{Daemon, WatchError};
 use common::*;
 use rdkafka::config::ClientConfig;
@@ -70,6 +70,10 @@ impl Source for DiesBeforeCommit {
 
     fn health(&self) -> SourceHealth {
         self.inner.health()
+    }
+
+    fn set_barrier(&mut self, barrier: Barrier) {
+        self.inner.set_barrier(barrier);
     }
 }
 

@@ -30,12 +30,12 @@ use crate::checkpoint::CheckpointStore;
 use crate::error::WatchError;
 use crate::incident::{Anomaly, EventKind, IncidentConfig, IncidentEvent, IncidentTracker};
 use crate::metrics::{DaemonStats, Metrics};
-use crate::outbox::{DeliveryConfig, Outbox};
+use crate::outbox::{DeliveryConfig, Outbox, OutboxSync};
 use crate::sink::{Sink, SinkSpec};
 use crate::source::file::{FileSource, FileSourceConfig};
 use crate::source::stdin::ReaderSource;
 use crate::source::syslog::{Protocol, SyslogConfig, SyslogSource};
-use crate::source::{Checkpoint, LineBatch, Source, SourceSpec};
+use crate::source::{Barrier, Checkpoint, LineBatch, Source, SourceSpec};
 use crate::time::now_ms;
 
 /// What the scorer made of one line.
@@ -240,6 +240,11 @@ impl Daemon {
         scorer: &mut S,
         shutdown: &AtomicBool,
     ) -> Result<DaemonStats, WatchError> {
+        let handles: Vec<OutboxSync> = self.outboxes.iter().map(Outbox::sync_handle).collect();
+        let barrier: Barrier = Arc::new(move || handles.iter().try_for_each(OutboxSync::sync));
+        for source in &mut self.sources {
+            source.set_barrier(Arc::clone(&barrier));
+        }
         let result = self.run_loop(scorer, shutdown);
         // After a failure (an outbox that could not be written, say), the positions of the
         // batch in hand cover lines whose alerts are not safe yet: keep the last checkpoint

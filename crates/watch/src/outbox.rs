@@ -104,6 +104,17 @@ struct State {
     stop_at: Option<Instant>,
 }
 
+/// Fsyncs one outbox: see [`Outbox::sync_handle`].
+#[derive(Clone)]
+pub struct OutboxSync(Arc<Shared>);
+
+impl OutboxSync {
+    /// Fsyncs what was appended since the last sync.
+    pub fn sync(&self) -> Result<(), WatchError> {
+        self.0.sync()
+    }
+}
+
 struct Shared {
     dir: PathBuf,
     state: Mutex<State>,
@@ -116,6 +127,19 @@ impl Shared {
         // A panic in the other thread cannot leave the state inconsistent: every
         // field is updated only after the operation it records succeeded.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Fsyncs what was appended since the last sync.
+    fn sync(&self) -> Result<(), WatchError> {
+        let mut st = self.lock();
+        if !st.unsynced {
+            return Ok(());
+        }
+        st.writer
+            .sync_data()
+            .map_err(|e| WatchError::io(events_path(&self.dir, st.generation), e))?;
+        st.unsynced = false;
+        Ok(())
     }
 }
 
@@ -258,15 +282,13 @@ impl Outbox {
 
     /// Fsyncs what was appended since the last sync.
     pub fn sync(&self) -> Result<(), WatchError> {
-        let mut st = self.shared.lock();
-        if !st.unsynced {
-            return Ok(());
-        }
-        st.writer
-            .sync_data()
-            .map_err(|e| WatchError::io(events_path(&self.shared.dir, st.generation), e))?;
-        st.unsynced = false;
-        Ok(())
+        self.shared.sync()
+    }
+
+    /// A handle that fsyncs this outbox from another place ([`OutboxSync::sync`]), as
+    /// [`Outbox::sync`] does.
+    pub fn sync_handle(&self) -> OutboxSync {
+        OutboxSync(Arc::clone(&self.shared))
     }
 
     /// Delivers what can be delivered within `grace`, then stops the delivery thread.

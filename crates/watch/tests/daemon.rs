@@ -229,3 +229,81 @@ fn checkpoints_are_group_committed_after_the_alerts() {
     assert_eq!(stats.lines_read, 70, "resumed after the lines of the first run");
     assert!(metrics.checkpoints.load(Ordering::Relaxed) >= 5);
 }
+
+/// A source that hands out its lines once and then, like a consumer group giving a
+/// partition away between two batches, runs the daemon's barrier and counts the alerts
+/// of those lines in the outbox files by then (that the barrier fsyncs them is
+/// `Outbox::sync`'s part; this checks the daemon hands it out and it runs mid-run).
+struct Revoking {
+    lines: Vec<String>,
+    barrier: Option<anomalog_watch::source::Barrier>,
+    outbox: std::path::PathBuf,
+    synced_alerts: Arc<Mutex<Option<usize>>>,
+    done: bool,
+}
+
+impl anomalog_watch::source::Source for Revoking {
+    fn id(&self) -> &str {
+        "revoking"
+    }
+
+    fn poll(
+        &mut self,
+        out: &mut anomalog_watch::source::LineBatch,
+        _max: usize,
+    ) -> Result<(), anomalog_watch::WatchError> {
+        if !self.lines.is_empty() {
+            let origin: Arc<str> = Arc::from("revoking");
+            for (i, l) in self.lines.drain(..).enumerate() {
+                out.push(&origin, i as u64 + 1, l.as_bytes());
+            }
+            return Ok(());
+        }
+        if !self.done {
+            self.done = true;
+            let barrier = self.barrier.as_ref().expect("the daemon hands out its barrier");
+            barrier()?;
+            let text: String = fs::read_dir(&self.outbox)
+                .unwrap()
+                .flat_map(|sink| fs::read_dir(sink.unwrap().path()).unwrap())
+                .filter_map(|e| fs::read_to_string(e.unwrap().path()).ok())
+                .collect();
+            *self.synced_alerts.lock().unwrap() = Some(text.matches("\"opened\"").count());
+        }
+        Ok(())
+    }
+
+    fn checkpoint(&self) -> Option<anomalog_watch::source::Checkpoint> {
+        None
+    }
+
+    fn finished(&self) -> bool {
+        self.done
+    }
+
+    fn set_barrier(&mut self, barrier: anomalog_watch::source::Barrier) {
+        self.barrier = Some(barrier);
+    }
+}
+
+#[test]
+fn sources_get_the_outbox_barrier_and_can_run_it_between_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.sources.clear();
+    c.commit_interval_ms = 60_000;
+    c.commit_lines = 1_000_000;
+    let mut daemon = Daemon::new(c).unwrap();
+    let synced = Arc::new(Mutex::new(None));
+    daemon.add_source(Box::new(Revoking {
+        lines: lines("r", 30),
+        barrier: None,
+        outbox: dir.path().join("state/outbox"),
+        synced_alerts: Arc::clone(&synced),
+        done: false,
+    }));
+    let stats = daemon.run(&mut TestScorer::default(), &AtomicBool::new(false)).unwrap();
+    assert_eq!(stats.lines_read, 30);
+    // The two attackers' incidents were in an outbox when the barrier returned.
+    assert!(synced.lock().unwrap().is_some_and(|n| n >= 2), "{synced:?}");
+}

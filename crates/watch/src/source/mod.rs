@@ -115,6 +115,13 @@ pub struct SourceHealth {
     pub errors: u64,
 }
 
+/// Makes every alert appended to the outboxes so far durable (fsyncs them). The daemon
+/// hands one to each source before its loop starts; a source that acknowledges lines
+/// upstream outside [`Source::commit`] (a consumer group giving partitions away in the
+/// middle of a poll) calls it first, so that alerts stay durable before the positions
+/// that produced them.
+pub type Barrier = std::sync::Arc<dyn Fn() -> Result<(), WatchError> + Send + Sync>;
+
 /// A source of log lines with a checkpointed position. See the module documentation
 /// for the protocol between the daemon and a source.
 pub trait Source: Send {
@@ -145,6 +152,10 @@ pub trait Source: Send {
     fn health(&self) -> SourceHealth {
         SourceHealth::default()
     }
+
+    /// Receives the daemon's [`Barrier`]; sources that only acknowledge in
+    /// [`Source::commit`] ignore it.
+    fn set_barrier(&mut self, _barrier: Barrier) {}
 }
 
 /// A source as written on the command line or in the config file.
