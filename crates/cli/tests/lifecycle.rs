@@ -352,6 +352,19 @@ fn sha(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
+/// Two models of the same site trained on different days (`m1.model`, `m2.model`), the
+/// first deployed as `site.model`, and a third day as `access.log` to watch.
+fn two_models(d: &Path) {
+    for (seed, name) in [("1", "a"), ("2", "b"), ("5", "live")] {
+        let out = format!("{name}.log");
+        run(d, &["simulate", "--lines", "3000", "--seed", seed, "--hours", "4", "--out", &out]);
+    }
+    run(d, &["train", "a.log", "-o", "m1.model"]);
+    run(d, &["train", "b.log", "-o", "m2.model"]);
+    std::fs::copy(d.join("m1.model"), d.join("site.model")).unwrap();
+    std::fs::copy(d.join("live.log"), d.join("access.log")).unwrap();
+}
+
 /// Replaces `dest` by a copy of `src` the way deployment tools do: write, then rename.
 fn deploy(src: &Path, dest: &Path) {
     let tmp = dest.with_extension("tmp");
@@ -363,14 +376,7 @@ fn deploy(src: &Path, dest: &Path) {
 fn rejected_candidates_history_and_rollback_with_a_running_daemon() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    for (seed, name) in [("1", "a"), ("2", "b"), ("5", "live")] {
-        let out = format!("{name}.log");
-        run(d, &["simulate", "--lines", "3000", "--seed", seed, "--hours", "4", "--out", &out]);
-    }
-    run(d, &["train", "a.log", "-o", "m1.model"]);
-    run(d, &["train", "b.log", "-o", "m2.model"]);
-    std::fs::copy(d.join("m1.model"), d.join("site.model")).unwrap();
-    std::fs::copy(d.join("live.log"), d.join("access.log")).unwrap();
+    two_models(d);
 
     // A candidate that must be strictly better than the current model by a whole
     // alert rate fails evaluation: rejected, said, and the daemon goes on.
@@ -462,14 +468,7 @@ fn sha256_hex(path: &Path) -> String {
 fn a_rollback_racing_a_promotion_leaves_file_database_and_daemon_agreeing() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    for (seed, name) in [("1", "a"), ("2", "b"), ("5", "live")] {
-        let out = format!("{name}.log");
-        run(d, &["simulate", "--lines", "3000", "--seed", seed, "--hours", "4", "--out", &out]);
-    }
-    run(d, &["train", "a.log", "-o", "m1.model"]);
-    run(d, &["train", "b.log", "-o", "m2.model"]);
-    std::fs::copy(d.join("m1.model"), d.join("site.model")).unwrap();
-    std::fs::copy(d.join("live.log"), d.join("access.log")).unwrap();
+    two_models(d);
 
     // What `models rollback` and a promotion take while they replace the model file; the
     // test holds it so that the rollback waits while the candidate trains and then both
