@@ -149,22 +149,15 @@ const CHARTED_FEATURES: usize = 4;
 
 /// What the HTML report shows.
 fn page(monitor: &DriftMonitor, r: &DriftReport, args: &DriftArgs) -> DriftPage {
-    let mut order: Vec<usize> = (0..r.features.len()).collect();
-    let f = &r.features;
-    order.sort_by(|&a, &b| f[b].psi.total_cmp(&f[a].psi).then(f[b].ks_d.total_cmp(&f[a].ks_d)));
+    let order = r.most_drifted();
     let features = order
         .iter()
-        .map(|&i| FeatureShift {
-            name: f[i].name.clone(),
-            psi: f[i].psi,
-            ks_d: f[i].ks_d,
-            ks_p: f[i].ks_p,
-        })
+        .map(|f| FeatureShift { name: f.name.clone(), psi: f.psi, ks_d: f.ks_d, ks_p: f.ks_p })
         .collect();
     let feature_bins = order
         .iter()
         .take(CHARTED_FEATURES)
-        .filter_map(|&i| Some((f[i].name.clone(), monitor.feature_bins(f[i].column)?)))
+        .filter_map(|f| Some((f.name.clone(), monitor.feature_bins(f.column)?)))
         .collect();
     DriftPage {
         title: "anomalog drift".into(),

@@ -41,6 +41,11 @@ pub fn ranked(outcome: &Outcome) -> Vec<&Trial> {
     trials
 }
 
+/// What was searched, for people.
+fn searched(cx: &Context<'_>) -> &'static str {
+    if cx.sampled { "random sample of the grid" } else { "full grid" }
+}
+
 /// A candidate for people: `hbos bins=20, windows 10,60,600`.
 fn describe(cx: &Context<'_>, candidate: usize) -> String {
     let c = &cx.candidates[candidate];
@@ -83,7 +88,7 @@ pub fn print_table(outcome: &Outcome, cx: &Context<'_>) {
     println!(
         "searched    {} candidates ({}) in {:.1} s, seed {}",
         outcome.trials.len(),
-        if cx.sampled { "random sample of the grid" } else { "full grid" },
+        searched(cx),
         outcome.seconds,
         cx.seed
     );
@@ -152,7 +157,7 @@ pub fn report(outcome: &Outcome, cx: &Context<'_>) -> String {
             format!(
                 "{} candidates ({}), seed {}, {:.1} s",
                 outcome.trials.len(),
-                if cx.sampled { "random sample of the grid" } else { "full grid" },
+                searched(cx),
                 cx.seed,
                 outcome.seconds
             ),
