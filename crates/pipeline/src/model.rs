@@ -129,8 +129,9 @@ impl Model {
         summary: TrainingSummary,
         options: &TrainOptions,
     ) -> Result<Model, PipelineError> {
-        let learned: Vec<Record<'_>> = match learn {
-            None => records.to_vec(),
+        // All records (the usual case) are learned from as they are, without a copy.
+        let learned: std::borrow::Cow<'_, [Record<'_>]> = match learn {
+            None => std::borrow::Cow::Borrowed(records),
             Some(l) => records.iter().zip(l).filter(|(_, k)| **k).map(|(r, _)| r.clone()).collect(),
         };
         if learned.is_empty() {
