@@ -76,6 +76,45 @@ fn portable(
     }
 }
 
+/// `sums[i] = Σ_j alpha[j] exp(-gamma max(0, norms[i] + b[j] + Σ_p w[j * inputs + p] *
+/// a[p * rows + i]))`, summed over `j` in order, for `rows = sums.len()` (shapes as in
+/// [`affine`]): the weighted RBF kernel sums of a block of rows against landmarks, when
+/// `w` holds the landmarks times -2, `b` their squared norms and `norms` the rows'.
+///
+/// Only on CPUs with AVX-512, where the exponentials are taken while the distances are
+/// still in registers; returns `false` and does nothing elsewhere (the caller then uses
+/// [`affine`] and its own sum). Its `exp` uses fused multiply-adds, so the sums differ
+/// from the portable path's in the last bits.
+#[allow(clippy::too_many_arguments)] // the operands of one fused product
+pub(crate) fn rbf_sums(
+    w: &[f32],
+    b: &[f32],
+    alpha: &[f32],
+    gamma: f32,
+    a: &[f32],
+    norms: &[f32],
+    sums: &mut [f32],
+) -> bool {
+    let rows = sums.len();
+    let outputs = b.len();
+    let inputs = w.len().checked_div(outputs).unwrap_or(0);
+    assert!(
+        w.len() == outputs * inputs
+            && alpha.len() == outputs
+            && a.len() >= inputs * rows
+            && norms.len() >= rows,
+        "rbf shapes"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU supports AVX-512F, and the shapes were checked above.
+        unsafe { x86::rbf_avx512(w, b, alpha, gamma, inputs, a, norms, sums) };
+        return true;
+    }
+    let _ = gamma;
+    false
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::Activation;
@@ -106,24 +145,79 @@ mod x86 {
             while o0 < outputs {
                 let a = a.get(i0..).unwrap_or_default();
                 let w = w.get(o0 * inputs..).unwrap_or_default();
-                let t = Tile { w, b: &b[o0..], inputs, a, rows, act };
-                let out = &mut out[o0 * rows + i0..];
-                o0 += match outputs - o0 {
-                    12.. => t.run::<12>(out, masks),
-                    11 => t.run::<11>(out, masks),
-                    10 => t.run::<10>(out, masks),
-                    9 => t.run::<9>(out, masks),
-                    8 => t.run::<8>(out, masks),
-                    7 => t.run::<7>(out, masks),
-                    6 => t.run::<6>(out, masks),
-                    5 => t.run::<5>(out, masks),
-                    4 => t.run::<4>(out, masks),
-                    3 => t.run::<3>(out, masks),
-                    2 => t.run::<2>(out, masks),
-                    _ => t.run::<1>(out, masks),
-                };
+                let t = Tile { w, b: &b[o0..], inputs, a, rows };
+                let mut fin = Finish::Store { out: &mut out[o0 * rows + i0..], act };
+                o0 += t.dispatch(outputs - o0, masks, &mut fin);
             }
         }
+    }
+
+    /// The kernel behind [`super::rbf_sums`], with its shape checks already done.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn rbf_avx512(
+        w: &[f32],
+        b: &[f32],
+        alpha: &[f32],
+        gamma: f32,
+        inputs: usize,
+        a: &[f32],
+        norms: &[f32],
+        sums: &mut [f32],
+    ) {
+        let (outputs, rows) = (b.len(), sums.len());
+        for i0 in (0..rows).step_by(TILE_ROWS) {
+            let n = (rows - i0).min(TILE_ROWS);
+            let masks = (lanes(n.min(16)), lanes(n.saturating_sub(16)));
+            // SAFETY: rows i0 .. i0 + n are within `norms` and `sums` (checked by the
+            // caller); masked-off lanes are not accessed.
+            let (n0, n1) = unsafe {
+                let p = norms.as_ptr().add(i0);
+                (
+                    _mm512_maskz_loadu_ps(masks.0, p),
+                    _mm512_maskz_loadu_ps(masks.1, p.wrapping_add(16)),
+                )
+            };
+            let mut fin = Finish::Rbf {
+                alpha: &[],
+                neg_gamma: -gamma,
+                norms: (n0, n1),
+                sums: (_mm512_setzero_ps(), _mm512_setzero_ps()),
+            };
+            let mut o0 = 0;
+            while o0 < outputs {
+                let t = Tile {
+                    w: w.get(o0 * inputs..).unwrap_or_default(),
+                    b: &b[o0..],
+                    inputs,
+                    a: a.get(i0..).unwrap_or_default(),
+                    rows,
+                };
+                if let Finish::Rbf { alpha: al, .. } = &mut fin {
+                    *al = &alpha[o0..];
+                }
+                o0 += t.dispatch(outputs - o0, masks, &mut fin);
+            }
+            if let Finish::Rbf { sums: (s0, s1), .. } = fin {
+                // SAFETY: as for the loads above.
+                unsafe {
+                    let p = sums.as_mut_ptr().add(i0);
+                    _mm512_mask_storeu_ps(p, masks.0, s0);
+                    _mm512_mask_storeu_ps(p.wrapping_add(16), masks.1, s1);
+                }
+            }
+        }
+    }
+
+    /// What a tile does with its sums (built once per tile or per row tile, so the size
+    /// difference of the variants costs nothing).
+    #[allow(clippy::large_enum_variant)]
+    enum Finish<'a> {
+        /// Applies the activation and stores them (output-major, `rows` apart).
+        Store { out: &'a mut [f32], act: Option<Activation> },
+        /// Adds `alpha[r] * exp(neg_gamma * max(0, sum + norm))` of output `r` to the
+        /// running sums of the tile's two row vectors, outputs in order.
+        Rbf { alpha: &'a [f32], neg_gamma: f32, norms: (__m512, __m512), sums: (__m512, __m512) },
     }
 
     /// A mask of the first `n` (at most 16) lanes.
@@ -139,13 +233,31 @@ mod x86 {
         inputs: usize,
         a: &'a [f32],
         rows: usize,
-        act: Option<Activation>,
     }
 
     impl Tile<'_> {
+        /// Runs the widest tile for `left` remaining outputs; returns the outputs done.
+        #[target_feature(enable = "avx512f")]
+        fn dispatch(&self, left: usize, masks: (__mmask16, __mmask16), fin: &mut Finish) -> usize {
+            match left {
+                12.. => self.run::<12>(masks, fin),
+                11 => self.run::<11>(masks, fin),
+                10 => self.run::<10>(masks, fin),
+                9 => self.run::<9>(masks, fin),
+                8 => self.run::<8>(masks, fin),
+                7 => self.run::<7>(masks, fin),
+                6 => self.run::<6>(masks, fin),
+                5 => self.run::<5>(masks, fin),
+                4 => self.run::<4>(masks, fin),
+                3 => self.run::<3>(masks, fin),
+                2 => self.run::<2>(masks, fin),
+                _ => self.run::<1>(masks, fin),
+            }
+        }
+
         /// Computes `R` outputs for the rows the masks select; returns `R`.
         #[target_feature(enable = "avx512f")]
-        fn run<const R: usize>(&self, out: &mut [f32], (m0, m1): (__mmask16, __mmask16)) -> usize {
+        fn run<const R: usize>(&self, (m0, m1): (__mmask16, __mmask16), fin: &mut Finish) -> usize {
             const { assert!(R >= 1 && R <= TILE_OUTPUTS) };
             let (inputs, rows) = (self.inputs, self.rows);
             let last_row = if m1 != 0 { 16 + m1.count_ones() } else { m0.count_ones() } as usize;
@@ -155,11 +267,10 @@ mod x86 {
             assert!(
                 self.w.len() >= R * inputs
                     && self.b.len() >= R
-                    && (inputs == 0 || self.a.len() >= (inputs - 1) * rows + last_row)
-                    && out.len() >= (R - 1) * rows + last_row,
+                    && (inputs == 0 || self.a.len() >= (inputs - 1) * rows + last_row),
                 "affine tile"
             );
-            let (w, a, c) = (self.w.as_ptr(), self.a.as_ptr(), out.as_mut_ptr());
+            let (w, a) = (self.w.as_ptr(), self.a.as_ptr());
             let mut acc0 = [_mm512_setzero_ps(); R];
             let mut acc1 = [_mm512_setzero_ps(); R];
             for r in 0..R {
@@ -182,26 +293,47 @@ mod x86 {
                     acc1[r] = _mm512_fmadd_ps(wv, x1, acc1[r]);
                 }
             }
-            match self.act {
-                Some(Activation::Tanh) => {
+            match fin {
+                Finish::Store { out, act } => {
+                    assert!(out.len() >= (R - 1) * rows + last_row, "affine tile");
+                    match act {
+                        Some(Activation::Tanh) => {
+                            for r in 0..R {
+                                acc0[r] = tanh(acc0[r]);
+                                acc1[r] = tanh(acc1[r]);
+                            }
+                        }
+                        Some(Activation::Relu) => {
+                            for r in 0..R {
+                                acc0[r] = _mm512_max_ps(acc0[r], _mm512_setzero_ps());
+                                acc1[r] = _mm512_max_ps(acc1[r], _mm512_setzero_ps());
+                            }
+                        }
+                        None => {}
+                    }
+                    let c = out.as_mut_ptr();
                     for r in 0..R {
-                        acc0[r] = tanh(acc0[r]);
-                        acc1[r] = tanh(acc1[r]);
+                        // SAFETY: as for the loads, with the output bound just asserted.
+                        unsafe {
+                            _mm512_mask_storeu_ps(c.add(r * rows), m0, acc0[r]);
+                            _mm512_mask_storeu_ps(c.add(r * rows + 16), m1, acc1[r]);
+                        }
                     }
                 }
-                Some(Activation::Relu) => {
+                Finish::Rbf { alpha, neg_gamma, norms: (n0, n1), sums: (s0, s1) } => {
+                    assert!(alpha.len() >= R, "rbf tile");
+                    let g = _mm512_set1_ps(*neg_gamma);
+                    let kernel = |acc: __m512, n: __m512| {
+                        exp(_mm512_mul_ps(
+                            _mm512_max_ps(_mm512_add_ps(acc, n), _mm512_setzero_ps()),
+                            g,
+                        ))
+                    };
                     for r in 0..R {
-                        acc0[r] = _mm512_max_ps(acc0[r], _mm512_setzero_ps());
-                        acc1[r] = _mm512_max_ps(acc1[r], _mm512_setzero_ps());
+                        let al = _mm512_set1_ps(alpha[r]);
+                        *s0 = _mm512_fmadd_ps(al, kernel(acc0[r], *n0), *s0);
+                        *s1 = _mm512_fmadd_ps(al, kernel(acc1[r], *n1), *s1);
                     }
-                }
-                None => {}
-            }
-            for r in 0..R {
-                // SAFETY: as for the loads, with the output bound of the assertion.
-                unsafe {
-                    _mm512_mask_storeu_ps(c.add(r * rows), m0, acc0[r]);
-                    _mm512_mask_storeu_ps(c.add(r * rows + 16), m1, acc1[r]);
                 }
             }
             R
@@ -272,6 +404,39 @@ mod tests {
                         }
                     }
                     assert!(out[outputs * rows].is_nan() && slow[outputs * rows].is_nan());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rbf_sums_match_their_definition() {
+        for outputs in [1, 7, 12, 13, 30] {
+            for rows in [1, 16, 17, 33, 70] {
+                let inputs = 5;
+                let w: Vec<f32> =
+                    (0..outputs * inputs).map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0).collect();
+                let b: Vec<f32> = (0..outputs).map(|o| o as f32 * 0.1).collect();
+                let alpha: Vec<f32> = (0..outputs).map(|o| 1.0 - o as f32 * 0.07).collect();
+                let a: Vec<f32> =
+                    (0..inputs * rows).map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0).collect();
+                let norms: Vec<f32> = (0..rows).map(|i| (i % 4) as f32).collect();
+                let mut sums = vec![f32::NAN; rows];
+                if !rbf_sums(&w, &b, &alpha, 0.3, &a, &norms, &mut sums) {
+                    return;
+                }
+                for (i, &got) in sums.iter().enumerate() {
+                    let want: f64 = (0..outputs)
+                        .map(|o| {
+                            let k = f64::from(b[o])
+                                + f64::from(norms[i])
+                                + (0..inputs)
+                                    .map(|p| f64::from(w[o * inputs + p] * a[p * rows + i]))
+                                    .sum::<f64>();
+                            f64::from(alpha[o]) * (-0.3 * k.max(0.0)).exp()
+                        })
+                        .sum();
+                    assert!((f64::from(got) - want).abs() < 1e-5, "{outputs} {rows} {i}");
                 }
             }
         }

@@ -2,7 +2,7 @@
 
 use super::nystrom::{backward_solve_transposed, landmark_cholesky, lower_inverse};
 use super::params::{OneClassSvmParams, OneClassSvmValidParams};
-use crate::autoencoder::affine::affine;
+use crate::autoencoder::affine::{affine, rbf_sums};
 use crate::autoencoder::dense::{
     Operand, STANDARDIZE_ROWS, exp, gemm, simd_dispatch, standardize_t, sum_sq, transpose,
 };
@@ -137,21 +137,39 @@ fn lnorms(rows: &[f32], d: usize) -> Vec<f32> {
 }
 
 simd_dispatch!(
-    /// `out[i] = ρ - Σⱼ αⱼ exp(-γ max(0, ‖zᵢ‖² + k[j, i]))`, where `k` holds
-    /// `‖lⱼ‖² - 2 lⱼ·zᵢ` (`m x rows`) and `z` the standardized rows, feature-major
-    /// (`d x rows`): the RBF decision values from the distance product. Vectorized across
-    /// rows; each row sums over the landmarks in order. `scratch` holds `2 * rows` values.
+    /// `norms[i] = Σⱼ z[j, i]²` for feature-major `z` (`d x rows`, `rows = norms.len()`),
+    /// summed over features in order, vectorized across rows.
+    row_norms => row_norms_body(z: &[f32], norms: &mut [f32])
+);
+
+#[inline(always)]
+fn row_norms_body(z: &[f32], norms: &mut [f32]) {
+    let rows = norms.len();
+    norms.fill(0.0);
+    if rows == 0 {
+        return;
+    }
+    for feature in z.chunks_exact(rows) {
+        for (n, v) in norms.iter_mut().zip(feature) {
+            *n += v * v;
+        }
+    }
+}
+
+simd_dispatch!(
+    /// `sums[i] = Σⱼ αⱼ exp(-γ max(0, norms[i] + k[j, i]))`, where `k` holds
+    /// `‖lⱼ‖² - 2 lⱼ·zᵢ` (`m x rows`) and `norms` the rows' squared norms: the weighted RBF
+    /// sums from the distance product, where [`rbf_sums`] is not available. Vectorized
+    /// across rows; each row sums over the landmarks in order.
     ///
     /// The sum is in `f32`: its rounding (a few ulp of `Σ |αⱼ| kⱼ`) is of the order of the
     /// `f32` kernel values' own, so `f64` here would buy nothing but half the lanes.
     rbf_decisions => rbf_decisions_body(
         k: &[f32],
-        z: &[f32],
+        norms: &[f32],
         alpha: &[f32],
         gamma: f32,
-        rho: f64,
-        scratch: &mut [f32],
-        out: &mut [f64],
+        sums: &mut [f32],
     )
 );
 
@@ -159,25 +177,10 @@ simd_dispatch!(
 const LANES: usize = 16;
 
 #[inline(always)]
-fn rbf_decisions_body(
-    k: &[f32],
-    z: &[f32],
-    alpha: &[f32],
-    gamma: f32,
-    rho: f64,
-    scratch: &mut [f32],
-    out: &mut [f64],
-) {
-    let rows = out.len();
+fn rbf_decisions_body(k: &[f32], norms: &[f32], alpha: &[f32], gamma: f32, sums: &mut [f32]) {
+    let rows = sums.len();
     if rows == 0 {
         return;
-    }
-    let (norms, sums) = scratch[..2 * rows].split_at_mut(rows);
-    norms.fill(0.0);
-    for feature in z.chunks_exact(rows) {
-        for (n, v) in norms.iter_mut().zip(feature) {
-            *n += v * v;
-        }
     }
     // Sixteen rows at a time (one vector), their sums held in registers across all
     // landmarks; the tail runs the same operations per row.
@@ -199,9 +202,6 @@ fn rbf_decisions_body(
             acc += a * exp(-gamma * (kr[i] + norms[i]).max(0.0));
         }
         sums[i] = acc;
-    }
-    for (o, s) in out.iter_mut().zip(sums.iter()) {
-        *o = rho - f64::from(*s);
     }
 }
 
@@ -315,11 +315,18 @@ impl OneClassSvm {
         if rows == 0 {
             return;
         }
-        let k = &mut s.kernel[..m * rows];
         let z = &s.z[..d * rows];
-        affine(&s.minus_2l, &s.lnorms, z, rows, k, None);
-        let (gamma, rho) = (self.gamma as f32, self.rho);
-        rbf_decisions(k, z, &s.alpha, gamma, rho, &mut s.sums, out);
+        let (norms, sums) = s.sums[..2 * rows].split_at_mut(rows);
+        row_norms(z, norms);
+        let gamma = self.gamma as f32;
+        if !rbf_sums(&s.minus_2l, &s.lnorms, &s.alpha, gamma, z, norms, sums) {
+            let k = &mut s.kernel[..m * rows];
+            affine(&s.minus_2l, &s.lnorms, z, rows, k, None);
+            rbf_decisions(k, norms, &s.alpha, gamma, sums);
+        }
+        for (o, s) in out.iter_mut().zip(sums.iter()) {
+            *o = self.rho - f64::from(*s);
+        }
     }
 
     fn scratch(&self, rows: usize) -> Scratch {

@@ -11,7 +11,10 @@
 //!
 //! Scoring evaluates the kernel of a block of rows against all landmarks at once in `f32`:
 //! `‖l‖² - 2 l·z` as one matrix product (the autoencoder's `affine` kernel), then the
-//! weighted sum of `exp(-γ d²)` vectorized across rows. Fitting computes the Nyström
+//! weighted sum of `exp(-γ d²)` vectorized across rows. On CPUs with AVX-512 the two are
+//! fused: the exponentials are taken and summed while the distances are still in
+//! registers, with fused multiply-adds, so scores there differ from other CPUs' in the
+//! last bits (each machine's own are deterministic). Fitting computes the Nyström
 //! features in `f64` with two GEMMs per block of rows.
 
 mod algorithm;
