@@ -20,6 +20,58 @@
 use super::dense::{Operand, gemm, tanh_in_place};
 use super::params::Activation;
 
+/// Outputs per AVX-512 register tile: 12 outputs x 2 vectors of rows = 24 accumulators,
+/// plus the two row vectors and a broadcast weight, within the 32 vector registers.
+const TILE_OUTPUTS: usize = 12;
+/// Rows per AVX-512 register tile: two 16-lane vectors.
+const TILE_ROWS: usize = 32;
+
+/// Memory that the AVX-512 products bring into the (L2) cache while they compute, a few
+/// cache lines per register tile: the rows a scoring loop reads next, which would
+/// otherwise come from main memory while the CPU waits. Prefetching reads nothing
+/// architecturally, so it changes no result.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Prefetch {
+    next: usize,
+    end: usize,
+    per_tile: usize,
+}
+
+impl Prefetch {
+    /// Nothing to prefetch.
+    pub(crate) fn none() -> Self {
+        Self::default()
+    }
+
+    /// Prefetches `data` spread over `tiles` register tiles.
+    pub(crate) fn new(data: &[f64], tiles: usize) -> Self {
+        let next = data.as_ptr() as usize;
+        let bytes = std::mem::size_of_val(data);
+        Self { next, end: next + bytes, per_tile: bytes.div_ceil(64).div_ceil(tiles.max(1)) }
+    }
+
+    /// Register tiles of a product with `outputs` outputs over `rows` rows.
+    pub(crate) fn tiles(outputs: usize, rows: usize) -> usize {
+        outputs.div_ceil(TILE_OUTPUTS) * rows.div_ceil(TILE_ROWS)
+    }
+
+    /// Issues one tile's share.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn issue(&mut self) {
+        use std::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
+        for _ in 0..self.per_tile {
+            if self.next >= self.end {
+                return;
+            }
+            // SAFETY: a prefetch is a hint that neither reads memory architecturally nor
+            // faults; the address lies within the slice given to `new`.
+            unsafe { _mm_prefetch::<_MM_HINT_T1>(self.next as *const i8) };
+            self.next += 64;
+        }
+    }
+}
+
 /// `out[o * rows + i] = act(b[o] + Σ_p w[o * inputs + p] * a[p * rows + i])`: `w` is
 /// `outputs x inputs` row-major, `a` is `inputs x rows` and `out` is `outputs x rows`
 /// (feature-major blocks of `rows` rows); no activation when `act` is `None`.
@@ -33,6 +85,7 @@ pub(crate) fn affine(
     rows: usize,
     out: &mut [f32],
     act: Option<Activation>,
+    pf: &mut Prefetch,
 ) {
     let outputs = b.len();
     let inputs = w.len().checked_div(outputs).unwrap_or(0);
@@ -46,7 +99,7 @@ pub(crate) fn affine(
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the CPU supports AVX-512F, and the shapes were checked above.
-        unsafe { x86::affine_avx512(w, b, inputs, a, rows, out, act) };
+        unsafe { x86::affine_avx512(w, b, inputs, a, rows, out, act, pf) };
         return;
     }
     portable(w, b, inputs, a, rows, out, act);
@@ -94,6 +147,7 @@ pub(crate) fn rbf_sums(
     a: &[f32],
     norms: &[f32],
     sums: &mut [f32],
+    pf: &mut Prefetch,
 ) -> bool {
     let rows = sums.len();
     let outputs = b.len();
@@ -108,10 +162,10 @@ pub(crate) fn rbf_sums(
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the CPU supports AVX-512F, and the shapes were checked above.
-        unsafe { x86::rbf_avx512(w, b, alpha, gamma, inputs, a, norms, sums) };
+        unsafe { x86::rbf_avx512(w, b, alpha, gamma, inputs, a, norms, sums, pf) };
         return true;
     }
-    let _ = gamma;
+    let _ = (gamma, pf);
     false
 }
 
@@ -120,13 +174,10 @@ mod x86 {
     use super::Activation;
     use std::arch::x86_64::*;
 
-    /// Outputs per register tile: 12 outputs x 2 vectors of rows = 24 accumulators, plus
-    /// the two row vectors and a broadcast weight, within the 32 vector registers.
-    const TILE_OUTPUTS: usize = 12;
-    /// Rows per register tile: two 16-lane vectors.
-    const TILE_ROWS: usize = 32;
+    use super::{Prefetch, TILE_OUTPUTS, TILE_ROWS};
 
     /// The kernel behind [`super::affine`], with its shape checks already done.
+    #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
     pub(super) fn affine_avx512(
         w: &[f32],
@@ -136,6 +187,7 @@ mod x86 {
         rows: usize,
         out: &mut [f32],
         act: Option<Activation>,
+        pf: &mut Prefetch,
     ) {
         let outputs = b.len();
         for i0 in (0..rows).step_by(TILE_ROWS) {
@@ -147,6 +199,7 @@ mod x86 {
                 let w = w.get(o0 * inputs..).unwrap_or_default();
                 let t = Tile { w, b: &b[o0..], inputs, a, rows };
                 let mut fin = Finish::Store { out: &mut out[o0 * rows + i0..], act };
+                pf.issue();
                 o0 += t.dispatch(outputs - o0, masks, &mut fin);
             }
         }
@@ -164,6 +217,7 @@ mod x86 {
         a: &[f32],
         norms: &[f32],
         sums: &mut [f32],
+        pf: &mut Prefetch,
     ) {
         let (outputs, rows) = (b.len(), sums.len());
         for i0 in (0..rows).step_by(TILE_ROWS) {
@@ -196,6 +250,7 @@ mod x86 {
                 if let Finish::Rbf { alpha: al, .. } = &mut fin {
                     *al = &alpha[o0..];
                 }
+                pf.issue();
                 o0 += t.dispatch(outputs - o0, masks, &mut fin);
             }
             if let Finish::Rbf { sums: (s0, s1), .. } = fin {
@@ -388,7 +443,7 @@ mod tests {
                         (0..inputs * rows).map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0).collect();
                     // One spare value past the end must stay untouched.
                     let mut out = vec![f32::NAN; outputs * rows + 1];
-                    affine(&w, &b, &a, rows, &mut out, None);
+                    affine(&w, &b, &a, rows, &mut out, None, &mut Prefetch::none());
                     let mut slow = vec![f32::NAN; outputs * rows + 1];
                     portable(&w, &b, inputs, &a, rows, &mut slow, None);
                     for o in 0..outputs {
@@ -422,7 +477,7 @@ mod tests {
                     (0..inputs * rows).map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0).collect();
                 let norms: Vec<f32> = (0..rows).map(|i| (i % 4) as f32).collect();
                 let mut sums = vec![f32::NAN; rows];
-                if !rbf_sums(&w, &b, &alpha, 0.3, &a, &norms, &mut sums) {
+                if !rbf_sums(&w, &b, &alpha, 0.3, &a, &norms, &mut sums, &mut Prefetch::none()) {
                     return;
                 }
                 for (i, &got) in sums.iter().enumerate() {
@@ -448,7 +503,7 @@ mod tests {
         let xs: Vec<f32> = (-4000..4000).map(|i| i as f32 * 3e-3).chain([-1e9, 1e9]).collect();
         for act in [Activation::Tanh, Activation::Relu] {
             let mut out = vec![0.0; xs.len()];
-            affine(&[1.0], &[0.0], &xs, xs.len(), &mut out, Some(act));
+            affine(&[1.0], &[0.0], &xs, xs.len(), &mut out, Some(act), &mut Prefetch::none());
             let mut slow = vec![0.0; xs.len()];
             portable(&[1.0], &[0.0], 1, &xs, xs.len(), &mut slow, Some(act));
             for ((&x, &o), &s) in xs.iter().zip(&out).zip(&slow) {

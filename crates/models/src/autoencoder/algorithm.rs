@@ -227,7 +227,12 @@ impl Autoencoder {
     /// Scores a block of rows into `out` (one score per row).
     fn score_block(&self, rows: &[f64], out: &mut [f64], s: &mut Scratch) {
         let d = self.mean.len();
-        for (o, pass) in out.chunks_mut(PASS_ROWS).zip(rows.chunks(PASS_ROWS * d)) {
+        let tiles = self.network.tiles(PASS_ROWS);
+        for (k, (o, pass)) in out.chunks_mut(PASS_ROWS).zip(rows.chunks(PASS_ROWS * d)).enumerate()
+        {
+            // The next pass's rows come into the cache while this one computes.
+            let next = rows.get((k + 1) * PASS_ROWS * d..).unwrap_or_default();
+            s.ws.prefetch(&next[..next.len().min(PASS_ROWS * d)], tiles);
             let mut errors = std::mem::take(&mut s.errors);
             let (z, rec) = self.reconstruct(pass, s);
             row_sq_errors(rec, z, &mut errors[..o.len()]);

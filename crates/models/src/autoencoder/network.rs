@@ -8,7 +8,7 @@
 //! traffic and doubles SIMD width; the reconstruction errors it scores are far larger than
 //! its rounding.
 
-use super::affine::affine;
+use super::affine::{Prefetch, affine};
 use super::dense::{Operand, gemm};
 use super::params::Activation;
 use rand::Rng;
@@ -38,6 +38,8 @@ pub struct Workspace {
     acts: Vec<Vec<f32>>,
     delta: Vec<f32>,
     delta_prev: Vec<f32>,
+    /// What the next forward pass prefetches.
+    prefetch: Prefetch,
 }
 
 /// Adam optimizer state (first and second moments per parameter).
@@ -53,6 +55,11 @@ impl Workspace {
     /// Rows a block may have.
     pub fn rows(&self) -> usize {
         self.rows
+    }
+
+    /// Has the next forward pass bring `data` into the cache as it runs.
+    pub(crate) fn prefetch(&mut self, data: &[f64], tiles: usize) {
+        self.prefetch = Prefetch::new(data, tiles);
     }
 }
 
@@ -71,6 +78,11 @@ impl Network {
         Self { layers, activation }
     }
 
+    /// Register tiles of a forward pass over `rows` rows (see [`Prefetch`]).
+    pub(crate) fn tiles(&self, rows: usize) -> usize {
+        self.layers.iter().map(|l| Prefetch::tiles(l.outputs, rows)).sum()
+    }
+
     /// Width of the input (and of the reconstruction).
     pub fn inputs(&self) -> usize {
         self.layers.first().map_or(0, |l| l.inputs)
@@ -85,6 +97,7 @@ impl Network {
             acts,
             delta: vec![0.0; rows * widest],
             delta_prev: vec![0.0; rows * widest],
+            prefetch: Prefetch::none(),
         }
     }
 
@@ -107,8 +120,9 @@ impl Network {
             let a_in = if li == 0 { input } else { &before[li - 1][..] };
             let a_out = &mut after[0][..rows * l.outputs];
             let act = (li != last).then_some(self.activation);
-            affine(&l.w, &l.b, &a_in[..rows * l.inputs], rows, a_out, act);
+            affine(&l.w, &l.b, &a_in[..rows * l.inputs], rows, a_out, act, &mut ws.prefetch);
         }
+        ws.prefetch = Prefetch::none();
         &ws.acts[last][..rows * self.layers[last].outputs]
     }
 

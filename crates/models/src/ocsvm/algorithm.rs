@@ -2,7 +2,7 @@
 
 use super::nystrom::{backward_solve_transposed, landmark_cholesky, lower_inverse};
 use super::params::{OneClassSvmParams, OneClassSvmValidParams};
-use crate::autoencoder::affine::{affine, rbf_sums};
+use crate::autoencoder::affine::{Prefetch, affine, rbf_sums};
 use crate::autoencoder::dense::{
     Operand, STANDARDIZE_ROWS, exp, gemm, simd_dispatch, standardize_t, sum_sq, transpose,
 };
@@ -98,7 +98,7 @@ impl Fit for OneClassSvmValidParams {
         let mut at_landmarks = vec![0.0; m];
         let mut s = model.scratch(m);
         transpose(&model.landmarks, m, d, &mut s.z);
-        model.decisions(&mut s, &mut at_landmarks);
+        model.decisions(&mut s, &mut at_landmarks, &mut Prefetch::none());
         model.inside = (0..m as u32).filter(|&i| at_landmarks[i as usize] <= 0.0).collect();
         debug_assert_eq!(model.check_state(), Ok(()));
         Ok(model)
@@ -309,7 +309,7 @@ impl OneClassSvm {
 
     /// Decision values `ρ - f(z)` of the standardized rows in `s.z` (feature-major,
     /// `d x out.len()`).
-    fn decisions(&self, s: &mut Scratch, out: &mut [f64]) {
+    fn decisions(&self, s: &mut Scratch, out: &mut [f64], pf: &mut Prefetch) {
         let (d, m) = (self.mean.len(), self.alpha.len());
         let rows = out.len();
         if rows == 0 {
@@ -319,9 +319,9 @@ impl OneClassSvm {
         let (norms, sums) = s.sums[..2 * rows].split_at_mut(rows);
         row_norms(z, norms);
         let gamma = self.gamma as f32;
-        if !rbf_sums(&s.minus_2l, &s.lnorms, &s.alpha, gamma, z, norms, sums) {
+        if !rbf_sums(&s.minus_2l, &s.lnorms, &s.alpha, gamma, z, norms, sums, pf) {
             let k = &mut s.kernel[..m * rows];
-            affine(&s.minus_2l, &s.lnorms, z, rows, k, None);
+            affine(&s.minus_2l, &s.lnorms, z, rows, k, None, pf);
             rbf_decisions(k, norms, &s.alpha, gamma, sums);
         }
         for (o, s) in out.iter_mut().zip(sums.iter()) {
@@ -346,10 +346,15 @@ impl OneClassSvm {
     /// Scores a block of raw rows into `out`, `PASS_ROWS` at a time.
     fn score_block(&self, rows: &[f64], out: &mut [f64], s: &mut Scratch) {
         let d = self.mean.len();
-        for (o, pass) in out.chunks_mut(PASS_ROWS).zip(rows.chunks(PASS_ROWS * d)) {
+        let tiles = Prefetch::tiles(self.alpha.len(), PASS_ROWS);
+        for (k, (o, pass)) in out.chunks_mut(PASS_ROWS).zip(rows.chunks(PASS_ROWS * d)).enumerate()
+        {
             let z = &mut s.z[..pass.len()];
             standardize_t(pass, &self.mean, &s.inv_scale, self.imputer.medians(), &mut s.tmp, z);
-            self.decisions(s, o);
+            // The next pass's rows come into the cache while this one computes.
+            let next = rows.get((k + 1) * PASS_ROWS * d..).unwrap_or_default();
+            let mut pf = Prefetch::new(&next[..next.len().min(PASS_ROWS * d)], tiles);
+            self.decisions(s, o, &mut pf);
         }
     }
 }
