@@ -169,6 +169,38 @@ pub(crate) fn rbf_sums(
     false
 }
 
+/// `errors[i] = Σ_o (b[o] + Σ_p w[o * inputs + p] * a[p * rows + i] - target[o * rows + i])²`,
+/// summed over the outputs `o` in order, for `rows = errors.len()` (shapes as in [`affine`],
+/// `target` like `out`): each row's squared error of a linear layer's output against a
+/// target, without storing the output.
+///
+/// Only on CPUs with AVX-512 (with a fused multiply-add per term); returns `false` and does
+/// nothing elsewhere, where the caller uses [`affine`] and its own sum.
+pub(crate) fn sq_errors(
+    w: &[f32],
+    b: &[f32],
+    a: &[f32],
+    target: &[f32],
+    errors: &mut [f32],
+    pf: &mut Prefetch,
+) -> bool {
+    let rows = errors.len();
+    let outputs = b.len();
+    let inputs = w.len().checked_div(outputs).unwrap_or(0);
+    assert!(
+        w.len() == outputs * inputs && a.len() >= inputs * rows && target.len() >= outputs * rows,
+        "sq_errors shapes"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU supports AVX-512F, and the shapes were checked above.
+        unsafe { x86::sq_errors_avx512(w, b, inputs, a, target, errors, pf) };
+        return true;
+    }
+    let _ = pf;
+    false
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::Activation;
@@ -264,6 +296,50 @@ mod x86 {
         }
     }
 
+    /// The kernel behind [`super::sq_errors`], with its shape checks already done.
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn sq_errors_avx512(
+        w: &[f32],
+        b: &[f32],
+        inputs: usize,
+        a: &[f32],
+        target: &[f32],
+        errors: &mut [f32],
+        pf: &mut Prefetch,
+    ) {
+        let (outputs, rows) = (b.len(), errors.len());
+        for i0 in (0..rows).step_by(TILE_ROWS) {
+            let n = (rows - i0).min(TILE_ROWS);
+            let masks = (lanes(n.min(16)), lanes(n.saturating_sub(16)));
+            let mut fin =
+                Finish::SqErr { target: &[], errors: (_mm512_setzero_ps(), _mm512_setzero_ps()) };
+            let mut o0 = 0;
+            while o0 < outputs {
+                let t = Tile {
+                    w: w.get(o0 * inputs..).unwrap_or_default(),
+                    b: &b[o0..],
+                    inputs,
+                    a: a.get(i0..).unwrap_or_default(),
+                    rows,
+                };
+                if let Finish::SqErr { target: tg, .. } = &mut fin {
+                    *tg = target.get(o0 * rows + i0..).unwrap_or_default();
+                }
+                pf.issue();
+                o0 += t.dispatch(outputs - o0, masks, &mut fin);
+            }
+            if let Finish::SqErr { errors: (e0, e1), .. } = fin {
+                // SAFETY: rows i0 .. i0 + n are within `errors`; masked-off lanes are not
+                // accessed.
+                unsafe {
+                    let p = errors.as_mut_ptr().add(i0);
+                    _mm512_mask_storeu_ps(p, masks.0, e0);
+                    _mm512_mask_storeu_ps(p.wrapping_add(16), masks.1, e1);
+                }
+            }
+        }
+    }
+
     /// What a tile does with its sums (built once per tile or per row tile, so the size
     /// difference of the variants costs nothing).
     #[allow(clippy::large_enum_variant)]
@@ -273,6 +349,9 @@ mod x86 {
         /// Adds `alpha[r] * exp(neg_gamma * max(0, sum + norm))` of output `r` to the
         /// running sums of the tile's two row vectors, outputs in order.
         Rbf { alpha: &'a [f32], neg_gamma: f32, norms: (__m512, __m512), sums: (__m512, __m512) },
+        /// Adds `(sum - target[r * rows + lane])²` of output `r` to the running errors of
+        /// the tile's two row vectors, outputs in order (`target` starts at the tile).
+        SqErr { target: &'a [f32], errors: (__m512, __m512) },
     }
 
     /// A mask of the first `n` (at most 16) lanes.
@@ -351,20 +430,11 @@ mod x86 {
             match fin {
                 Finish::Store { out, act } => {
                     assert!(out.len() >= (R - 1) * rows + last_row, "affine tile");
-                    match act {
-                        Some(Activation::Tanh) => {
-                            for r in 0..R {
-                                acc0[r] = tanh(acc0[r]);
-                                acc1[r] = tanh(acc1[r]);
-                            }
+                    if let Some(Activation::Relu) = act {
+                        for r in 0..R {
+                            acc0[r] = _mm512_max_ps(acc0[r], _mm512_setzero_ps());
+                            acc1[r] = _mm512_max_ps(acc1[r], _mm512_setzero_ps());
                         }
-                        Some(Activation::Relu) => {
-                            for r in 0..R {
-                                acc0[r] = _mm512_max_ps(acc0[r], _mm512_setzero_ps());
-                                acc1[r] = _mm512_max_ps(acc1[r], _mm512_setzero_ps());
-                            }
-                        }
-                        None => {}
                     }
                     let c = out.as_mut_ptr();
                     for r in 0..R {
@@ -372,6 +442,21 @@ mod x86 {
                         unsafe {
                             _mm512_mask_storeu_ps(c.add(r * rows), m0, acc0[r]);
                             _mm512_mask_storeu_ps(c.add(r * rows + 16), m1, acc1[r]);
+                        }
+                    }
+                    if let Some(Activation::Tanh) = act {
+                        // From memory, one vector at a time: keeping all the sums in
+                        // registers through the activation would spill them.
+                        for r in 0..R {
+                            // SAFETY: as for the stores above.
+                            unsafe {
+                                let p = c.add(r * rows);
+                                let x = _mm512_maskz_loadu_ps(m0, p);
+                                _mm512_mask_storeu_ps(p, m0, tanh(x));
+                                let p = p.wrapping_add(16);
+                                let x = _mm512_maskz_loadu_ps(m1, p);
+                                _mm512_mask_storeu_ps(p, m1, tanh(x));
+                            }
                         }
                     }
                 }
@@ -388,6 +473,22 @@ mod x86 {
                         let al = _mm512_set1_ps(alpha[r]);
                         *s0 = _mm512_fmadd_ps(al, kernel(acc0[r], *n0), *s0);
                         *s1 = _mm512_fmadd_ps(al, kernel(acc1[r], *n1), *s1);
+                    }
+                }
+                Finish::SqErr { target, errors: (e0, e1) } => {
+                    assert!(target.len() >= (R - 1) * rows + last_row, "sq_errors tile");
+                    let z = target.as_ptr();
+                    for r in 0..R {
+                        // SAFETY: as for the loads, with the target bound just asserted.
+                        let (z0, z1) = unsafe {
+                            (
+                                _mm512_maskz_loadu_ps(m0, z.add(r * rows)),
+                                _mm512_maskz_loadu_ps(m1, z.add(r * rows + 16)),
+                            )
+                        };
+                        let (d0, d1) = (_mm512_sub_ps(acc0[r], z0), _mm512_sub_ps(acc1[r], z1));
+                        *e0 = _mm512_fmadd_ps(d0, d0, *e0);
+                        *e1 = _mm512_fmadd_ps(d1, d1, *e1);
                     }
                 }
             }
@@ -492,6 +593,38 @@ mod tests {
                         })
                         .sum();
                     assert!((f64::from(got) - want).abs() < 1e-5, "{outputs} {rows} {i}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sq_errors_match_their_definition() {
+        for outputs in [1, 7, 12, 13, 30] {
+            for rows in [1, 16, 17, 33, 70] {
+                let inputs = 6;
+                let w: Vec<f32> =
+                    (0..outputs * inputs).map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0).collect();
+                let b: Vec<f32> = (0..outputs).map(|o| o as f32 * 0.1).collect();
+                let a: Vec<f32> =
+                    (0..inputs * rows).map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0).collect();
+                let target: Vec<f32> =
+                    (0..outputs * rows).map(|i| ((i * 3 % 7) as f32 - 3.0) / 2.0).collect();
+                let mut errors = vec![f32::NAN; rows];
+                if !sq_errors(&w, &b, &a, &target, &mut errors, &mut Prefetch::none()) {
+                    return;
+                }
+                for (i, &got) in errors.iter().enumerate() {
+                    let want: f64 = (0..outputs)
+                        .map(|o| {
+                            let y = f64::from(b[o])
+                                + (0..inputs)
+                                    .map(|p| f64::from(w[o * inputs + p] * a[p * rows + i]))
+                                    .sum::<f64>();
+                            (y - f64::from(target[o * rows + i])).powi(2)
+                        })
+                        .sum();
+                    assert!((f64::from(got) - want).abs() < 1e-4 * want.max(1.0), "{i}");
                 }
             }
         }

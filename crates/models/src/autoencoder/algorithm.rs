@@ -1,6 +1,6 @@
 //! Autoencoder fitting, scoring and explanation.
 
-use super::dense::{STANDARDIZE_ROWS, simd_dispatch, standardize_t, sum_sq_diff, transpose};
+use super::dense::{STANDARDIZE_ROWS, standardize_t, sum_sq_diff, transpose};
 use super::network::{Network, Workspace};
 use super::params::{AutoencoderParams, AutoencoderValidParams};
 use crate::error::FitError;
@@ -137,27 +137,6 @@ fn mean_error(net: &Network, z: &[f32], ws: &mut Workspace, buf: &mut [f32]) -> 
     total / z.len().max(1) as f64
 }
 
-simd_dispatch!(
-    /// `errors[i] = Σⱼ (a[j, i] - b[j, i])²` for feature-major `a` and `b` (`d x rows`,
-    /// `rows = errors.len()`): each row's squared error, summed over features in order,
-    /// vectorized across rows.
-    row_sq_errors => row_sq_errors_body(a: &[f32], b: &[f32], errors: &mut [f32])
-);
-
-#[inline(always)]
-fn row_sq_errors_body(a: &[f32], b: &[f32], errors: &mut [f32]) {
-    let rows = errors.len();
-    errors.fill(0.0);
-    if rows == 0 {
-        return;
-    }
-    for (ar, br) in a.chunks_exact(rows).zip(b.chunks_exact(rows)) {
-        for ((e, x), y) in errors.iter_mut().zip(ar).zip(br) {
-            *e += (x - y) * (x - y);
-        }
-    }
-}
-
 /// Buffers one scoring thread reuses across blocks.
 struct Scratch {
     inv_scale: Vec<f64>,
@@ -233,13 +212,13 @@ impl Autoencoder {
             // The next pass's rows come into the cache while this one computes.
             let next = rows.get((k + 1) * PASS_ROWS * d..).unwrap_or_default();
             s.ws.prefetch(&next[..next.len().min(PASS_ROWS * d)], tiles);
-            let mut errors = std::mem::take(&mut s.errors);
-            let (z, rec) = self.reconstruct(pass, s);
-            row_sq_errors(rec, z, &mut errors[..o.len()]);
-            for (o, e) in o.iter_mut().zip(&errors) {
+            let z = &mut s.z[..pass.len()];
+            standardize_t(pass, &self.mean, &s.inv_scale, self.imputer.medians(), &mut s.tmp, z);
+            let errors = &mut s.errors[..o.len()];
+            self.network.reconstruction_errors(z, &mut s.ws, errors);
+            for (o, e) in o.iter_mut().zip(errors.iter()) {
                 *o = f64::from(*e) / d as f64;
             }
-            s.errors = errors;
         }
     }
 }

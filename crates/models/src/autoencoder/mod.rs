@@ -10,7 +10,10 @@
 //! Written directly on `f32` buffers rather than with an ML framework to keep the build
 //! small. Blocks of rows are stored feature-major and every layer is one matrix product:
 //! forward through `affine` (a register-blocked AVX-512 kernel with the activation fused
-//! in, `matrixmultiply` elsewhere), backward through `matrixmultiply`'s GEMM. Training is
+//! in, `matrixmultiply` elsewhere), backward through `matrixmultiply`'s GEMM. When scoring
+//! on AVX-512 the last layer's output is compared with the input as it is computed, so the
+//! reconstruction is never stored (with a fused multiply-add per squared error: scores
+//! there differ from other CPUs' in the last bits). Training is
 //! single-threaded and seeded, so the model depends only on the seed and the data (on a
 //! given machine: the kernels picked for the CPU round differently); scoring runs blocks of
 //! rows in parallel, and a row's score does not depend on its block.

@@ -8,7 +8,8 @@
 //! traffic and doubles SIMD width; the reconstruction errors it scores are far larger than
 //! its rounding.
 
-use super::affine::{Prefetch, affine};
+use super::affine::{Prefetch, affine, sq_errors};
+use super::dense::simd_dispatch;
 use super::dense::{Operand, gemm};
 use super::params::Activation;
 use rand::Rng;
@@ -115,15 +116,46 @@ impl Network {
             return &[];
         }
         let last = self.layers.len() - 1;
-        for (li, l) in self.layers.iter().enumerate() {
+        self.run_layers(input, rows, ws, last + 1);
+        &ws.acts[last][..rows * self.layers[last].outputs]
+    }
+
+    /// Each row's squared reconstruction error summed over the features in order
+    /// (`errors[i]` for the `rows = errors.len()` rows of `input`, as in [`Self::forward`]).
+    /// On AVX-512 the last layer's output is compared as it is computed, never stored.
+    pub fn reconstruction_errors(&self, input: &[f32], ws: &mut Workspace, errors: &mut [f32]) {
+        let rows = errors.len();
+        if rows == 0 {
+            return;
+        }
+        let last = self.layers.len() - 1;
+        self.run_layers(input, rows, ws, last);
+        let l = &self.layers[last];
+        let (before, after) = ws.acts.split_at_mut(last);
+        let a_in = if last == 0 { input } else { &before[last - 1][..] };
+        let a_in = &a_in[..rows * l.inputs];
+        let target = &input[..rows * l.outputs];
+        if !sq_errors(&l.w, &l.b, a_in, target, errors, &mut ws.prefetch) {
+            let out = &mut after[0][..rows * l.outputs];
+            affine(&l.w, &l.b, a_in, rows, out, None, &mut ws.prefetch);
+            row_sq_errors(out, target, errors);
+        }
+        ws.prefetch = Prefetch::none();
+    }
+
+    /// Runs the first `count` layers over `rows` rows of `input`.
+    fn run_layers(&self, input: &[f32], rows: usize, ws: &mut Workspace, count: usize) {
+        let last = self.layers.len() - 1;
+        for (li, l) in self.layers.iter().enumerate().take(count) {
             let (before, after) = ws.acts.split_at_mut(li);
             let a_in = if li == 0 { input } else { &before[li - 1][..] };
             let a_out = &mut after[0][..rows * l.outputs];
             let act = (li != last).then_some(self.activation);
             affine(&l.w, &l.b, &a_in[..rows * l.inputs], rows, a_out, act, &mut ws.prefetch);
         }
-        ws.prefetch = Prefetch::none();
-        &ws.acts[last][..rows * self.layers[last].outputs]
+        if count > last {
+            ws.prefetch = Prefetch::none();
+        }
     }
 
     /// One Adam step on the mean squared reconstruction error of a minibatch (feature-major,
@@ -211,6 +243,27 @@ impl Network {
             }
         }
         Ok(())
+    }
+}
+
+simd_dispatch!(
+    /// `errors[i] = Σⱼ (a[j, i] - b[j, i])²` for feature-major `a` and `b` (`d x rows`,
+    /// `rows = errors.len()`): each row's squared error, summed over features in order,
+    /// vectorized across rows.
+    row_sq_errors => row_sq_errors_body(a: &[f32], b: &[f32], errors: &mut [f32])
+);
+
+#[inline(always)]
+fn row_sq_errors_body(a: &[f32], b: &[f32], errors: &mut [f32]) {
+    let rows = errors.len();
+    errors.fill(0.0);
+    if rows == 0 {
+        return;
+    }
+    for (ar, br) in a.chunks_exact(rows).zip(b.chunks_exact(rows)) {
+        for ((e, x), y) in errors.iter_mut().zip(ar).zip(br) {
+            *e += (x - y) * (x - y);
+        }
     }
 }
 
