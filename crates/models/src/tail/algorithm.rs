@@ -55,32 +55,66 @@ impl Fit for TailValidParams {
 const SELECT_MAX: usize = 256;
 
 /// The sum of the `k` largest values (all of them when there are fewer), added in
-/// descending order like [`TopK::sum`], so both give the same bits. Reorders `values`.
+/// descending order like [`TopK::sum`], so both give the same bits. Overwrites `values`.
 fn top_k_sum(values: &mut [f64], k: usize) -> f64 {
     top_k(values, k, 0).0
 }
 
 /// [`top_k_sum`], and the `k + slack`-th largest value (the smallest when there are
-/// fewer; NaN when there are none).
+/// fewer; NaN when there are none). Writes the `k + slack` largest, in descending
+/// order, over the front of `values` (what is behind them is left as it was).
+///
+/// The values are selected and sorted as integer keys that order as
+/// [`f64::total_cmp`] orders the values: integer comparisons need no comparator call
+/// and sort without branches. Equal keys are equal bits, so which of two equal values
+/// is taken does not change the sum.
 fn top_k(values: &mut [f64], k: usize, slack: usize) -> (f64, f64) {
     let k = k.clamp(1, MAX_TOP_K).min(values.len());
     if k == 0 {
         return (0.0, f64::NAN);
     }
-    let descending = |a: &f64, b: &f64| b.total_cmp(a);
     let wide = (k + slack).min(values.len());
-    if wide < values.len() {
-        values.select_nth_unstable_by(wide - 1, descending);
+    let mut buf = [0i64; SELECT_MAX];
+    let mut heap;
+    let keys = if values.len() <= SELECT_MAX {
+        &mut buf[..values.len()]
+    } else {
+        heap = vec![0i64; values.len()];
+        &mut heap[..]
+    };
+    // Descending order of the values is ascending order of the complemented keys.
+    for (key, &v) in keys.iter_mut().zip(values.iter()) {
+        *key = !total_key(v);
     }
-    let top = &mut values[..wide];
-    top.sort_unstable_by(descending);
-    (top[..k].iter().sum(), top[wide - 1])
+    if wide < keys.len() {
+        keys.select_nth_unstable(wide - 1);
+    }
+    let top = &mut keys[..wide];
+    top.sort_unstable();
+    for (v, &key) in values.iter_mut().zip(top.iter()) {
+        *v = from_total_key(!key);
+    }
+    (values[..k].iter().sum(), values[wide - 1])
+}
+
+/// The order of [`f64::total_cmp`] as an integer: negative values have their other bits
+/// flipped (as `total_cmp` does), which is its own inverse.
+#[inline(always)]
+fn total_key(v: f64) -> i64 {
+    let bits = v.to_bits() as i64;
+    bits ^ (((bits >> 63) as u64) >> 1) as i64
+}
+
+/// The value of a [`total_key`].
+#[inline(always)]
+fn from_total_key(key: i64) -> f64 {
+    f64::from_bits((key ^ (((key >> 63) as u64) >> 1) as i64) as u64)
 }
 
 /// Values a hint lets through that fit on the stack; more costs a full selection.
 const HINT_KEEP: usize = 64;
 /// The hint for the next row is this row's `k + HINT_SLACK`-th largest surprise.
-const HINT_SLACK: usize = 4;
+const HINT_SLACK: usize = 8;
 
 /// [`top_k_sum`] of the surprises of a row that `surprise(f)` gives, written to
 /// `values`, guided by `hint`: a guess of a value a little below the `k`-th largest
@@ -299,6 +333,33 @@ mod tests {
         let mut one = TopK::new(1);
         [0.2, 0.9, 0.1].into_iter().for_each(|v| one.push(v));
         assert_eq!(one.sum(), 0.9);
+    }
+
+    #[test]
+    fn integer_keys_select_as_total_cmp() {
+        let mut state = 11u64;
+        let specials = [f64::NAN, -f64::NAN, 0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY, -1.5];
+        for len in [1, 2, 7, 20, 36, 64, 104, 300] {
+            for (k, slack) in [(1, 0), (5, 4), (16, 0), (16, 4), (MAX_TOP_K, 4)] {
+                let values: Vec<f64> = (0..len)
+                    .map(|i| {
+                        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                        match (state >> 33) % 9 {
+                            0 => specials[i % specials.len()],
+                            r => ((state >> 40) % 40) as f64 * 0.5 - f64::from(r as u8 % 2),
+                        }
+                    })
+                    .collect();
+                let mut sorted = values.clone();
+                sorted.sort_by(|a, b| b.total_cmp(a));
+                let k_ = k.min(len);
+                let wide = (k_ + slack).min(len);
+                let want: f64 = sorted[..k_].iter().sum();
+                let (sum, edge) = top_k(&mut values.clone(), k, slack);
+                assert_eq!(sum.to_bits(), want.to_bits(), "len {len} k {k}");
+                assert_eq!(edge.to_bits(), sorted[wide - 1].to_bits(), "len {len} k {k}");
+            }
+        }
     }
 
     #[test]
