@@ -1,15 +1,15 @@
-//! The detector stage of the scorer: scores a chunk of feature rows with the model, and
-//! explains and categorizes the flagged rows; the live drift monitor then takes the
-//! scored rows in order.
+//! The detector stage of the scorer: scores a chunk of feature rows with the model; the
+//! flagged rows are then explained and categorized, and the live drift monitor takes
+//! the scored rows in order.
 //!
 //! The feature stage before it is sequential (each record is seen in the context of
 //! those before it), this one is not: while the feature stage computes the rows of one
 //! chunk on the daemon's thread, [`judge_batch`] runs this stage on the previous chunk
 //! on a second thread, so a large batch keeps both cores busy. The judged chunks come
-//! back to the daemon's thread, which feeds them to the drift monitor between two
-//! chunks of features: that keeps the two threads' shares of the work close, and
-//! chunks reach the monitor in order, so drift windows close on the same records as
-//! scoring line by line.
+//! back to the daemon's thread, which explains their flagged rows and feeds them to the
+//! drift monitor between two chunks of features: that keeps the two threads' shares of
+//! the work close (scoring is the larger part), and chunks reach the monitor in order,
+//! so drift windows close on the same records as scoring line by line.
 
 use std::sync::mpsc;
 
@@ -56,7 +56,10 @@ pub struct Verdict {
     pub raw: f64,
     /// Score on 0..1.
     pub score: f64,
-    /// For a flagged row, its explanation and category.
+    /// Whether the detector flags the row.
+    pub anomalous: bool,
+    /// For a flagged row, its explanation and category (filled in by
+    /// [`Judge::explain`]).
     pub flagged: Option<(Vec<Explanation>, &'static str)>,
 }
 
@@ -74,6 +77,12 @@ pub struct DriftFeed<'a> {
 }
 
 impl DriftFeed<'_> {
+    /// Explains the flagged rows of a judged chunk, then feeds its rows.
+    fn explain_and_observe(&mut self, judge: &Judge, chunk: &Chunk, verdicts: &mut [Verdict]) {
+        judge.explain(chunk, verdicts);
+        self.observe(chunk, verdicts);
+    }
+
     /// Feeds the rows of a judged chunk.
     fn observe(&mut self, chunk: &Chunk, verdicts: &[Verdict]) {
         let width = chunk.raw.len() / chunk.rows.max(1);
@@ -87,7 +96,8 @@ impl DriftFeed<'_> {
 }
 
 impl Judge {
-    /// Judges every row of `chunk`, in order, appending to `out`.
+    /// Scores every row of `chunk`, in order, appending to `out`; flagged rows are
+    /// explained by [`Judge::explain`].
     pub fn judge(&self, chunk: &Chunk, out: &mut Vec<Verdict>) {
         let n = chunk.rows;
         if n == 0 {
@@ -96,34 +106,48 @@ impl Judge {
         let model = self.model;
         let detector = &model.detector;
         let width = chunk.scaled.len() / n;
-        let raw_width = chunk.raw.len() / n;
         let raw_scores = match MatrixView::new(&chunk.scaled, n, width) {
             Ok(view) => detector.score(view),
             Err(_) => vec![f64::NAN; n],
         };
-        for (k, raw) in raw_scores.into_iter().enumerate() {
-            let score = detector.probability(raw);
-            let flagged = detector.is_anomaly(raw).then(|| {
-                // Flagged rows are few: explain them one by one, as `Scorer` does.
-                let raw_row = &chunk.raw[k * raw_width..(k + 1) * raw_width];
-                let scaled = &chunk.scaled[k * width..(k + 1) * width];
-                let explanation = model.explain(raw_row, scaled);
-                let category = model.categorize(raw_row, &explanation);
-                (explanation, category)
-            });
-            out.push(Verdict { raw, score, flagged });
+        out.extend(raw_scores.into_iter().map(|raw| Verdict {
+            raw,
+            score: detector.probability(raw),
+            anomalous: detector.is_anomaly(raw),
+            flagged: None,
+        }));
+    }
+
+    /// Explains and categorizes the flagged rows of `chunk`, whose verdicts are
+    /// `verdicts`. Flagged rows are few: they are explained one by one, as `Scorer`
+    /// does.
+    pub fn explain(&self, chunk: &Chunk, verdicts: &mut [Verdict]) {
+        let n = chunk.rows;
+        if n == 0 {
+            return;
+        }
+        let model = self.model;
+        let width = chunk.scaled.len() / n;
+        let raw_width = chunk.raw.len() / n;
+        for (k, v) in verdicts.iter_mut().enumerate().filter(|(_, v)| v.anomalous) {
+            let raw_row = &chunk.raw[k * raw_width..(k + 1) * raw_width];
+            let scaled = &chunk.scaled[k * width..(k + 1) * width];
+            let explanation = model.explain(raw_row, scaled);
+            let category = model.categorize(raw_row, &explanation);
+            v.flagged = Some((explanation, category));
         }
     }
 }
 
-/// Runs the feature stage `features` and the detector stage together over one batch,
-/// and feeds the judged rows to `drift`.
+/// Runs the feature stage `features` and the detector stage together over one batch;
+/// on the calling thread, explains the flagged rows and feeds the judged rows to
+/// `drift`.
 ///
 /// `features` is called once with a function to hand it each full chunk (it fills
 /// chunks taken from `pool` and hands the last, partial one too). With `overlap`, the
-/// chunks are judged on a second thread while `features` goes on, and each judged
-/// chunk is fed to `drift` when `features` takes its next chunk (or at the end);
-/// otherwise each is judged and fed when handed. Returns the verdicts of every row, in
+/// chunks are scored on a second thread while `features` goes on, and each scored
+/// chunk is explained and fed to `drift` when `features` takes its next chunk (or at
+/// the end); otherwise each is judged and fed when handed. Returns the verdicts of every row, in
 /// order (room for `rows` of them is made at once); the chunks go back to `pool` for
 /// their allocations.
 pub fn judge_batch<F>(
@@ -145,7 +169,7 @@ where
             let mut hand = |chunk: Chunk| {
                 let first = verdicts.len();
                 judge.judge(&chunk, &mut verdicts);
-                drift.observe(&chunk, &verdicts[first..]);
+                drift.explain_and_observe(judge, &chunk, &mut verdicts[first..]);
                 done.push(chunk);
             };
             features(&mut take, &mut hand);
@@ -164,8 +188,8 @@ where
                 let _ = to_back.send((chunk, out));
             }
         });
-        let mut back = |chunk: Chunk, out: Vec<Verdict>, spare: &mut Vec<Chunk>| {
-            drift.observe(&chunk, &out);
+        let mut back = |chunk: Chunk, mut out: Vec<Verdict>, spare: &mut Vec<Chunk>| {
+            drift.explain_and_observe(judge, &chunk, &mut out);
             verdicts.extend(out);
             spare.push(chunk);
         };
