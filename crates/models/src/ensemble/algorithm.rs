@@ -162,7 +162,16 @@ impl Detector for Ensemble {
         let parts: Vec<(f64, Vec<(usize, f64)>)> = self
             .members
             .iter()
-            .map(|m| (m.sketch.cdf(m.detector.score_row(row)), m.detector.explain(row)))
+            .map(|m| {
+                // Members whose score is a sum of their explanation's terms give both from
+                // one pass over the row.
+                let (score, explanation) = match &m.detector {
+                    AnyDetector::Hbos(h) => h.score_and_explain(row),
+                    AnyDetector::Tail(t) => t.score_and_explain(row),
+                    d => (d.score_row(row), d.explain(row)),
+                };
+                (m.sketch.cdf(score), explanation)
+            })
             .collect();
         let total_weight: f64 = parts.iter().map(|p| p.0).sum();
         let mut contrib = vec![0.0; d];

@@ -62,6 +62,30 @@ mod tests {
     }
 
     #[test]
+    fn members_score_and_explain_in_one_pass_as_in_two() {
+        for p in [EnsembleParams::new(), EnsembleParams::new().combine(Combine::Max)] {
+            let (m, _) = blob(600, 30, 8, Plant::Everywhere, 5);
+            let e = p.fit(head(&m, 600).view(), 0).expect("fit");
+            for r in (0..630).step_by(7) {
+                let mut row = m.view().row(r).to_vec();
+                if r % 3 == 0 {
+                    row[r % 8] = f64::NAN;
+                }
+                for member in e.members() {
+                    let d = member.detector();
+                    let (score, explanation) = match d {
+                        AnyDetector::Hbos(h) => h.score_and_explain(&row),
+                        AnyDetector::Tail(t) => t.score_and_explain(&row),
+                        _ => continue,
+                    };
+                    assert_eq!(score.to_bits(), d.score_row(&row).to_bits(), "row {r}");
+                    assert_eq!(explanation, d.explain(&row), "row {r}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn validation_and_errors() {
         assert!(EnsembleParams::from_members(vec![]).check().is_err());
         let nested = EnsembleParams::from_members(vec![AnyParams::Ensemble(EnsembleParams::new())]);

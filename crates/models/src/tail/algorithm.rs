@@ -319,6 +319,27 @@ impl Detector for TailProbability {
     }
 }
 
+impl TailProbability {
+    /// [`Detector::score_row`] and [`Detector::explain`] of one row at once: the score
+    /// is the sum of the `top_k` largest surprises of the explanation, selected and
+    /// added as `score_row` does, so both are what the two calls give.
+    pub(crate) fn score_and_explain(&self, row: &[f64]) -> (f64, Vec<(usize, f64)>) {
+        let surprises = self.explain(row);
+        if surprises.is_empty() {
+            return (self.score_row(row), surprises);
+        }
+        let mut values: Vec<f64> = surprises.iter().map(|&(_, s)| s).collect();
+        let score = if values.len() <= SELECT_MAX {
+            top_k_sum(&mut values, self.params.top_k)
+        } else {
+            let mut top = TopK::new(self.params.top_k);
+            values.iter().for_each(|&v| top.push(v));
+            top.sum()
+        };
+        (score, surprises)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
