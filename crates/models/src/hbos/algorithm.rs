@@ -243,6 +243,17 @@ impl Detector for Hbos {
 }
 
 impl Hbos {
+    /// The score term of value `v` (not missing) of feature `f`.
+    #[inline]
+    pub(crate) fn term_at(&self, f: usize, v: f64) -> f64 {
+        self.histograms[f].term(v)
+    }
+
+    /// How missing values are filled.
+    pub(crate) fn imputer(&self) -> &Imputer {
+        &self.imputer
+    }
+
     /// [`Detector::score_row`] and [`Detector::explain`] of one row at once: the score
     /// is the sum of the explanation's terms, added in the same order, so both are
     /// what the two calls give.

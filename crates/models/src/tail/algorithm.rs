@@ -52,7 +52,7 @@ impl Fit for TailValidParams {
 
 /// Rows of up to this many features keep all their surprises on the stack and select the
 /// top `k` in one pass, instead of inserting every surprise into a sorted top-`k` list.
-const SELECT_MAX: usize = 256;
+pub(crate) const SELECT_MAX: usize = 256;
 
 /// The sum of the `k` largest values (all of them when there are fewer), added in
 /// descending order like [`TopK::sum`], so both give the same bits. Overwrites `values`.
@@ -320,6 +320,30 @@ impl Detector for TailProbability {
 }
 
 impl TailProbability {
+    /// The surprise of value `v` (not missing) of feature `f`.
+    #[inline]
+    pub(crate) fn surprise_at(&self, f: usize, v: f64) -> f64 {
+        self.surprise(f, v)
+    }
+
+    /// How missing values are filled.
+    pub(crate) fn imputer(&self) -> &Imputer {
+        &self.imputer
+    }
+
+    /// The score of a clean row of at most [`SELECT_MAX`] features whose surprises
+    /// `surprise(f)` gives, with `values` (one slot per feature) to write them to and
+    /// the `hint` of rows scored one after another: what [`Detector::score`] computes
+    /// for each row.
+    pub(crate) fn score_surprises(
+        &self,
+        values: &mut [f64],
+        hint: &mut f64,
+        surprise: impl FnMut(usize) -> f64,
+    ) -> f64 {
+        top_k_sum_hinted(values, self.params.top_k, hint, surprise)
+    }
+
     /// [`Detector::score_row`] and [`Detector::explain`] of one row at once: the score
     /// is the sum of the `top_k` largest surprises of the explanation, selected and
     /// added as `score_row` does, so both are what the two calls give.
