@@ -74,10 +74,14 @@ fn top_k(values: &mut [f64], k: usize, slack: usize) -> (f64, f64) {
         return (0.0, f64::NAN);
     }
     let wide = (k + slack).min(values.len());
-    let mut buf = [0i64; SELECT_MAX];
-    let mut heap;
-    let keys = if values.len() <= SELECT_MAX {
-        &mut buf[..values.len()]
+    // A buffer no larger than needed: zeroing one costs per row.
+    let (mut small, mut large, mut heap);
+    let keys = if values.len() <= HINT_KEEP {
+        small = [0i64; HINT_KEEP];
+        &mut small[..values.len()]
+    } else if values.len() <= SELECT_MAX {
+        large = [0i64; SELECT_MAX];
+        &mut large[..values.len()]
     } else {
         heap = vec![0i64; values.len()];
         &mut heap[..]
@@ -86,11 +90,14 @@ fn top_k(values: &mut [f64], k: usize, slack: usize) -> (f64, f64) {
     for (key, &v) in keys.iter_mut().zip(values.iter()) {
         *key = !total_key(v);
     }
-    if wide < keys.len() {
+    if keys.len() <= HINT_KEEP {
+        // Few values (those a hint kept): sorting them all is cheaper than selecting.
+        keys.sort_unstable();
+    } else {
         keys.select_nth_unstable(wide - 1);
+        keys[..wide].sort_unstable();
     }
-    let top = &mut keys[..wide];
-    top.sort_unstable();
+    let top = &keys[..wide];
     for (v, &key) in values.iter_mut().zip(top.iter()) {
         *v = from_total_key(!key);
     }
