@@ -120,23 +120,32 @@ impl Ensemble {
         {
             return None;
         }
-        // NaN never equals a value, so the first row fills the memo; a NaN hint is never
-        // cleared, so the first row selects from all its surprises.
+        // Each feature's memo holds its last value (with its term and surprise) and the
+        // value before, which a column alternating between two values (a method, a
+        // status class) returns to. NaN never equals a value, so the first rows fill the
+        // memo; a NaN hint is never cleared, so the first row selects from all its
+        // surprises.
+        let empty = (f64::NAN, 0.0, 0.0);
         Some(score_blocks(
             x,
             d,
-            || (vec![(f64::NAN, 0.0, 0.0); d], f64::NAN),
+            || (vec![(empty, empty); d], f64::NAN),
             |(memo, hint), block, out| {
                 let mut buf = [0.0; SELECT_MAX];
                 for (score, row) in out.iter_mut().zip(block.chunks_exact(d)) {
                     let row = h.imputer().clean(row);
-                    for (f, (m, &v)) in memo.iter_mut().zip(row.iter()).enumerate() {
-                        if m.0 != v {
-                            *m = (v, h.term_at(f, v), t.surprise_at(f, v));
+                    for (f, ((last, before), &v)) in memo.iter_mut().zip(row.iter()).enumerate() {
+                        if last.0 != v {
+                            let next = if before.0 == v {
+                                *before
+                            } else {
+                                (v, h.term_at(f, v), t.surprise_at(f, v))
+                            };
+                            *before = std::mem::replace(last, next);
                         }
                     }
-                    let hbos: f64 = memo.iter().map(|m| m.1).sum();
-                    let tail = t.score_surprises(&mut buf[..d], hint, |f| memo[f].2);
+                    let hbos: f64 = memo.iter().map(|m| m.0.1).sum();
+                    let tail = t.score_surprises(&mut buf[..d], hint, |f| memo[f].0.2);
                     *score = self.combine([hm.sketch.cdf(hbos), tm.sketch.cdf(tail)].into_iter());
                 }
             },
