@@ -43,10 +43,19 @@ pub fn top_features<S: AsRef<str>>(
         return Vec::new();
     }
     let mut order: Vec<usize> = (0..n).filter(|&i| merged[i] > 0.0).collect();
-    order.sort_by(|&a, &b| merged[b].total_cmp(&merged[a]).then(a.cmp(&b)));
+    // Largest first, ties in feature order: a total order (indices differ), so selecting
+    // the first `k` and sorting them gives what sorting everything would.
+    let by_share = |&a: &usize, &b: &usize| merged[b].total_cmp(&merged[a]).then(a.cmp(&b));
+    if k == 0 {
+        return Vec::new();
+    }
+    if k < order.len() {
+        order.select_nth_unstable_by(k - 1, by_share);
+        order.truncate(k);
+    }
+    order.sort_unstable_by(by_share);
     order
         .into_iter()
-        .take(k)
         .map(|i| Explanation {
             feature: names[i].as_ref().to_owned(),
             value: row[i],
@@ -74,5 +83,27 @@ mod tests {
         assert!((e.iter().map(|x| x.contribution).sum::<f64>() - 1.0).abs() < 1e-12);
         assert_eq!(top_features(&c, &row, &names, &typ, 1).len(), 1);
         assert!(top_features(&[(0, 0.0)], &row, &names, &typ, 3).is_empty());
+        assert!(top_features(&c, &row, &names, &typ, 0).is_empty());
+    }
+
+    #[test]
+    fn selection_keeps_the_order_of_a_full_sort() {
+        let names: Vec<String> = (0..60).map(|i| format!("f{i}")).collect();
+        let row = vec![1.0; 60];
+        let typ = vec![0.0; 60];
+        // Coarse contributions, so that ties (kept in feature order) are common.
+        let c: Vec<(usize, f64)> = (0..60).map(|i| (i, ((i * 37) % 11) as f64)).collect();
+        let all = top_features(&c, &row, &names, &typ, 60);
+        for k in [1, 2, 5, 10, 54, 59, 60, 80] {
+            let top = top_features(&c, &row, &names, &typ, k);
+            assert_eq!(top, all[..k.min(all.len())], "k {k}");
+        }
+        for w in all.windows(2) {
+            let index = |e: &Explanation| e.feature[1..].parse::<usize>().unwrap();
+            assert!(
+                w[0].contribution > w[1].contribution
+                    || (w[0].contribution == w[1].contribution && index(&w[0]) < index(&w[1]))
+            );
+        }
     }
 }

@@ -7,7 +7,8 @@ use crate::matrix::MatrixView;
 use crate::registry::AnyDetector;
 use crate::sketch::QuantileSketch;
 use crate::stats::{column_medians, derive_seed, validate_training};
-use crate::traits::{Detector, Fit, ParamGuard};
+use crate::tail::SELECT_MAX;
+use crate::traits::{Detector, Fit, ParamGuard, score_blocks};
 use serde::{Deserialize, Serialize};
 
 /// A fitted member and the distribution of its scores on the training data.
@@ -88,6 +89,68 @@ impl Ensemble {
             Combine::Max => values.fold(0.0, f64::max),
         }
     }
+
+    /// [`Detector::score`], member by member.
+    pub(crate) fn score_by_member(&self, x: MatrixView<'_>) -> Vec<f64> {
+        let per_member: Vec<Vec<f64>> = self
+            .members
+            .iter()
+            .map(|m| m.detector.score(x).into_iter().map(|s| m.sketch.cdf(s)).collect())
+            .collect();
+        (0..x.rows()).map(|i| self.combine(per_member.iter().map(|v| v[i]))).collect()
+    }
+
+    /// The default members, HBOS then tail, scored together: one pass over each row
+    /// fills a memo of each feature's last value with both its HBOS term and its tail
+    /// surprise (most values repeat from one record to the next), and the two raw
+    /// scores are then those of the members' own [`Detector::score`] (the same terms
+    /// added in the same order, the same top-k selection). `None` for other members, or
+    /// when they fill missing values differently.
+    fn score_hbos_tail(&self, x: MatrixView<'_>) -> Option<Vec<f64>> {
+        let [hm, tm] = &self.members[..] else { return None };
+        let (AnyDetector::Hbos(h), AnyDetector::Tail(t)) = (&hm.detector, &tm.detector) else {
+            return None;
+        };
+        let d = x.cols();
+        if d == 0
+            || d > SELECT_MAX
+            || h.n_features() != d
+            || t.n_features() != d
+            || h.imputer() != t.imputer()
+        {
+            return None;
+        }
+        // Each feature's memo holds its last value (with its term and surprise) and the
+        // value before, which a column alternating between two values (a method, a
+        // status class) returns to. NaN never equals a value, so the first rows fill the
+        // memo; a NaN hint is never cleared, so the first row selects from all its
+        // surprises.
+        let empty = (f64::NAN, 0.0, 0.0);
+        Some(score_blocks(
+            x,
+            d,
+            || (vec![(empty, empty); d], f64::NAN),
+            |(memo, hint), block, out| {
+                let mut buf = [0.0; SELECT_MAX];
+                for (score, row) in out.iter_mut().zip(block.chunks_exact(d)) {
+                    let row = h.imputer().clean(row);
+                    for (f, ((last, before), &v)) in memo.iter_mut().zip(row.iter()).enumerate() {
+                        if last.0 != v {
+                            let next = if before.0 == v {
+                                *before
+                            } else {
+                                (v, h.term_at(f, v), t.surprise_at(f, v))
+                            };
+                            *before = std::mem::replace(last, next);
+                        }
+                    }
+                    let hbos: f64 = memo.iter().map(|m| m.0.1).sum();
+                    let tail = t.score_surprises(&mut buf[..d], hint, |f| memo[f].0.2);
+                    *score = self.combine([hm.sketch.cdf(hbos), tm.sketch.cdf(tail)].into_iter());
+                }
+            },
+        ))
+    }
 }
 
 impl Detector for Ensemble {
@@ -138,17 +201,16 @@ impl Detector for Ensemble {
     }
 
     /// Scores member by member over the whole matrix, so each member uses its own
-    /// parallel batch scoring.
+    /// parallel batch scoring; the default pair (HBOS, then tail) is scored in one pass
+    /// (see [`Ensemble::score_hbos_tail`]).
     fn score(&self, x: MatrixView<'_>) -> Vec<f64> {
         if x.cols() != self.n_features() {
             return vec![f64::NAN; x.rows()];
         }
-        let per_member: Vec<Vec<f64>> = self
-            .members
-            .iter()
-            .map(|m| m.detector.score(x).into_iter().map(|s| m.sketch.cdf(s)).collect())
-            .collect();
-        (0..x.rows()).map(|i| self.combine(per_member.iter().map(|v| v[i]))).collect()
+        if let Some(scores) = self.score_hbos_tail(x) {
+            return scores;
+        }
+        self.score_by_member(x)
     }
 
     /// Each member's explanation normalized to sum to 1, weighted by that member's 0..1
@@ -162,7 +224,16 @@ impl Detector for Ensemble {
         let parts: Vec<(f64, Vec<(usize, f64)>)> = self
             .members
             .iter()
-            .map(|m| (m.sketch.cdf(m.detector.score_row(row)), m.detector.explain(row)))
+            .map(|m| {
+                // Members whose score is a sum of their explanation's terms give both from
+                // one pass over the row.
+                let (score, explanation) = match &m.detector {
+                    AnyDetector::Hbos(h) => h.score_and_explain(row),
+                    AnyDetector::Tail(t) => t.score_and_explain(row),
+                    d => (d.score_row(row), d.explain(row)),
+                };
+                (m.sketch.cdf(score), explanation)
+            })
             .collect();
         let total_weight: f64 = parts.iter().map(|p| p.0).sum();
         let mut contrib = vec![0.0; d];

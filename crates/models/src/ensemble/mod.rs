@@ -62,6 +62,62 @@ mod tests {
     }
 
     #[test]
+    fn members_score_and_explain_in_one_pass_as_in_two() {
+        for p in [EnsembleParams::new(), EnsembleParams::new().combine(Combine::Max)] {
+            let (m, _) = blob(600, 30, 8, Plant::Everywhere, 5);
+            let e = p.fit(head(&m, 600).view(), 0).expect("fit");
+            for r in (0..630).step_by(7) {
+                let mut row = m.view().row(r).to_vec();
+                if r % 3 == 0 {
+                    row[r % 8] = f64::NAN;
+                }
+                for member in e.members() {
+                    let d = member.detector();
+                    let (score, explanation) = match d {
+                        AnyDetector::Hbos(h) => h.score_and_explain(&row),
+                        AnyDetector::Tail(t) => t.score_and_explain(&row),
+                        _ => continue,
+                    };
+                    assert_eq!(score.to_bits(), d.score_row(&row).to_bits(), "row {r}");
+                    assert_eq!(explanation, d.explain(&row), "row {r}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_default_pair_scores_in_one_pass_as_member_by_member() {
+        for p in [EnsembleParams::new(), EnsembleParams::new().combine(Combine::Max)] {
+            let (m, _) = blob(3000, 60, 12, Plant::Everywhere, 9);
+            let e = p.fit(head(&m, 2000).view(), 0).expect("fit");
+            // Repeated values (as in logs), missing ones, and zeros of both signs.
+            let mut data = m.view().as_slice().to_vec();
+            for (i, v) in data.iter_mut().enumerate() {
+                match i % 13 {
+                    0 | 5 => *v = (*v * 2.0).round() / 2.0,
+                    3 => *v = 0.0,
+                    7 => *v = -0.0,
+                    11 if i % 3 == 0 => *v = f64::NAN,
+                    _ => {}
+                }
+            }
+            // Columns that repeat their value from row to row, so memos are hit.
+            for (r, row) in data.chunks_exact_mut(12).enumerate() {
+                row[0] = (r / 5) as f64;
+                row[1] = if r % 2 == 0 { 0.0 } else { -0.0 };
+                row[2] = if r % 4 < 2 { 1.5 } else { f64::NAN };
+            }
+            let x = Matrix::new(data, m.view().rows(), 12).expect("m");
+            let fused = e.score(x.view());
+            let apart = e.score_by_member(x.view());
+            assert_eq!(fused.len(), apart.len());
+            for (r, (a, b)) in fused.iter().zip(&apart).enumerate() {
+                assert_eq!(a.to_bits(), b.to_bits(), "row {r}");
+            }
+        }
+    }
+
+    #[test]
     fn validation_and_errors() {
         assert!(EnsembleParams::from_members(vec![]).check().is_err());
         let nested = EnsembleParams::from_members(vec![AnyParams::Ensemble(EnsembleParams::new())]);

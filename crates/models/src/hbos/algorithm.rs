@@ -241,3 +241,27 @@ impl Detector for Hbos {
         self.histograms.iter().zip(row.iter()).map(|(h, &v)| h.term(v)).enumerate().collect()
     }
 }
+
+impl Hbos {
+    /// The score term of value `v` (not missing) of feature `f`.
+    #[inline]
+    pub(crate) fn term_at(&self, f: usize, v: f64) -> f64 {
+        self.histograms[f].term(v)
+    }
+
+    /// How missing values are filled.
+    pub(crate) fn imputer(&self) -> &Imputer {
+        &self.imputer
+    }
+
+    /// [`Detector::score_row`] and [`Detector::explain`] of one row at once: the score
+    /// is the sum of the explanation's terms, added in the same order, so both are
+    /// what the two calls give.
+    pub(crate) fn score_and_explain(&self, row: &[f64]) -> (f64, Vec<(usize, f64)>) {
+        let terms = self.explain(row);
+        if terms.is_empty() {
+            return (self.score_row(row), terms);
+        }
+        (terms.iter().map(|&(_, t)| t).sum(), terms)
+    }
+}

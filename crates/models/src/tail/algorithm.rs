@@ -52,35 +52,76 @@ impl Fit for TailValidParams {
 
 /// Rows of up to this many features keep all their surprises on the stack and select the
 /// top `k` in one pass, instead of inserting every surprise into a sorted top-`k` list.
-const SELECT_MAX: usize = 256;
+pub(crate) const SELECT_MAX: usize = 256;
 
 /// The sum of the `k` largest values (all of them when there are fewer), added in
-/// descending order like [`TopK::sum`], so both give the same bits. Reorders `values`.
+/// descending order like [`TopK::sum`], so both give the same bits. Overwrites `values`.
 fn top_k_sum(values: &mut [f64], k: usize) -> f64 {
     top_k(values, k, 0).0
 }
 
 /// [`top_k_sum`], and the `k + slack`-th largest value (the smallest when there are
-/// fewer; NaN when there are none).
+/// fewer; NaN when there are none). Writes the `k + slack` largest, in descending
+/// order, over the front of `values` (what is behind them is left as it was).
+///
+/// The values are selected and sorted as integer keys that order as
+/// [`f64::total_cmp`] orders the values: integer comparisons need no comparator call
+/// and sort without branches. Equal keys are equal bits, so which of two equal values
+/// is taken does not change the sum.
 fn top_k(values: &mut [f64], k: usize, slack: usize) -> (f64, f64) {
     let k = k.clamp(1, MAX_TOP_K).min(values.len());
     if k == 0 {
         return (0.0, f64::NAN);
     }
-    let descending = |a: &f64, b: &f64| b.total_cmp(a);
     let wide = (k + slack).min(values.len());
-    if wide < values.len() {
-        values.select_nth_unstable_by(wide - 1, descending);
+    // A buffer no larger than needed: zeroing one costs per row.
+    let (mut small, mut large, mut heap);
+    let keys = if values.len() <= HINT_KEEP {
+        small = [0i64; HINT_KEEP];
+        &mut small[..values.len()]
+    } else if values.len() <= SELECT_MAX {
+        large = [0i64; SELECT_MAX];
+        &mut large[..values.len()]
+    } else {
+        heap = vec![0i64; values.len()];
+        &mut heap[..]
+    };
+    // Descending order of the values is ascending order of the complemented keys.
+    for (key, &v) in keys.iter_mut().zip(values.iter()) {
+        *key = !total_key(v);
     }
-    let top = &mut values[..wide];
-    top.sort_unstable_by(descending);
-    (top[..k].iter().sum(), top[wide - 1])
+    if keys.len() <= HINT_KEEP {
+        // Few values (those a hint kept): sorting them all is cheaper than selecting.
+        keys.sort_unstable();
+    } else {
+        keys.select_nth_unstable(wide - 1);
+        keys[..wide].sort_unstable();
+    }
+    let top = &keys[..wide];
+    for (v, &key) in values.iter_mut().zip(top.iter()) {
+        *v = from_total_key(!key);
+    }
+    (values[..k].iter().sum(), values[wide - 1])
+}
+
+/// The order of [`f64::total_cmp`] as an integer: negative values have their other bits
+/// flipped (as `total_cmp` does), which is its own inverse.
+#[inline(always)]
+fn total_key(v: f64) -> i64 {
+    let bits = v.to_bits() as i64;
+    bits ^ (((bits >> 63) as u64) >> 1) as i64
+}
+
+/// The value of a [`total_key`].
+#[inline(always)]
+fn from_total_key(key: i64) -> f64 {
+    f64::from_bits((key ^ (((key >> 63) as u64) >> 1) as i64) as u64)
 }
 
 /// Values a hint lets through that fit on the stack; more costs a full selection.
 const HINT_KEEP: usize = 64;
 /// The hint for the next row is this row's `k + HINT_SLACK`-th largest surprise.
-const HINT_SLACK: usize = 4;
+const HINT_SLACK: usize = 8;
 
 /// [`top_k_sum`] of the surprises of a row that `surprise(f)` gives, written to
 /// `values`, guided by `hint`: a guess of a value a little below the `k`-th largest
@@ -285,6 +326,51 @@ impl Detector for TailProbability {
     }
 }
 
+impl TailProbability {
+    /// The surprise of value `v` (not missing) of feature `f`.
+    #[inline]
+    pub(crate) fn surprise_at(&self, f: usize, v: f64) -> f64 {
+        self.surprise(f, v)
+    }
+
+    /// How missing values are filled.
+    pub(crate) fn imputer(&self) -> &Imputer {
+        &self.imputer
+    }
+
+    /// The score of a clean row of at most [`SELECT_MAX`] features whose surprises
+    /// `surprise(f)` gives, with `values` (one slot per feature) to write them to and
+    /// the `hint` of rows scored one after another: what [`Detector::score`] computes
+    /// for each row.
+    pub(crate) fn score_surprises(
+        &self,
+        values: &mut [f64],
+        hint: &mut f64,
+        surprise: impl FnMut(usize) -> f64,
+    ) -> f64 {
+        top_k_sum_hinted(values, self.params.top_k, hint, surprise)
+    }
+
+    /// [`Detector::score_row`] and [`Detector::explain`] of one row at once: the score
+    /// is the sum of the `top_k` largest surprises of the explanation, selected and
+    /// added as `score_row` does, so both are what the two calls give.
+    pub(crate) fn score_and_explain(&self, row: &[f64]) -> (f64, Vec<(usize, f64)>) {
+        let surprises = self.explain(row);
+        if surprises.is_empty() {
+            return (self.score_row(row), surprises);
+        }
+        let mut values: Vec<f64> = surprises.iter().map(|&(_, s)| s).collect();
+        let score = if values.len() <= SELECT_MAX {
+            top_k_sum(&mut values, self.params.top_k)
+        } else {
+            let mut top = TopK::new(self.params.top_k);
+            values.iter().for_each(|&v| top.push(v));
+            top.sum()
+        };
+        (score, surprises)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,6 +385,33 @@ mod tests {
         let mut one = TopK::new(1);
         [0.2, 0.9, 0.1].into_iter().for_each(|v| one.push(v));
         assert_eq!(one.sum(), 0.9);
+    }
+
+    #[test]
+    fn integer_keys_select_as_total_cmp() {
+        let mut state = 11u64;
+        let specials = [f64::NAN, -f64::NAN, 0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY, -1.5];
+        for len in [1, 2, 7, 20, 36, 64, 104, 300] {
+            for (k, slack) in [(1, 0), (5, 4), (16, 0), (16, 4), (MAX_TOP_K, 4)] {
+                let values: Vec<f64> = (0..len)
+                    .map(|i| {
+                        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                        match (state >> 33) % 9 {
+                            0 => specials[i % specials.len()],
+                            r => ((state >> 40) % 40) as f64 * 0.5 - f64::from(r as u8 % 2),
+                        }
+                    })
+                    .collect();
+                let mut sorted = values.clone();
+                sorted.sort_by(|a, b| b.total_cmp(a));
+                let k_ = k.min(len);
+                let wide = (k_ + slack).min(len);
+                let want: f64 = sorted[..k_].iter().sum();
+                let (sum, edge) = top_k(&mut values.clone(), k, slack);
+                assert_eq!(sum.to_bits(), want.to_bits(), "len {len} k {k}");
+                assert_eq!(edge.to_bits(), sorted[wide - 1].to_bits(), "len {len} k {k}");
+            }
+        }
     }
 
     #[test]

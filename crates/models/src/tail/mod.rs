@@ -17,6 +17,7 @@ mod algorithm;
 mod ecdf;
 mod params;
 
+pub(crate) use algorithm::SELECT_MAX;
 pub use algorithm::TailProbability;
 pub use params::{MAX_TOP_K, Sides, TailParams, TailValidParams};
 

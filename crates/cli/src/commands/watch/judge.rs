@@ -1,15 +1,18 @@
-//! The detector stage of the scorer: scores a chunk of feature rows with the model, and
-//! explains and categorizes the flagged rows; the live drift monitor then takes the
-//! scored rows in order.
+//! The detector stage of the scorer: scores a chunk of feature rows with the model; the
+//! flagged rows are then explained and categorized, and the live drift monitor takes
+//! the scored rows in order.
 //!
 //! The feature stage before it is sequential (each record is seen in the context of
 //! those before it), this one is not: while the feature stage computes the rows of one
 //! chunk on the daemon's thread, [`judge_batch`] runs this stage on the previous chunk
 //! on a second thread, so a large batch keeps both cores busy. The judged chunks come
-//! back to the daemon's thread, which feeds them to the drift monitor between two
-//! chunks of features: that keeps the two threads' shares of the work close, and
-//! chunks reach the monitor in order, so drift windows close on the same records as
-//! scoring line by line.
+//! back to the daemon's thread, which explains their flagged rows between two chunks
+//! of features (scoring is the larger part of the work, so this keeps the two threads'
+//! shares close), and hands them on to a third thread that feeds the drift monitor.
+//! That one runs while one of the other two waits (the detector's thread for the first
+//! chunk's features, the daemon's for the last chunk's scores, and both for the rest of
+//! the round). Chunks reach the monitor in order, and a batch ends only when it has
+//! taken them all, so drift windows close on the same records as scoring line by line.
 
 use std::sync::mpsc;
 
@@ -38,6 +41,11 @@ pub struct Chunk {
 impl Chunk {
     /// Appends one record's rows.
     pub fn push(&mut self, raw: &[f64], scaled: &[f64]) {
+        if self.rows == 0 && self.raw.capacity() == 0 {
+            // A new chunk: room for a whole one at once, not by doubling.
+            self.raw.reserve(CHUNK_LINES * raw.len());
+            self.scaled.reserve(CHUNK_LINES * scaled.len());
+        }
         self.raw.extend_from_slice(raw);
         self.scaled.extend_from_slice(scaled);
         self.rows += 1;
@@ -56,7 +64,10 @@ pub struct Verdict {
     pub raw: f64,
     /// Score on 0..1.
     pub score: f64,
-    /// For a flagged row, its explanation and category.
+    /// Whether the detector flags the row.
+    pub anomalous: bool,
+    /// For a flagged row, its explanation and category (filled in by
+    /// [`Judge::explain`]).
     pub flagged: Option<(Vec<Explanation>, &'static str)>,
 }
 
@@ -65,7 +76,7 @@ pub struct Judge {
     pub model: &'static Model,
 }
 
-/// The drift monitor fed with the judged rows, in order, on the feature stage's thread.
+/// The drift monitor fed with the judged rows, in order.
 pub struct DriftFeed<'a> {
     pub drift: &'a mut LiveDrift,
     pub gauges: &'a DriftGauges,
@@ -74,12 +85,12 @@ pub struct DriftFeed<'a> {
 }
 
 impl DriftFeed<'_> {
-    /// Feeds the rows of a judged chunk.
-    fn observe(&mut self, chunk: &Chunk, verdicts: &[Verdict]) {
+    /// Feeds the rows of a judged chunk, with their raw scores.
+    fn observe(&mut self, chunk: &Chunk, raw_scores: impl Iterator<Item = f64>) {
         let width = chunk.raw.len() / chunk.rows.max(1);
-        for (k, v) in verdicts.iter().enumerate() {
+        for (k, raw) in raw_scores.enumerate() {
             let raw_row = chunk.raw.get(k * width..(k + 1) * width).unwrap_or(&[]);
-            if let Some(report) = self.drift.observe(raw_row, v.raw, self.gauges) {
+            if let Some(report) = self.drift.observe(raw_row, raw, self.gauges) {
                 self.reports.push(report);
             }
         }
@@ -87,7 +98,8 @@ impl DriftFeed<'_> {
 }
 
 impl Judge {
-    /// Judges every row of `chunk`, in order, appending to `out`.
+    /// Scores every row of `chunk`, in order, appending to `out`; flagged rows are
+    /// explained by [`Judge::explain`].
     pub fn judge(&self, chunk: &Chunk, out: &mut Vec<Verdict>) {
         let n = chunk.rows;
         if n == 0 {
@@ -96,36 +108,50 @@ impl Judge {
         let model = self.model;
         let detector = &model.detector;
         let width = chunk.scaled.len() / n;
-        let raw_width = chunk.raw.len() / n;
         let raw_scores = match MatrixView::new(&chunk.scaled, n, width) {
             Ok(view) => detector.score(view),
             Err(_) => vec![f64::NAN; n],
         };
-        for (k, raw) in raw_scores.into_iter().enumerate() {
-            let score = detector.probability(raw);
-            let flagged = detector.is_anomaly(raw).then(|| {
-                // Flagged rows are few: explain them one by one, as `Scorer` does.
-                let raw_row = &chunk.raw[k * raw_width..(k + 1) * raw_width];
-                let scaled = &chunk.scaled[k * width..(k + 1) * width];
-                let explanation = model.explain(raw_row, scaled);
-                let category = model.categorize(raw_row, &explanation);
-                (explanation, category)
-            });
-            out.push(Verdict { raw, score, flagged });
+        out.extend(raw_scores.into_iter().map(|raw| Verdict {
+            raw,
+            score: detector.probability(raw),
+            anomalous: detector.is_anomaly(raw),
+            flagged: None,
+        }));
+    }
+
+    /// Explains and categorizes the flagged rows of `chunk`, whose verdicts are
+    /// `verdicts`. Flagged rows are few: they are explained one by one, as `Scorer`
+    /// does.
+    pub fn explain(&self, chunk: &Chunk, verdicts: &mut [Verdict]) {
+        let n = chunk.rows;
+        if n == 0 {
+            return;
+        }
+        let model = self.model;
+        let width = chunk.scaled.len() / n;
+        let raw_width = chunk.raw.len() / n;
+        for (k, v) in verdicts.iter_mut().enumerate().filter(|(_, v)| v.anomalous) {
+            let raw_row = &chunk.raw[k * raw_width..(k + 1) * raw_width];
+            let scaled = &chunk.scaled[k * width..(k + 1) * width];
+            let explanation = model.explain(raw_row, scaled);
+            let category = model.categorize(raw_row, &explanation);
+            v.flagged = Some((explanation, category));
         }
     }
 }
 
 /// Runs the feature stage `features` and the detector stage together over one batch,
-/// and feeds the judged rows to `drift`.
+/// explains the flagged rows and feeds the judged rows to `drift`.
 ///
 /// `features` is called once with a function to hand it each full chunk (it fills
 /// chunks taken from `pool` and hands the last, partial one too). With `overlap`, the
-/// chunks are judged on a second thread while `features` goes on, and each judged
-/// chunk is fed to `drift` when `features` takes its next chunk (or at the end);
-/// otherwise each is judged and fed when handed. Returns the verdicts of every row, in
-/// order (room for `rows` of them is made at once); the chunks go back to `pool` for
-/// their allocations.
+/// chunks are scored on a second thread while `features` goes on; each scored chunk is
+/// explained on the calling thread when `features` takes its next chunk (or at the
+/// end), then fed to `drift` on a third thread, in order; the call returns when every
+/// chunk has been fed. Otherwise each is judged, explained and fed when handed.
+/// Returns the verdicts of every row, in order (room for `rows` of them is made at
+/// once); the chunks go back to `pool` for their allocations.
 pub fn judge_batch<F>(
     judge: &Judge,
     drift: &mut DriftFeed<'_>,
@@ -145,7 +171,8 @@ where
             let mut hand = |chunk: Chunk| {
                 let first = verdicts.len();
                 judge.judge(&chunk, &mut verdicts);
-                drift.observe(&chunk, &verdicts[first..]);
+                judge.explain(&chunk, &mut verdicts[first..]);
+                drift.observe(&chunk, verdicts[first..].iter().map(|v| v.raw));
                 done.push(chunk);
             };
             features(&mut take, &mut hand);
@@ -155,6 +182,8 @@ where
     }
     let (to_judge, chunks) = mpsc::sync_channel::<Chunk>(2);
     let (to_back, judged) = mpsc::channel::<(Chunk, Vec<Verdict>)>();
+    let (to_drift, observed) = mpsc::channel::<(Chunk, Vec<f64>)>();
+    let (drift_back, fed) = mpsc::channel::<Chunk>();
     let result = std::thread::scope(|scope| {
         let worker = scope.spawn(move || {
             for chunk in chunks {
@@ -164,17 +193,30 @@ where
                 let _ = to_back.send((chunk, out));
             }
         });
-        let mut back = |chunk: Chunk, out: Vec<Verdict>, spare: &mut Vec<Chunk>| {
-            drift.observe(&chunk, &out);
+        // The drift monitor takes the scored chunks in order on a thread of its own, so
+        // that it runs while one of the other two waits (the daemon's thread for the last
+        // chunk's scores, the detector's for the first chunk's features); the batch ends
+        // when it has taken them all, so windows close on the same records as before.
+        let drift_worker = scope.spawn(move || {
+            for (chunk, raw_scores) in observed {
+                drift.observe(&chunk, raw_scores.iter().copied());
+                let _ = drift_back.send(chunk);
+            }
+        });
+        let mut back = |chunk: Chunk, mut out: Vec<Verdict>| {
+            judge.explain(&chunk, &mut out);
+            let raw_scores = out.iter().map(|v| v.raw).collect();
             verdicts.extend(out);
-            spare.push(chunk);
+            // Fails only when the drift thread has panicked; its join says so below.
+            let _ = to_drift.send((chunk, raw_scores));
         };
         let mut spare = Vec::new();
         {
             let mut take = || {
                 for (chunk, out) in judged.try_iter() {
-                    back(chunk, out, &mut spare);
+                    back(chunk, out);
                 }
+                spare.extend(fed.try_iter());
                 let mut chunk = spare.pop().or_else(|| pool.pop()).unwrap_or_default();
                 chunk.clear();
                 chunk
@@ -188,9 +230,12 @@ where
         drop(to_judge);
         // Ends when the worker has judged every chunk and dropped its sender.
         for (chunk, out) in judged.iter() {
-            back(chunk, out, &mut spare);
+            back(chunk, out);
         }
-        (worker.join(), spare)
+        drop(to_drift);
+        let joined = worker.join().and(drift_worker.join());
+        spare.extend(fed.try_iter());
+        (joined, spare)
     });
     match result {
         (Ok(()), spare) => recycle(pool, spare),

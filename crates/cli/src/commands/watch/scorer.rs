@@ -448,11 +448,17 @@ mod tests {
         }
         assert!(batch.len() >= OVERLAP_LINES);
         let mut batched = Vec::new();
-        scorer(&model, dir.path()).score_batch(&batch, &mut batched);
+        let mut whole = scorer(&model, dir.path());
+        whole.score_batch(&batch, &mut batched);
 
         let mut single = scorer(&model, dir.path());
         let one_by_one: Vec<LineOutcome> =
             batch.iter().map(|(o, line)| single.score_line(&o.origin, line)).collect();
+        // The drift monitor (fed on a thread of its own for the batch) closed its windows
+        // on the same records: the last window's report is the same.
+        let gauges = whole.slot.drift.render_prometheus();
+        assert!(gauges.contains("anomalog_drift_window_records 700"), "{gauges}");
+        assert_eq!(gauges, single.slot.drift.render_prometheus());
         assert_eq!(batched.len(), one_by_one.len());
         let mut anomalies = 0;
         for (k, (a, b)) in batched.iter().zip(&one_by_one).enumerate() {
