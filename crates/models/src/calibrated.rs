@@ -149,4 +149,30 @@ mod tests {
         assert!(scores.iter().filter(|s| c.is_anomaly(**s)).count() <= 5);
         assert!(c.set_rule(ThresholdRule::Contamination(-1.0)).is_err());
     }
+
+    /// Both forests flag the contamination's share of their training rows and of fresh
+    /// rows like them (2% outliers, of which the threshold flags half): the scores that
+    /// calibrate are the scores that alert. Hyperplanes (32 features) span fewer than the
+    /// 40 columns.
+    #[test]
+    fn forests_flag_about_contamination() {
+        let (train, _) = blob(2000, 40, 40, Plant::Everywhere, 6);
+        let (fresh, _) = blob(2000, 40, 40, Plant::Everywhere, 7);
+        for kind in [DetectorKind::IsolationForest, DetectorKind::ExtendedIsolationForest] {
+            let params = kind.default_params();
+            let c =
+                CalibratedDetector::fit(&params, train.view(), 3, None, ThresholdRule::default())
+                    .expect("fit");
+            let name = c.detector().name();
+            let flagged = |m: &crate::matrix::Matrix| {
+                c.score(m.view()).iter().filter(|s| c.is_anomaly(**s)).count()
+            };
+            // 1% of 2040 rows is 20.4, all among the 40 planted outliers.
+            let on_train = flagged(&train);
+            assert!((18..=21).contains(&on_train), "{name}: {on_train} training rows flagged");
+            let on_fresh = flagged(&fresh);
+            assert!((10..=30).contains(&on_fresh), "{name}: {on_fresh} fresh rows flagged");
+            assert!((c.probability_threshold() - 0.99).abs() < 1e-3, "{name}");
+        }
+    }
 }

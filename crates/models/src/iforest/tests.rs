@@ -45,12 +45,14 @@ fn deterministic_and_seed_dependent() {
 
 #[test]
 fn score_row_matches_batch_and_scores_in_range() {
-    let (m, _) = blob(300, 5, 4, Plant::Everywhere, 4);
-    let f = IsolationForestParams::new().fit(m.view(), 1).expect("fit");
-    let batch = f.score(m.view());
-    for (i, s) in batch.iter().enumerate() {
-        assert_eq!(*s, f.score_row(m.view().row(i)));
-        assert!(*s > 0.0 && *s <= 1.0);
+    let (m, _) = blob(300, 5, 40, Plant::Everywhere, 4);
+    for p in both() {
+        let f = p.fit(m.view(), 1).expect("fit");
+        let batch = f.score(m.view());
+        for (i, s) in batch.iter().enumerate() {
+            assert_eq!(*s, f.score_row(m.view().row(i)), "{} row {i}", f.name());
+            assert!(*s > 0.0 && *s <= 1.0);
+        }
     }
 }
 
