@@ -28,7 +28,7 @@ use crate::record::{Field, Record};
 use crate::timestamp::Timestamp;
 
 use super::request_line;
-use super::text::{self, Src, check_binary, closing_quote, trim_end, word_end};
+use super::text::{self, ByteClasses, Src, check_binary, closing_quote, trim_end, word_end};
 
 /// `combined` or `common` (see the module doc).
 #[derive(Debug, Clone, Copy)]
@@ -54,13 +54,17 @@ impl Format for Clf {
     }
 
     fn parse<'a>(&self, unit: &'a [u8]) -> Result<Record<'a>, ParseError> {
-        check_binary(unit)?;
+        // One pass finds NUL bytes, backslashes and non-ASCII bytes alike.
+        let classes = ByteClasses::of(unit);
+        if classes.nul {
+            check_binary(unit)?;
+        }
         let line = trim_end(unit);
         if line.is_empty() {
             return Err(ParseError::new(RejectReason::Empty, "line", 0));
         }
         let mut rec = Record::default();
-        let mut scan = Scanner { line, src: Src::new(line), pos: 0 };
+        let mut scan = Scanner { line, src: Src::classified(line, classes), pos: 0 };
         let end = scan.word("client")?;
         rec.client = scan.src.field(0, end);
         scan.pos = end + 1;

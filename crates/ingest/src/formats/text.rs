@@ -29,6 +29,82 @@ pub(crate) fn check_binary(unit: &[u8]) -> Result<(), ParseError> {
     }
 }
 
+/// What one pass over a unit found: the bytes that send a line parser off its fast
+/// path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ByteClasses {
+    /// A NUL byte (see [`check_binary`]).
+    pub(crate) nul: bool,
+    /// A backslash: a log escape may need decoding.
+    pub(crate) backslash: bool,
+    /// A byte of 0x80 or more: the text needs UTF-8 validation.
+    pub(crate) non_ascii: bool,
+}
+
+impl ByteClasses {
+    /// Classifies `bytes` in one pass, instead of one search for NUL, one for
+    /// backslashes and a UTF-8 validation.
+    pub(crate) fn of(bytes: &[u8]) -> ByteClasses {
+        #[cfg(target_arch = "x86_64")]
+        if bytes.len() >= 32 {
+            let (special, non_ascii) = classify_sse2(bytes);
+            return ByteClasses {
+                // Rare: tell NUL from backslash with a search each.
+                nul: special && memchr::memchr(0, bytes).is_some(),
+                backslash: special && memchr::memchr(b'\\', bytes).is_some(),
+                non_ascii,
+            };
+        }
+        classify_tail(bytes)
+    }
+}
+
+/// Whether `bytes` (at least 32 of them) hold a NUL or a backslash, and whether any
+/// byte is non-ASCII: 32 bytes per step, the last step overlapping the one before.
+#[cfg(target_arch = "x86_64")]
+fn classify_sse2(bytes: &[u8]) -> (bool, bool) {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_setzero_si128,
+    };
+    debug_assert!(bytes.len() >= 32);
+    let last = bytes.len().saturating_sub(32);
+    // SAFETY: SSE2 is part of the x86_64 baseline. Every load reads 16 bytes at an
+    // offset at most `bytes.len() - 16`, inside the slice; unaligned loads are allowed.
+    unsafe {
+        let zero = _mm_setzero_si128();
+        let backslash = _mm_set1_epi8(b'\\' as i8);
+        let (mut special, mut high) = (zero, zero);
+        let p = bytes.as_ptr();
+        let mut step = |at: usize| {
+            let a = _mm_loadu_si128(p.add(at).cast::<__m128i>());
+            let b = _mm_loadu_si128(p.add(at + 16).cast::<__m128i>());
+            let sa = _mm_or_si128(_mm_cmpeq_epi8(a, zero), _mm_cmpeq_epi8(a, backslash));
+            let sb = _mm_or_si128(_mm_cmpeq_epi8(b, zero), _mm_cmpeq_epi8(b, backslash));
+            special = _mm_or_si128(special, _mm_or_si128(sa, sb));
+            high = _mm_or_si128(high, _mm_or_si128(a, b));
+        };
+        let mut at = 0;
+        while at < last {
+            step(at);
+            at += 32;
+        }
+        step(last);
+        (_mm_movemask_epi8(special) != 0, _mm_movemask_epi8(high) != 0)
+    }
+}
+
+/// [`ByteClasses::of`] byte by byte, for short remainders and to tell NUL from backslash.
+fn classify_tail(bytes: &[u8]) -> ByteClasses {
+    let mut c = ByteClasses { nul: false, backslash: false, non_ascii: false };
+    for &b in bytes {
+        c.nul |= b == 0;
+        c.backslash |= b == b'\\';
+        c.non_ascii |= b >= 0x80;
+    }
+    c
+}
+
 /// The bytes as text: borrowed when they are valid UTF-8, otherwise every invalid byte
 /// is written as `\xHH`.
 pub(crate) fn text(raw: &[u8]) -> Cow<'_, str> {
@@ -125,11 +201,18 @@ pub(crate) struct Src<'a> {
 }
 
 impl<'a> Src<'a> {
-    /// Prepares `bytes` (one pass for UTF-8, one `memchr` for backslashes).
-    pub(crate) fn new(bytes: &'a [u8]) -> Src<'a> {
-        let plain = match memchr::memchr(b'\\', bytes) {
-            Some(_) => None,
-            None => std::str::from_utf8(bytes).ok(),
+    /// Prepares `bytes` whose classes are known: those of `bytes` itself, or of a unit
+    /// that `bytes` is a prefix of, trimmed of ASCII only.
+    pub(crate) fn classified(bytes: &'a [u8], classes: ByteClasses) -> Src<'a> {
+        let plain = if classes.backslash {
+            None
+        } else if classes.non_ascii {
+            std::str::from_utf8(bytes).ok()
+        } else {
+            // Every byte is ASCII (the classes cover `bytes`), which is valid UTF-8.
+            debug_assert!(bytes.is_ascii());
+            // SAFETY: ASCII is valid UTF-8.
+            Some(unsafe { std::str::from_utf8_unchecked(bytes) })
         };
         Src { bytes, plain }
     }
@@ -278,7 +361,27 @@ pub(crate) fn first_upstream_value(raw: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #[test]
+        fn byte_classes_match_byte_by_byte(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(0u8), Just(b'\\'), Just(0xc3), Just(0xa9), 0x20u8..0x7f],
+                0..120,
+            ),
+        ) {
+            let c = ByteClasses::of(&bytes);
+            prop_assert_eq!(c.nul, bytes.contains(&0));
+            prop_assert_eq!(c.backslash, bytes.contains(&b'\\'));
+            prop_assert_eq!(c.non_ascii, !bytes.is_ascii());
+            let src = Src::classified(&bytes, c);
+            let expected = if c.backslash { None } else { std::str::from_utf8(&bytes).ok() };
+            prop_assert_eq!(src.plain, expected);
+        }
+    }
 
     #[test]
     fn unescape_apache_and_nginx() {
