@@ -118,6 +118,9 @@ fn is_tchar(b: u8) -> bool {
 
 /// `HTTP/1.1`, `HTTP/2.0`, `HTTP/3`, and other `NAME/digits` protocols.
 fn is_protocol(s: &[u8]) -> bool {
+    if matches!(s, b"HTTP/1.1" | b"HTTP/1.0" | b"HTTP/2.0") {
+        return true;
+    }
     let Some(slash) = memchr::memchr(b'/', s) else { return false };
     let (name, version) = (&s[..slash], &s[slash + 1..]);
     !name.is_empty()

@@ -331,8 +331,34 @@ pub(crate) fn decimal(raw: &[u8]) -> Option<f64> {
     if dots > 1 {
         return None;
     }
+    if let Some(v) = short_decimal(raw) {
+        return Some(v);
+    }
     // Validated above: ASCII digits and at most one dot always parse.
     std::str::from_utf8(raw).ok()?.parse().ok()
+}
+
+/// Digits with at most one dot (as [`decimal`] checked) and at most 15 digits in all,
+/// without the general parser: the digits as an integer below 2^53 and a power of ten
+/// up to 10^15 are both exact doubles, so their quotient is one correctly rounded
+/// operation, the value the general parser gives (Clinger's fast path).
+fn short_decimal(raw: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] =
+        [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+    let (mut mantissa, mut digits, mut fraction) = (0u64, 0usize, None);
+    for &b in raw {
+        if b == b'.' {
+            fraction = Some(digits);
+            continue;
+        }
+        mantissa = mantissa * 10 + u64::from(b - b'0');
+        digits += 1;
+        if digits > 15 {
+            return None;
+        }
+    }
+    let scale = digits - fraction.unwrap_or(digits);
+    Some(mantissa as f64 / POW10[scale])
 }
 
 /// A duration: `-` is missing, otherwise a decimal number multiplied by `scale` to
@@ -366,6 +392,15 @@ mod tests {
     use super::*;
 
     proptest! {
+        #[test]
+        fn short_decimals_parse_as_the_general_parser(
+            int in "[0-9]{0,15}", frac in proptest::option::of("[0-9]{0,15}"),
+        ) {
+            let s = match &frac { Some(f) => format!("{int}.{f}"), None => int.clone() };
+            let want = if s.is_empty() || s == "." { None } else { s.parse::<f64>().ok() };
+            prop_assert_eq!(decimal(s.as_bytes()).map(f64::to_bits), want.map(f64::to_bits), "{}", s);
+        }
+
         #[test]
         fn byte_classes_match_byte_by_byte(
             bytes in proptest::collection::vec(
