@@ -193,6 +193,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// The end of a non-empty space-terminated word at `pos`.
+    #[inline(always)]
     fn word(&self, field: &'static str) -> Result<usize, ParseError> {
         match word_end(self.line, self.pos) {
             end if end > self.pos && end < self.line.len() => Ok(end),
@@ -201,11 +202,13 @@ impl<'a> Scanner<'a> {
     }
 
     /// The end of the word at `pos`: the next space or the end of the line.
+    #[inline(always)]
     fn word_or_end(&self) -> usize {
         word_end(self.line, self.pos)
     }
 
     /// Consumes `lit`, or fails naming the field that should follow it.
+    #[inline(always)]
     fn expect(&mut self, lit: &[u8], field: &'static str) -> Result<(), ParseError> {
         if self.line[self.pos..].starts_with(lit) {
             self.pos += lit.len();
@@ -217,6 +220,7 @@ impl<'a> Scanner<'a> {
 
     /// The quoted field whose text starts at `pos` (after the opening quote), moving
     /// past the closing quote; `None` when the line ends before the closing quote.
+    #[inline(always)]
     fn quoted(&mut self) -> Option<Field<'a>> {
         let q = closing_quote(self.line, self.pos)?;
         let value = self.src.field(self.pos, q);
