@@ -360,45 +360,31 @@ pub(crate) fn decimal(raw: &[u8]) -> Option<f64> {
     if raw.is_empty() || raw.len() > 32 || raw == b"." {
         return None;
     }
-    let mut dots = 0;
+    // One pass checks the text and gathers the digits for the fast path below.
+    const POW10: [f64; 16] =
+        [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+    let (mut mantissa, mut digits, mut dot) = (0u64, 0usize, None);
     for &b in raw {
         match b {
-            b'0'..=b'9' => {}
-            b'.' => dots += 1,
+            b'0'..=b'9' => {
+                // Past 15 digits the mantissa is not used (nor does it overflow).
+                if digits < 15 {
+                    mantissa = mantissa * 10 + u64::from(b - b'0');
+                }
+                digits += 1;
+            }
+            b'.' if dot.is_none() => dot = Some(digits),
             _ => return None,
         }
     }
-    if dots > 1 {
-        return None;
-    }
-    if let Some(v) = short_decimal(raw) {
-        return Some(v);
+    if digits <= 15 {
+        // The digits as an integer below 2^53 and a power of ten up to 10^15 are both
+        // exact doubles, so their quotient is one correctly rounded division: the
+        // value the general parser gives (Clinger's fast path).
+        return Some(mantissa as f64 / POW10[digits - dot.unwrap_or(digits)]);
     }
     // Validated above: ASCII digits and at most one dot always parse.
     std::str::from_utf8(raw).ok()?.parse().ok()
-}
-
-/// Digits with at most one dot (as [`decimal`] checked) and at most 15 digits in all,
-/// without the general parser: the digits as an integer below 2^53 and a power of ten
-/// up to 10^15 are both exact doubles, so their quotient is one correctly rounded
-/// operation, the value the general parser gives (Clinger's fast path).
-fn short_decimal(raw: &[u8]) -> Option<f64> {
-    const POW10: [f64; 16] =
-        [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
-    let (mut mantissa, mut digits, mut fraction) = (0u64, 0usize, None);
-    for &b in raw {
-        if b == b'.' {
-            fraction = Some(digits);
-            continue;
-        }
-        mantissa = mantissa * 10 + u64::from(b - b'0');
-        digits += 1;
-        if digits > 15 {
-            return None;
-        }
-    }
-    let scale = digits - fraction.unwrap_or(digits);
-    Some(mantissa as f64 / POW10[scale])
 }
 
 /// A duration: `-` is missing, otherwise a decimal number multiplied by `scale` to
@@ -439,6 +425,18 @@ mod tests {
             let s = match &frac { Some(f) => format!("{int}.{f}"), None => int.clone() };
             let want = if s.is_empty() || s == "." { None } else { s.parse::<f64>().ok() };
             prop_assert_eq!(decimal(s.as_bytes()).map(f64::to_bits), want.map(f64::to_bits), "{}", s);
+        }
+
+        #[test]
+        fn decimals_are_checked_as_before(s in "[0-9.e+a-]{0,34}") {
+            let b = s.as_bytes();
+            let valid = !b.is_empty()
+                && b.len() <= 32
+                && s != "."
+                && b.iter().all(|c| c.is_ascii_digit() || *c == b'.')
+                && b.iter().filter(|&&c| c == b'.').count() <= 1;
+            let want = if valid { s.parse::<f64>().ok() } else { None };
+            prop_assert_eq!(decimal(b).map(f64::to_bits), want.map(f64::to_bits), "{}", s);
         }
 
         #[test]
