@@ -6,13 +6,20 @@
 # Generates a combined log with request times (`anomalog simulate`), a JSON log from it,
 # then times each command RUNS times and prints medians, lines/s, MB/s, the ratio to
 # `wc -l`, and the peak memory at 1x and 10x the input size.
+#
+# Environment: BIN (an anomalog binary to use instead of building one), BENCH_DIR
+# (where the logs are kept; reused when present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lines=${1:-1000000}
 runs=${2:-5}
 work=${BENCH_DIR:-$(mktemp -d)}
-cargo build --release --quiet -p anomalog
-bin=target/release/anomalog
+mkdir -p "$work"
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet -p anomalog
+  BIN=${CARGO_TARGET_DIR:-target}/release/anomalog
+fi
+bin=$BIN
 
 log="$work/bench.log"
 json="$work/bench.jsonl"

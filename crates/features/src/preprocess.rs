@@ -230,6 +230,16 @@ impl RowScaler {
         self.remembered.clear();
     }
 
+    /// Starts loading the scaled content columns remembered in `slot` (see
+    /// [`crate::memo::prefetch`]).
+    #[inline]
+    pub fn prefetch(&self, slot: usize) {
+        let c = self.content.len();
+        if let Some(stored) = self.remembered.get(slot * c..(slot + 1) * c) {
+            crate::memo::prefetch(stored);
+        }
+    }
+
     /// Scales a raw row into `out` (inactive and missing columns are 0). `out` ends up
     /// as long as the row of scalers, every value written.
     pub fn apply(&mut self, raw: &[f64], out: &mut Vec<f64>, content: ScaledContent) {

@@ -111,8 +111,22 @@ impl<'p> FeatureStream<'p> {
     pub(crate) fn push_raw(&mut self, record: &Record<'_>, raw: &mut Vec<f64>) -> Lookup {
         raw.clear();
         let lookup = self.memo.lookup(record);
-        if let Lookup::Miss(_) = lookup {
-            self.view.load(record);
+        match lookup {
+            Lookup::Miss(_) => self.view.load(record),
+            Lookup::Hit(slot) => {
+                // What the families and the scaler remembered for the content is read
+                // later in this record: have it on its way meanwhile.
+                self.scaler.prefetch(slot);
+                if let Some(f) = &self.lexical {
+                    f.prefetch(slot);
+                }
+                if let Some(f) = &self.params {
+                    f.prefetch(slot);
+                }
+                if let Some(f) = &self.client {
+                    f.prefetch(slot);
+                }
+            }
         }
         let now = self.clock.observe(record.ts.map(|t| t.unix_secs_f64()));
         let elapsed = self.clock.elapsed();

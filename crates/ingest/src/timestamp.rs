@@ -73,26 +73,18 @@ impl Timestamp {
     /// Parses the Common Log Format time, `10/Oct/2000:13:55:36 -0700` (the brackets
     /// already removed). Fractions of a second (`13:55:36.123`) are accepted.
     pub fn parse_clf(s: &[u8]) -> Option<Timestamp> {
-        // dd/Mon/yyyy:HH:MM:SS
-        if s.len() < 20 || s[2] != b'/' || s[6] != b'/' || s[11] != b':' {
-            return None;
+        // Lines come in time order and many share their second with the line before:
+        // the usual form, `dd/Mon/yyyy:HH:MM:SS +hhmm`, is remembered per thread.
+        let Ok(key) = <[u8; CLF_LEN]>::try_from(s) else { return parse_clf_uncached(s) };
+        let key = ClfKey::of(&key);
+        if let Some((last, ts)) = LAST_CLF.get()
+            && last == key
+        {
+            return Some(ts);
         }
-        let day = digits(&s[0..2])? as u32;
-        let month = month_from_abbrev(&s[3..6])?;
-        let year = digits(&s[7..11])? as i64;
-        let (hms, mut rest) = parse_hms(&s[12..])?;
-        let mut micros = 0;
-        if let Some((&b'.', frac)) = rest.split_first() {
-            let n = frac.iter().take_while(|b| b.is_ascii_digit()).count();
-            micros = fraction_micros(&frac[..n])?;
-            rest = &frac[n..];
-        }
-        let offset = match rest {
-            [] => 0,
-            [b' ', zone @ ..] => parse_offset(zone)?,
-            _ => return None,
-        };
-        build(year, month, day, hms, micros, offset)
+        let ts = parse_clf_uncached(s)?;
+        LAST_CLF.set(Some((key, ts)));
+        Some(ts)
     }
 
     /// Parses RFC 3339 / ISO 8601 date-times: `2026-03-02T13:55:36Z`,
@@ -126,6 +118,53 @@ impl Timestamp {
         }
         Timestamp::from_unix_secs_f64(text.parse().ok()?)
     }
+}
+
+/// The length of `dd/Mon/yyyy:HH:MM:SS +hhmm`.
+const CLF_LEN: usize = 26;
+
+/// A CLF time of [`CLF_LEN`] bytes as two overlapping words, compared in two steps.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ClfKey(u128, u128);
+
+impl ClfKey {
+    fn of(bytes: &[u8; CLF_LEN]) -> ClfKey {
+        let mut head = [0u8; 16];
+        let mut tail = [0u8; 16];
+        head.copy_from_slice(&bytes[..16]);
+        tail.copy_from_slice(&bytes[CLF_LEN - 16..]);
+        ClfKey(u128::from_le_bytes(head), u128::from_le_bytes(tail))
+    }
+}
+
+thread_local! {
+    /// The last CLF time parsed on this thread, and its value.
+    static LAST_CLF: std::cell::Cell<Option<(ClfKey, Timestamp)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// [`Timestamp::parse_clf`] without the memory of the last time.
+fn parse_clf_uncached(s: &[u8]) -> Option<Timestamp> {
+    // dd/Mon/yyyy:HH:MM:SS
+    if s.len() < 20 || s[2] != b'/' || s[6] != b'/' || s[11] != b':' {
+        return None;
+    }
+    let day = digits(&s[0..2])? as u32;
+    let month = month_from_abbrev(&s[3..6])?;
+    let year = digits(&s[7..11])? as i64;
+    let (hms, mut rest) = parse_hms(&s[12..])?;
+    let mut micros = 0;
+    if let Some((&b'.', frac)) = rest.split_first() {
+        let n = frac.iter().take_while(|b| b.is_ascii_digit()).count();
+        micros = fraction_micros(&frac[..n])?;
+        rest = &frac[n..];
+    }
+    let offset = match rest {
+        [] => 0,
+        [b' ', zone @ ..] => parse_offset(zone)?,
+        _ => return None,
+    };
+    build(year, month, day, hms, micros, offset)
 }
 
 impl fmt::Display for Timestamp {
@@ -275,6 +314,25 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn remembered_clf_times_are_parsed_times(
+            times in proptest::collection::vec(
+                ("[0-3][0-9]", "(Jan|Feb|Oct|Xyz)", "[0-9]{4}", "[0-2][0-9]", "[0-6][0-9]",
+                    "[0-6][0-9]", "[+-][0-1][0-9][0-5][0-9]"),
+                1..8,
+            ),
+            order in proptest::collection::vec(0usize..8, 1..20),
+        ) {
+            for i in order {
+                let (d, mon, y, h, mi, sec, z) = &times[i % times.len()];
+                let s = format!("{d}/{mon}/{y}:{h}:{mi}:{sec} {z}");
+                let (got, want) = (Timestamp::parse_clf(s.as_bytes()), parse_clf_uncached(s.as_bytes()));
+                prop_assert_eq!(got.map(|t| (t.unix_micros, t.offset_secs)), want.map(|t| (t.unix_micros, t.offset_secs)), "{}", s);
+            }
+        }
+    }
 
     #[test]
     fn clf_with_zone() {

@@ -267,6 +267,11 @@ impl Client {
         }
     }
 
+    /// See [`Slots::prefetch`].
+    pub fn prefetch(&self, slot: usize) {
+        self.memo.prefetch(slot);
+    }
+
     /// The client table (for inspection and tests).
     pub fn table(&self) -> &ClientTable {
         &self.table

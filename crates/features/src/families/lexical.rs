@@ -107,6 +107,11 @@ impl<'p> Lexical<'p> {
         }
     }
 
+    /// See [`Slots::prefetch`].
+    pub fn prefetch(&self, slot: usize) {
+        self.memo.prefetch(slot);
+    }
+
     /// The columns (from the family's first) that depend on the user agent rather
     /// than the request content.
     pub const USER_AGENT_COLUMNS: [usize; 3] = [UA_LENGTH, UA_RARITY, UA_SCANNER];

@@ -28,7 +28,7 @@ use crate::record::{Field, Record};
 use crate::timestamp::Timestamp;
 
 use super::request_line;
-use super::text::{self, Src, check_binary, closing_quote, trim_end, word_end};
+use super::text::{self, ByteClasses, Src, check_binary, closing_quote, trim_end, word_end};
 
 /// `combined` or `common` (see the module doc).
 #[derive(Debug, Clone, Copy)]
@@ -54,13 +54,17 @@ impl Format for Clf {
     }
 
     fn parse<'a>(&self, unit: &'a [u8]) -> Result<Record<'a>, ParseError> {
-        check_binary(unit)?;
+        // One pass finds NUL bytes, backslashes and non-ASCII bytes alike.
+        let classes = ByteClasses::of(unit);
+        if classes.nul {
+            check_binary(unit)?;
+        }
         let line = trim_end(unit);
         if line.is_empty() {
             return Err(ParseError::new(RejectReason::Empty, "line", 0));
         }
         let mut rec = Record::default();
-        let mut scan = Scanner { line, src: Src::new(line), pos: 0 };
+        let mut scan = Scanner { line, src: Src::classified(line, classes), pos: 0 };
         let end = scan.word("client")?;
         rec.client = scan.src.field(0, end);
         scan.pos = end + 1;
@@ -189,6 +193,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// The end of a non-empty space-terminated word at `pos`.
+    #[inline(always)]
     fn word(&self, field: &'static str) -> Result<usize, ParseError> {
         match word_end(self.line, self.pos) {
             end if end > self.pos && end < self.line.len() => Ok(end),
@@ -197,11 +202,13 @@ impl<'a> Scanner<'a> {
     }
 
     /// The end of the word at `pos`: the next space or the end of the line.
+    #[inline(always)]
     fn word_or_end(&self) -> usize {
         word_end(self.line, self.pos)
     }
 
     /// Consumes `lit`, or fails naming the field that should follow it.
+    #[inline(always)]
     fn expect(&mut self, lit: &[u8], field: &'static str) -> Result<(), ParseError> {
         if self.line[self.pos..].starts_with(lit) {
             self.pos += lit.len();
@@ -213,6 +220,7 @@ impl<'a> Scanner<'a> {
 
     /// The quoted field whose text starts at `pos` (after the opening quote), moving
     /// past the closing quote; `None` when the line ends before the closing quote.
+    #[inline(always)]
     fn quoted(&mut self) -> Option<Field<'a>> {
         let q = closing_quote(self.line, self.pos)?;
         let value = self.src.field(self.pos, q);

@@ -22,7 +22,7 @@ use crate::record::Record;
 use crate::timestamp::Timestamp;
 
 use super::request_line;
-use super::text::{self, Src, check_binary, first_upstream_value, trim_end};
+use super::text::{self, ByteClasses, Src, check_binary, first_upstream_value, trim_end};
 
 /// What a field of a custom format holds, and so how its text is read.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -217,7 +217,10 @@ impl Format for Custom {
     }
 
     fn parse<'a>(&self, unit: &'a [u8]) -> Result<Record<'a>, ParseError> {
-        check_binary(unit)?;
+        let classes = ByteClasses::of(unit);
+        if classes.nul {
+            check_binary(unit)?;
+        }
         let line = trim_end(unit);
         if line.is_empty() {
             return Err(ParseError::new(RejectReason::Empty, "line", 0));
@@ -227,7 +230,7 @@ impl Format for Custom {
             return Err(ParseError::new(RejectReason::Malformed, first, 0));
         }
         let mut pos = self.prefix.len();
-        let src = Src::new(line);
+        let src = Src::classified(line, classes);
         let mut rec = Record::default();
         let mut parts = Parts::default();
         for (i, step) in self.steps.iter().enumerate() {

@@ -39,7 +39,7 @@ pub(crate) fn shape(raw: &[u8]) -> Shape {
     if start == raw.len() {
         return Shape::Garbage;
     }
-    let (mut end, protocol) = match memchr::memrchr(b' ', &raw[start..]) {
+    let (mut end, protocol) = match last_space(raw, start) {
         Some(last) if is_protocol(&raw[start + last + 1..]) => {
             (start + last, Some(start + last + 1..raw.len()))
         }
@@ -52,6 +52,19 @@ pub(crate) fn shape(raw: &[u8]) -> Shape {
         return Shape::Garbage;
     }
     Shape::Parts(0..sp, start..end, protocol)
+}
+
+/// The last space of `raw[start..]`, relative to `start`. Nearly every request ends
+/// with ` HTTP/1.1` or the like, which holds it: no search then.
+#[inline]
+fn last_space(raw: &[u8], start: usize) -> Option<usize> {
+    let n = raw.len();
+    match raw.get(n.wrapping_sub(9)..) {
+        Some([b' ', protocol @ ..]) if n - 9 >= start && is_common_protocol(protocol) => {
+            Some(n - 9 - start)
+        }
+        _ => memchr::memrchr(b' ', raw.get(start..)?),
+    }
 }
 
 /// Method, target and protocol of a request line; all missing for `-` or an empty
@@ -116,8 +129,17 @@ fn is_tchar(b: u8) -> bool {
     TCHAR[usize::from(b)]
 }
 
+/// The protocols nearly every request names.
+#[inline]
+fn is_common_protocol(s: &[u8]) -> bool {
+    matches!(s, b"HTTP/1.1" | b"HTTP/1.0" | b"HTTP/2.0")
+}
+
 /// `HTTP/1.1`, `HTTP/2.0`, `HTTP/3`, and other `NAME/digits` protocols.
 fn is_protocol(s: &[u8]) -> bool {
+    if is_common_protocol(s) {
+        return true;
+    }
     let Some(slash) = memchr::memchr(b'/', s) else { return false };
     let (name, version) = (&s[..slash], &s[slash + 1..]);
     !name.is_empty()
@@ -129,7 +151,22 @@ fn is_protocol(s: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #[test]
+        fn the_last_space_is_found_as_by_memrchr(
+            head in "[ a-zA-Z/.0-9]{0,12}", protocol in "(HTTP/1.1|HTTP/1.0|HTTP/2.0|HTTP/2|x)?",
+            space in proptest::bool::ANY, start in 0usize..24,
+        ) {
+            let raw = format!("{head}{}{protocol}", if space { " " } else { "" });
+            let raw = raw.as_bytes();
+            let want = raw.get(start..).and_then(|rest| memchr::memrchr(b' ', rest));
+            prop_assert_eq!(last_space(raw, start), want);
+        }
+    }
 
     fn parts(raw: &[u8]) -> (Option<String>, Option<String>, Option<String>) {
         let (m, t, p) = split(raw);

@@ -188,6 +188,11 @@ impl<'p> Params<'p> {
             memo: Slots::default(),
         }
     }
+
+    /// See [`Slots::prefetch`].
+    pub fn prefetch(&self, slot: usize) {
+        self.memo.prefetch(slot);
+    }
 }
 
 const SCORES: [&str; 4] = [
