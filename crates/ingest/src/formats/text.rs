@@ -47,7 +47,13 @@ impl ByteClasses {
     pub(crate) fn of(bytes: &[u8]) -> ByteClasses {
         #[cfg(target_arch = "x86_64")]
         if bytes.len() >= 32 {
-            let (special, non_ascii) = classify_sse2(bytes);
+            let (special, non_ascii) =
+                if bytes.len() >= 64 && std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2, checked just above.
+                    unsafe { classify_avx2(bytes) }
+                } else {
+                    classify_sse2(bytes)
+                };
             return ByteClasses {
                 // Rare: tell NUL from backslash with a search each.
                 nul: special && memchr::memchr(0, bytes).is_some(),
@@ -91,6 +97,42 @@ fn classify_sse2(bytes: &[u8]) -> (bool, bool) {
         }
         step(last);
         (_mm_movemask_epi8(special) != 0, _mm_movemask_epi8(high) != 0)
+    }
+}
+
+/// [`classify_sse2`] with 32-byte vectors, for `bytes` of at least 64: 64 bytes per
+/// step, the last step overlapping the one before.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn classify_avx2(bytes: &[u8]) -> (bool, bool) {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
+        _mm256_set1_epi8, _mm256_setzero_si256,
+    };
+    debug_assert!(bytes.len() >= 64);
+    let last = bytes.len().saturating_sub(64);
+    // SAFETY: the caller checked AVX2. Every load reads 32 bytes at an offset at most
+    // `bytes.len() - 32`, inside the slice; unaligned loads are allowed.
+    unsafe {
+        let zero = _mm256_setzero_si256();
+        let backslash = _mm256_set1_epi8(b'\\' as i8);
+        let (mut special, mut high) = (zero, zero);
+        let p = bytes.as_ptr();
+        let mut step = |at: usize| {
+            let a = _mm256_loadu_si256(p.add(at).cast::<__m256i>());
+            let b = _mm256_loadu_si256(p.add(at + 32).cast::<__m256i>());
+            let sa = _mm256_or_si256(_mm256_cmpeq_epi8(a, zero), _mm256_cmpeq_epi8(a, backslash));
+            let sb = _mm256_or_si256(_mm256_cmpeq_epi8(b, zero), _mm256_cmpeq_epi8(b, backslash));
+            special = _mm256_or_si256(special, _mm256_or_si256(sa, sb));
+            high = _mm256_or_si256(high, _mm256_or_si256(a, b));
+        };
+        let mut at = 0;
+        while at < last {
+            step(at);
+            at += 64;
+        }
+        step(last);
+        (_mm256_movemask_epi8(special) != 0, _mm256_movemask_epi8(high) != 0)
     }
 }
 
@@ -468,6 +510,32 @@ mod tests {
             let src = Src::classified(&bytes, c);
             let expected = if c.backslash { None } else { std::str::from_utf8(&bytes).ok() };
             prop_assert_eq!(src.plain, expected);
+        }
+    }
+
+    #[test]
+    fn one_special_byte_is_found_wherever_it_is() {
+        // Every length across the SSE2 and AVX2 paths and their overlapping last
+        // steps, with one NUL, backslash or non-ASCII byte at each position.
+        for len in 0..160 {
+            let clean = vec![b'a'; len];
+            assert_eq!(
+                ByteClasses::of(&clean),
+                ByteClasses { nul: false, backslash: false, non_ascii: false },
+                "{len}"
+            );
+            for at in 0..len {
+                for special in [0u8, b'\\', 0xc3] {
+                    let mut bytes = clean.clone();
+                    bytes[at] = special;
+                    let want = ByteClasses {
+                        nul: special == 0,
+                        backslash: special == b'\\',
+                        non_ascii: special >= 0x80,
+                    };
+                    assert_eq!(ByteClasses::of(&bytes), want, "{len} {at} {special}");
+                }
+            }
         }
     }
 
