@@ -352,6 +352,8 @@ struct Worker {
 enum Next {
     /// The offset after the line, and the line without its newline.
     Line(u64, Vec<u8>),
+    /// Nothing more written yet after the line asked for (only when reading ahead).
+    Empty,
     Stop,
 }
 
@@ -377,24 +379,55 @@ impl Worker {
     }
 
     fn deliver(&mut self) {
-        while let Next::Line(next, line) = self.next_line() {
-            let Ok(event) = serde_json::from_slice::<IncidentEvent>(&line) else {
-                self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                self.ack(next);
+        // A rate-limited sink takes one token per event, so it gets one at a time.
+        let limit = if self.limiter.is_some() { 1 } else { self.sink.batch_limit().max(1) };
+        let mut batch: Vec<IncidentEvent> = Vec::new();
+        while let Next::Line(mut next, line) = self.next_line(None) {
+            // The lines already written after this one, up to the sink's batch limit:
+            // one delivery (one transaction for the store) for all of them.
+            batch.clear();
+            let mut lines = 1u64;
+            let mut unreadable = 0u64;
+            let mut line = Some(line);
+            loop {
+                if let Some(l) = line.take() {
+                    match serde_json::from_slice::<IncidentEvent>(&l) {
+                        Ok(event) => batch.push(event),
+                        Err(_) => unreadable += 1,
+                    }
+                }
+                if batch.len() >= limit {
+                    break;
+                }
+                match self.next_line(Some(next)) {
+                    Next::Line(after, l) => {
+                        next = after;
+                        lines += 1;
+                        line = Some(l);
+                    }
+                    Next::Empty | Next::Stop => break,
+                }
+            }
+            if unreadable > 0 {
+                self.shared.stats.dropped.fetch_add(unreadable, Ordering::Relaxed);
+            }
+            if batch.is_empty() {
+                self.ack(next, lines);
                 continue;
-            };
+            }
             if !self.wait_for_token() {
                 return;
             }
+            let count = batch.len() as u64;
             let mut attempt = 0u32;
             loop {
-                match self.sink.deliver(&event) {
+                match self.sink.deliver_batch(&batch) {
                     Ok(()) => {
-                        self.shared.stats.sent.fetch_add(1, Ordering::Relaxed);
+                        self.shared.stats.sent.fetch_add(count, Ordering::Relaxed);
                         break;
                     }
                     Err(SinkError::Permanent(_)) => {
-                        self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                        self.shared.stats.dropped.fetch_add(count, Ordering::Relaxed);
                         break;
                     }
                     Err(SinkError::Retryable(_)) => {
@@ -407,34 +440,46 @@ impl Worker {
                     }
                 }
             }
-            self.ack(next);
+            self.ack(next, lines);
         }
     }
 
     /// The next undelivered line (without its newline) and the offset after it; `Stop` when
-    /// shutting down and nothing is left, or the grace period is over.
-    fn next_line(&mut self) -> Next {
+    /// shutting down and nothing is left, or the grace period is over. With `after`,
+    /// the line at that offset (past lines read but not acknowledged yet), without
+    /// waiting: `Empty` when none is complete yet.
+    fn next_line(&mut self, after: Option<u64>) -> Next {
         loop {
             let (generation, offset) = {
                 let mut st = self.shared.lock();
-                loop {
+                if let Some(offset) = after {
+                    if offset >= st.end || self.reader.is_none() {
+                        return Next::Empty;
+                    }
                     if st.stop_at.is_some_and(|d| Instant::now() >= d) {
                         return Next::Stop;
                     }
-                    if st.acked < st.end {
-                        break;
+                    (st.generation, offset)
+                } else {
+                    loop {
+                        if st.stop_at.is_some_and(|d| Instant::now() >= d) {
+                            return Next::Stop;
+                        }
+                        if st.acked < st.end {
+                            break;
+                        }
+                        if st.stop_at.is_some() {
+                            return Next::Stop;
+                        }
+                        if st.end >= self.config.compact_bytes {
+                            // The new generation's acknowledgement supersedes an unsaved one.
+                            self.unsaved = None;
+                            compact(&self.shared.dir, &mut st);
+                        }
+                        st = self.shared.cond.wait(st).unwrap_or_else(|p| p.into_inner());
                     }
-                    if st.stop_at.is_some() {
-                        return Next::Stop;
-                    }
-                    if st.end >= self.config.compact_bytes {
-                        // The new generation's acknowledgement supersedes an unsaved one.
-                        self.unsaved = None;
-                        compact(&self.shared.dir, &mut st);
-                    }
-                    st = self.shared.cond.wait(st).unwrap_or_else(|p| p.into_inner());
+                    (st.generation, st.acked)
                 }
-                (st.generation, st.acked)
             };
             if self.reader.as_ref().is_none_or(|(g, _)| *g != generation) {
                 let path = events_path(&self.shared.dir, generation);
@@ -460,6 +505,9 @@ impl Worker {
                 _ => {
                     // Never expected (lines are complete before `end` moves): reopen.
                     self.reader = None;
+                    if after.is_some() {
+                        return Next::Empty;
+                    }
                     if !self.sleep(Duration::from_millis(100)) {
                         return Next::Stop;
                     }
@@ -468,16 +516,16 @@ impl Worker {
         }
     }
 
-    /// Records that everything before `offset` is delivered; saves it when the queue is
-    /// empty, on shutdown, or when the last save is [`ACK_EVERY`] old.
-    fn ack(&mut self, offset: u64) {
+    /// Records that everything before `offset` (`count` events) is delivered; saves it
+    /// when the queue is empty, on shutdown, or when the last save is [`ACK_EVERY`] old.
+    fn ack(&mut self, offset: u64, count: u64) {
         let save = {
             let mut st = self.shared.lock();
             st.acked = offset;
             self.unsaved = Some(Acked { generation: st.generation, offset });
             st.acked >= st.end || st.stop_at.is_some()
         };
-        self.shared.stats.queued.fetch_sub(1, Ordering::Relaxed);
+        self.shared.stats.queued.fetch_sub(count, Ordering::Relaxed);
         if save || self.last_save.elapsed() >= ACK_EVERY {
             self.save_ack();
         }

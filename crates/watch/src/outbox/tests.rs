@@ -229,3 +229,80 @@ fn unsynced_appends_are_delivered_and_synced_later() {
     let outbox = Outbox::open(dir.path(), Box::new(sink.clone()), fast()).unwrap();
     assert_eq!(outbox.stats().queued.load(Ordering::SeqCst), 0);
 }
+
+/// A sink taking up to three events per delivery, all or none.
+#[derive(Clone, Default)]
+struct BatchSink {
+    inner: TestSink,
+    sizes: Arc<Mutex<Vec<usize>>>,
+}
+
+impl Sink for BatchSink {
+    fn name(&self) -> &str {
+        "batch"
+    }
+
+    fn deliver(&mut self, event: &IncidentEvent) -> Result<(), SinkError> {
+        self.deliver_batch(std::slice::from_ref(event))
+    }
+
+    fn batch_limit(&self) -> usize {
+        3
+    }
+
+    fn deliver_batch(&mut self, events: &[IncidentEvent]) -> Result<(), SinkError> {
+        if !self.inner.up.load(Ordering::SeqCst) {
+            return Err(SinkError::Retryable("down".into()));
+        }
+        self.sizes.lock().unwrap().push(events.len());
+        let mut got = self.inner.got.lock().unwrap();
+        got.extend(events.iter().map(|e| e.incident.client.clone().unwrap_or_default()));
+        Ok(())
+    }
+}
+
+#[test]
+fn batching_sink_gets_the_backlog_in_batches_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = BatchSink::default();
+    let outbox = Outbox::open(dir.path(), Box::new(sink.clone()), fast()).unwrap();
+    outbox.append(&events(7)).unwrap();
+    let stats = outbox.stats();
+    assert!(wait_for(|| stats.failed.load(Ordering::SeqCst) >= 2));
+    sink.inner.up.store(true, Ordering::SeqCst);
+    assert!(wait_for(|| stats.queued.load(Ordering::SeqCst) == 0));
+    assert_eq!(*sink.inner.got.lock().unwrap(), names(0..7));
+    // The failed batch was retried whole, then the rest taken up to the limit.
+    assert_eq!(*sink.sizes.lock().unwrap(), vec![3, 3, 1]);
+    assert_eq!(stats.sent.load(Ordering::SeqCst), 7);
+    drop(outbox);
+
+    // Every batch was acknowledged: a restart delivers nothing again.
+    let again = BatchSink::default();
+    again.inner.up.store(true, Ordering::SeqCst);
+    let outbox = Outbox::open(dir.path(), Box::new(again.clone()), fast()).unwrap();
+    assert_eq!(outbox.stats().queued.load(Ordering::SeqCst), 0);
+    thread::sleep(Duration::from_millis(100));
+    assert!(again.inner.got.lock().unwrap().is_empty());
+    drop(outbox);
+}
+
+#[test]
+fn unreadable_line_in_a_batch_is_dropped_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let evs = events(2);
+    let mut content = serde_json::to_vec(&evs[0]).unwrap();
+    content.extend_from_slice(b"\nnot json\n");
+    content.extend_from_slice(&serde_json::to_vec(&evs[1]).unwrap());
+    content.push(b'\n');
+    fs::write(dir.path().join("events-0.jsonl"), &content).unwrap();
+    let sink = BatchSink::default();
+    sink.inner.up.store(true, Ordering::SeqCst);
+    let outbox = Outbox::open(dir.path(), Box::new(sink.clone()), fast()).unwrap();
+    let stats = outbox.stats();
+    assert!(wait_for(|| stats.queued.load(Ordering::SeqCst) == 0));
+    assert_eq!(*sink.inner.got.lock().unwrap(), names(0..2));
+    assert_eq!(*sink.sizes.lock().unwrap(), vec![2]);
+    assert_eq!(stats.dropped.load(Ordering::SeqCst), 1);
+    assert_eq!(stats.sent.load(Ordering::SeqCst), 2);
+}

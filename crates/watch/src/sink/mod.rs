@@ -26,6 +26,23 @@ pub trait Sink: Send {
     /// Delivers one event. [`SinkError::Retryable`] failures are retried with backoff;
     /// [`SinkError::Permanent`] ones drop the event.
     fn deliver(&mut self, event: &IncidentEvent) -> Result<(), SinkError>;
+
+    /// Most events [`Sink::deliver_batch`] takes at once. The default, 1, has the
+    /// outbox deliver one event at a time; a sink whose receiver takes several in one
+    /// write (a database transaction) says how many.
+    fn batch_limit(&self) -> usize {
+        1
+    }
+
+    /// Delivers up to [`Sink::batch_limit`] events, in order. A failure applies to the
+    /// whole batch: it is retried (or dropped) as one, so a sink that overrides this
+    /// writes all of the events or none of them.
+    fn deliver_batch(&mut self, events: &[IncidentEvent]) -> Result<(), SinkError> {
+        for event in events {
+            self.deliver(event)?;
+        }
+        Ok(())
+    }
 }
 
 /// A boxed sink is a sink, so wrappers (deduplication, id rewriting) take either.
@@ -36,6 +53,14 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
 
     fn deliver(&mut self, event: &IncidentEvent) -> Result<(), SinkError> {
         (**self).deliver(event)
+    }
+
+    fn batch_limit(&self) -> usize {
+        (**self).batch_limit()
+    }
+
+    fn deliver_batch(&mut self, events: &[IncidentEvent]) -> Result<(), SinkError> {
+        (**self).deliver_batch(events)
     }
 }
 

@@ -32,6 +32,8 @@ use anomalog_watch::sink::Sink;
 const QUEUE: usize = 10_000;
 /// How often the writer commits what it has.
 const WRITE_EVERY: Duration = Duration::from_secs(1);
+/// Most incident events the store sink writes in one transaction.
+const EVENTS_PER_WRITE: usize = 1000;
 /// How long an anomaly waits for its incident's id before it is stored without one.
 const LINK_WAIT: Duration = Duration::from_secs(5);
 /// How often retention runs.
@@ -159,6 +161,46 @@ impl Sink for StoreSink {
             }
         }
     }
+
+    fn batch_limit(&self) -> usize {
+        EVENTS_PER_WRITE
+    }
+
+    /// Writes the events in one transaction. An incident with several events in the
+    /// batch (opened, then updated or closed) is written once, as its last event left
+    /// it: an upsert replaces every column the daemon knows, so the earlier rows would
+    /// only be overwritten.
+    fn deliver_batch(&mut self, events: &[IncidentEvent]) -> Result<(), SinkError> {
+        for event in events {
+            self.links.apply(event);
+        }
+        let rows = latest_rows(events);
+        match self.store.write(&Batch { incidents: &rows, ..Batch::default() }) {
+            Ok(()) => {
+                self.stats.incidents_written.fetch_add(rows.len() as u64, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.write_errors.fetch_add(1, Ordering::Relaxed);
+                Err(SinkError::Retryable(e.to_string()))
+            }
+        }
+    }
+}
+
+/// One row per incident of `events`, from its last event, in the order of those last
+/// events.
+fn latest_rows(events: &[IncidentEvent]) -> Vec<IncidentRow> {
+    let mut last: HashMap<&str, usize> = HashMap::with_capacity(events.len());
+    for (i, event) in events.iter().enumerate() {
+        last.insert(event.incident.id.as_str(), i);
+    }
+    events
+        .iter()
+        .enumerate()
+        .filter(|(i, e)| last.get(e.incident.id.as_str()) == Some(i))
+        .map(|(_, e)| incident_row(e))
+        .collect()
 }
 
 /// An incident event as a store row.
@@ -429,4 +471,82 @@ impl Writer {
 
 fn now_secs() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use anomalog_server::Store;
+    use anomalog_watch::incident::{IncidentConfig, IncidentTracker};
+
+    use super::*;
+
+    fn opened(clients: &[&str]) -> Vec<IncidentEvent> {
+        let mut t = IncidentTracker::new(IncidentConfig::default());
+        clients
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let a = Anomaly {
+                    ts: None,
+                    source: "s".into(),
+                    line: i as u64,
+                    client: Some((*c).to_string()),
+                    category: "sqli".into(),
+                    request: "GET /?id=1' OR 1=1".into(),
+                    status: Some(200),
+                    score: 0.9,
+                    explanation: vec![],
+                };
+                t.observe(&a, 1_000_000 + i as i64)
+            })
+            .collect()
+    }
+
+    fn sink() -> (tempfile::TempDir, Arc<Store>, StoreSink, Arc<StoreStats>, Arc<IncidentLinks>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path().join("a.db")).unwrap());
+        let links = Arc::new(IncidentLinks::default());
+        let stats = Arc::new(StoreStats::default());
+        let sink = StoreSink::new(
+            Arc::clone(&store) as Arc<dyn IncidentStore>,
+            Arc::clone(&links),
+            Arc::clone(&stats),
+        );
+        (dir, store, sink, stats, links)
+    }
+
+    #[test]
+    fn a_batch_stores_what_one_event_at_a_time_stores() {
+        let mut events = opened(&["10.0.0.1", "10.0.0.2"]);
+        let mut closed = events[0].clone();
+        closed.event = EventKind::Closed;
+        closed.incident.count = 5;
+        events.push(closed);
+
+        let (_d1, one_store, mut one, _, one_links) = sink();
+        for e in &events {
+            one.deliver(e).unwrap();
+        }
+        let (_d2, batch_store, mut batch, stats, links) = sink();
+        assert_eq!(batch.batch_limit(), EVENTS_PER_WRITE);
+        batch.deliver_batch(&events).unwrap();
+
+        // The incident opened and closed in the batch is written once, closed.
+        assert_eq!(stats.incidents_written.load(Ordering::Relaxed), 2);
+        for e in &events[..2] {
+            let id = &e.incident.id;
+            let got = batch_store.get_incident(id).unwrap().unwrap();
+            assert_eq!(got, one_store.get_incident(id).unwrap().unwrap());
+        }
+        let first = batch_store.get_incident(&events[0].incident.id).unwrap().unwrap();
+        assert_eq!((first.status, first.count), (Status::Closed, 5));
+        // The links know only the incident still open.
+        for l in [&links, &one_links] {
+            assert_eq!(l.get(&Some("10.0.0.1".into()), "sqli"), None);
+            assert_eq!(
+                l.get(&Some("10.0.0.2".into()), "sqli"),
+                Some(events[1].incident.id.clone())
+            );
+        }
+    }
 }
