@@ -1,7 +1,9 @@
 //! Grouping anomalous records into incidents.
 //!
 //! Anomalies from one client in one category belong to one incident while they keep
-//! coming: the first opens it (one [`EventKind::Opened`] event), later ones update it
+//! coming; a site-wide category ([`SITE_WIDE_CATEGORIES`]) is one incident for the whole
+//! site, whichever clients' requests show it (a 5xx storm is one incident, not one per
+//! client that happened to be served during it). The first anomaly opens it (one [`EventKind::Opened`] event), later ones update it
 //! silently, with an [`EventKind::Updated`] event at most every `update_interval_secs`
 //! or at once when the severity rises, and an [`EventKind::Closed`] event once
 //! `window_secs` pass without a new anomaly. The tracker works on wall-clock
@@ -124,13 +126,23 @@ pub struct Sample {
     pub line: u64,
 }
 
-/// Anomalies of one client and category close together in time.
+/// Categories that describe the whole site rather than the client whose request shows
+/// them: their anomalies are grouped by category alone, into incidents without a client.
+pub const SITE_WIDE_CATEGORIES: &[&str] = &["site_incident"];
+
+/// Whether `category` is grouped for the whole site ([`SITE_WIDE_CATEGORIES`]).
+pub fn is_site_wide(category: &str) -> bool {
+    SITE_WIDE_CATEGORIES.contains(&category)
+}
+
+/// Anomalies of one client and category close together in time (of one site-wide
+/// category, from any client).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     /// Stable id: a hash of client, category and the record that opened it
     /// ([`incident_id`]).
     pub id: String,
-    /// Client address, when known.
+    /// Client address, when known; `None` for a site-wide category.
     pub client: Option<String>,
     /// Category of the anomalies.
     pub category: String,
@@ -160,7 +172,11 @@ impl Incident {
             "[{}] {} from {}: {} request{}, max score {:.2}",
             self.severity.as_str().to_uppercase(),
             self.category,
-            self.client.as_deref().unwrap_or("unknown client"),
+            self.client.as_deref().unwrap_or(if is_site_wide(&self.category) {
+                "the whole site"
+            } else {
+                "unknown client"
+            }),
             self.count,
             if self.count == 1 { "" } else { "s" },
             self.max_score
@@ -344,7 +360,8 @@ impl IncidentTracker {
             source: a.source.clone(),
             line: a.line,
         };
-        let key = (a.client.clone(), a.category.clone());
+        let client = if is_site_wide(&a.category) { None } else { a.client.clone() };
+        let key = (client, a.category.clone());
         if let Some(open) = self.open.get_mut(&key) {
             let inc = &mut open.incident;
             if now > inc.last_seen {
@@ -378,7 +395,7 @@ impl IncidentTracker {
         }
         let incident = Incident {
             id: incident_id(a),
-            client: a.client.clone(),
+            client: key.0.clone(),
             category: a.category.clone(),
             severity: Severity::from_score_and_count(a.score, 1),
             first_seen: now,

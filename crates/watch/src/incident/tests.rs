@@ -213,3 +213,34 @@ fn cap_follows_activity_after_updates_and_restores() {
     t.observe(&anomaly("a", "x", 0.9), T0 + 120_001);
     assert_eq!(t.open_count(), 1);
 }
+
+#[test]
+fn a_site_wide_category_is_one_incident_whatever_the_clients() {
+    let mut t = IncidentTracker::new(config());
+    let first = t.observe(&anomaly("1.2.3.4", "site_incident", 0.9), T0).unwrap();
+    assert_eq!(first.event, EventKind::Opened);
+    assert_eq!(first.incident.client, None);
+    assert!(
+        first.incident.summary().contains("from the whole site"),
+        "{}",
+        first.incident.summary()
+    );
+    // Every client served during a 5xx storm shows it: one incident, not one per client,
+    // updated (as the severity rises with the count), never opened again.
+    let mut events = Vec::new();
+    for i in 1..50 {
+        let client = format!("10.0.0.{i}");
+        events.extend(t.observe(&anomaly(&client, "site_incident", 0.9), T0 + i));
+    }
+    events.extend(t.tick(T0 + 20_000));
+    assert_eq!(t.open_count(), 1);
+    assert!(!events.is_empty() && events.len() <= 4, "{} events", events.len());
+    assert!(
+        events.iter().all(|e| e.event == EventKind::Updated && e.incident.id == first.incident.id)
+    );
+    assert_eq!(events.last().unwrap().incident.count, 50);
+    // Per-client categories stay per client.
+    t.observe(&anomaly("1.2.3.4", "sqli", 0.9), T0 + 1).unwrap();
+    t.observe(&anomaly("5.6.7.8", "sqli", 0.9), T0 + 2).unwrap();
+    assert_eq!(t.open_count(), 3);
+}

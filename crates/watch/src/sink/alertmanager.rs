@@ -13,7 +13,7 @@ use serde_json::json;
 use super::Sink;
 use super::http::JsonPoster;
 use crate::error::SinkError;
-use crate::incident::{EventKind, IncidentEvent};
+use crate::incident::{EventKind, IncidentEvent, is_site_wide};
 use crate::time::rfc3339;
 
 /// How long after the last activity an open incident's alert is considered resolved
@@ -40,11 +40,13 @@ pub fn alerts(event: &IncidentEvent) -> serde_json::Value {
         EventKind::Closed => event.at,
         EventKind::Opened | EventKind::Updated => inc.last_seen.saturating_add(OPEN_FOR_MS),
     };
+    let no_client = if is_site_wide(&inc.category) { "site" } else { "unknown" };
+    let client = inc.client.as_deref().unwrap_or(no_client);
     json!([{
         "labels": {
             "alertname": "AnomalogIncident",
             "severity": inc.severity.as_str(),
-            "client": inc.client.as_deref().unwrap_or("unknown"),
+            "client": client,
             "category": inc.category,
             "incident_id": inc.id,
         },

@@ -25,7 +25,7 @@ use anomalog_server::{
     Status,
 };
 use anomalog_watch::SinkError;
-use anomalog_watch::incident::{self, Anomaly, EventKind, IncidentEvent};
+use anomalog_watch::incident::{self, Anomaly, EventKind, IncidentEvent, is_site_wide};
 use anomalog_watch::sink::Sink;
 
 /// Messages the writer thread may hold before the feed drops (and counts) them.
@@ -104,8 +104,11 @@ impl IncidentLinks {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The incident of an anomaly from `client` in `category`: a site-wide category's
+    /// incident has no client, whichever client's request showed it.
     fn get(&self, client: &Option<String>, category: &str) -> Option<String> {
-        self.lock().get(&(client.clone(), category.to_string())).cloned()
+        let client = if is_site_wide(category) { None } else { client.clone() };
+        self.lock().get(&(client, category.to_string())).cloned()
     }
 
     fn apply(&self, event: &IncidentEvent) {
@@ -548,5 +551,31 @@ mod tests {
                 Some(events[1].incident.id.clone())
             );
         }
+    }
+
+    #[test]
+    fn anomalies_of_any_client_link_to_the_site_wide_incident() {
+        let mut t = IncidentTracker::new(IncidentConfig::default());
+        let a = Anomaly {
+            ts: None,
+            source: "s".into(),
+            line: 1,
+            client: Some("10.0.0.1".into()),
+            category: "site_incident".into(),
+            request: "GET / HTTP/1.1".into(),
+            status: Some(503),
+            score: 0.9,
+            explanation: vec![],
+        };
+        let opened = t.observe(&a, 1_000_000).unwrap();
+        let (_d, _store, mut sink, _, links) = sink();
+        sink.deliver(&opened).unwrap();
+        for client in ["10.0.0.1", "10.0.0.2"] {
+            assert_eq!(
+                links.get(&Some(client.into()), "site_incident"),
+                Some(opened.incident.id.clone())
+            );
+        }
+        assert_eq!(links.get(&Some("10.0.0.1".into()), "sqli"), None);
     }
 }
