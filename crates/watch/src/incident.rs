@@ -135,6 +135,12 @@ pub fn is_site_wide(category: &str) -> bool {
     SITE_WIDE_CATEGORIES.contains(&category)
 }
 
+/// The client an anomaly of `client` in `category` is grouped by: itself, or none for a
+/// site-wide category. With the category, it is the key of the open incident.
+pub fn grouping_client(client: &Option<String>, category: &str) -> Option<String> {
+    if is_site_wide(category) { None } else { client.clone() }
+}
+
 /// Anomalies of one client and category close together in time (of one site-wide
 /// category, from any client).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -360,8 +366,7 @@ impl IncidentTracker {
             source: a.source.clone(),
             line: a.line,
         };
-        let client = if is_site_wide(&a.category) { None } else { a.client.clone() };
-        let key = (client, a.category.clone());
+        let key = (grouping_client(&a.client, &a.category), a.category.clone());
         if let Some(open) = self.open.get_mut(&key) {
             let inc = &mut open.incident;
             if now > inc.last_seen {

@@ -25,7 +25,7 @@ use anomalog_server::{
     Status,
 };
 use anomalog_watch::SinkError;
-use anomalog_watch::incident::{self, Anomaly, EventKind, IncidentEvent, is_site_wide};
+use anomalog_watch::incident::{self, Anomaly, EventKind, IncidentEvent};
 use anomalog_watch::sink::Sink;
 
 /// Messages the writer thread may hold before the feed drops (and counts) them.
@@ -107,8 +107,8 @@ impl IncidentLinks {
     /// The incident of an anomaly from `client` in `category`: a site-wide category's
     /// incident has no client, whichever client's request showed it.
     fn get(&self, client: &Option<String>, category: &str) -> Option<String> {
-        let client = if is_site_wide(category) { None } else { client.clone() };
-        self.lock().get(&(client, category.to_string())).cloned()
+        let key = (incident::grouping_client(client, category), category.to_string());
+        self.lock().get(&key).cloned()
     }
 
     fn apply(&self, event: &IncidentEvent) {
