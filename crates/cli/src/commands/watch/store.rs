@@ -483,7 +483,7 @@ mod tests {
 
     use super::*;
 
-    fn opened(clients: &[&str]) -> Vec<IncidentEvent> {
+    fn opened(category: &str, clients: &[&str]) -> Vec<IncidentEvent> {
         let mut t = IncidentTracker::new(IncidentConfig::default());
         clients
             .iter()
@@ -494,7 +494,7 @@ mod tests {
                     source: "s".into(),
                     line: i as u64,
                     client: Some((*c).to_string()),
-                    category: "sqli".into(),
+                    category: category.into(),
                     request: "GET /?id=1' OR 1=1".into(),
                     status: Some(200),
                     score: 0.9,
@@ -520,7 +520,7 @@ mod tests {
 
     #[test]
     fn a_batch_stores_what_one_event_at_a_time_stores() {
-        let mut events = opened(&["10.0.0.1", "10.0.0.2"]);
+        let mut events = opened("sqli", &["10.0.0.1", "10.0.0.2"]);
         let mut closed = events[0].clone();
         closed.event = EventKind::Closed;
         closed.incident.count = 5;
@@ -555,19 +555,7 @@ mod tests {
 
     #[test]
     fn anomalies_of_any_client_link_to_the_site_wide_incident() {
-        let mut t = IncidentTracker::new(IncidentConfig::default());
-        let a = Anomaly {
-            ts: None,
-            source: "s".into(),
-            line: 1,
-            client: Some("10.0.0.1".into()),
-            category: "site_incident".into(),
-            request: "GET / HTTP/1.1".into(),
-            status: Some(503),
-            score: 0.9,
-            explanation: vec![],
-        };
-        let opened = t.observe(&a, 1_000_000).unwrap();
+        let opened = opened("site_incident", &["10.0.0.1"]).remove(0);
         let (_d, _store, mut sink, _, links) = sink();
         sink.deliver(&opened).unwrap();
         for client in ["10.0.0.1", "10.0.0.2"] {
