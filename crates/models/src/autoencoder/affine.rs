@@ -103,10 +103,45 @@ pub(crate) fn affine(
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the CPU supports AVX-512F, and the shapes were checked above.
-        unsafe { x86::affine_avx512(w, b, inputs, a, rows, out, act, pf) };
+        unsafe { x86::affine_avx512(w, b, inputs, a, rows, out, act, pf, None) };
         return;
     }
     portable(w, b, inputs, a, rows, out, act);
+}
+
+/// [`affine`] for inputs that are often exactly zero, as standardized sparse features are.
+/// On AVX-512 each register tile of rows first lists the inputs that are nonzero in any
+/// of its rows and multiplies only those in. A skipped input would have added `w * 0` to
+/// each sum, which leaves it as it is (but for the sign of a zero sum), so the results are
+/// [`affine`]'s whatever the other rows of the tile. `cols` is scratch space.
+#[allow(clippy::too_many_arguments)] // `affine`'s operands and the scratch
+pub(crate) fn affine_skipping_zeros(
+    w: &[f32],
+    b: &[f32],
+    a: &[f32],
+    rows: usize,
+    out: &mut [f32],
+    act: Option<Activation>,
+    pf: &mut Prefetch,
+    cols: &mut Vec<u32>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        let outputs = b.len();
+        let inputs = w.len().checked_div(outputs).unwrap_or(0);
+        assert!(
+            w.len() == outputs * inputs && a.len() >= inputs * rows && out.len() >= outputs * rows,
+            "affine shapes"
+        );
+        if rows == 0 || outputs == 0 {
+            return;
+        }
+        // SAFETY: the CPU supports AVX-512F, and the shapes were checked above.
+        unsafe { x86::affine_avx512(w, b, inputs, a, rows, out, act, pf, Some(cols)) };
+        return;
+    }
+    let _ = cols;
+    affine(w, b, a, rows, out, act, pf);
 }
 
 /// [`affine`] through `matrixmultiply`, for CPUs without AVX-512.
@@ -224,16 +259,24 @@ mod x86 {
         out: &mut [f32],
         act: Option<Activation>,
         pf: &mut Prefetch,
+        mut skip_zeros: Option<&mut Vec<u32>>,
     ) {
         let outputs = b.len();
         for i0 in (0..rows).step_by(TILE_ROWS) {
             let n = (rows - i0).min(TILE_ROWS);
             let masks = (lanes(n.min(16)), lanes(n.saturating_sub(16)));
+            let cols = match skip_zeros.as_deref_mut() {
+                Some(cols) => {
+                    nonzero_inputs(inputs, &a[i0..], rows, masks, cols);
+                    Some(&cols[..])
+                }
+                None => None,
+            };
             let mut o0 = 0;
             while o0 < outputs {
                 let a = a.get(i0..).unwrap_or_default();
                 let w = w.get(o0 * inputs..).unwrap_or_default();
-                let t = Tile { w, b: &b[o0..], inputs, a, rows };
+                let t = Tile { w, b: &b[o0..], inputs, a, rows, cols };
                 let mut fin = Finish::Store { out: &mut out[o0 * rows + i0..], act };
                 pf.issue();
                 o0 += t.dispatch(outputs - o0, masks, &mut fin);
@@ -282,6 +325,7 @@ mod x86 {
                     inputs,
                     a: a.get(i0..).unwrap_or_default(),
                     rows,
+                    cols: None,
                 };
                 if let Finish::Rbf { alpha: al, .. } = &mut fin {
                     *al = &alpha[o0..];
@@ -325,6 +369,7 @@ mod x86 {
                     inputs,
                     a: a.get(i0..).unwrap_or_default(),
                     rows,
+                    cols: None,
                 };
                 if let Finish::SqErr { target: tg, .. } = &mut fin {
                     *tg = target.get(o0 * rows + i0..).unwrap_or_default();
@@ -358,6 +403,40 @@ mod x86 {
         SqErr { target: &'a [f32], errors: (__m512, __m512) },
     }
 
+    /// Lists in `cols`, in order, the inputs `p < inputs` with a nonzero (or NaN) value
+    /// `a[p * rows + lane]` in a lane the masks select (`a` starts at the tile's first row).
+    #[target_feature(enable = "avx512f")]
+    fn nonzero_inputs(
+        inputs: usize,
+        a: &[f32],
+        rows: usize,
+        (m0, m1): (__mmask16, __mmask16),
+        cols: &mut Vec<u32>,
+    ) {
+        let last_row = if m1 != 0 { 16 + m1.count_ones() } else { m0.count_ones() } as usize;
+        assert!(inputs == 0 || a.len() >= (inputs - 1) * rows + last_row, "affine tile");
+        cols.clear();
+        cols.resize(inputs, 0);
+        let mut k = 0;
+        let a = a.as_ptr();
+        for p in 0..inputs {
+            // SAFETY: the lanes the masks select are in bounds (assertion above); masked
+            // loads do not touch the others.
+            let (x0, x1) = unsafe {
+                (
+                    _mm512_maskz_loadu_ps(m0, a.add(p * rows)),
+                    _mm512_maskz_loadu_ps(m1, a.add(p * rows + 16)),
+                )
+            };
+            let zero = _mm512_setzero_ps();
+            let nonzero = _mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(x0, zero)
+                | _mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(x1, zero);
+            cols[k] = p as u32;
+            k += usize::from(nonzero != 0);
+        }
+        cols.truncate(k);
+    }
+
     /// A mask of the first `n` (at most 16) lanes.
     fn lanes(n: usize) -> __mmask16 {
         if n >= 16 { 0xFFFF } else { (1u16 << n) - 1 }
@@ -371,31 +450,57 @@ mod x86 {
         inputs: usize,
         a: &'a [f32],
         rows: usize,
+        /// The inputs to multiply in, ascending, when not all of them (the others are
+        /// zero in every row of the tile).
+        cols: Option<&'a [u32]>,
     }
 
     impl Tile<'_> {
         /// Runs the widest tile for `left` remaining outputs; returns the outputs done.
         #[target_feature(enable = "avx512f")]
         fn dispatch(&self, left: usize, masks: (__mmask16, __mmask16), fin: &mut Finish) -> usize {
+            if self.cols.is_some() {
+                self.dispatch_as::<true>(left, masks, fin)
+            } else {
+                self.dispatch_as::<false>(left, masks, fin)
+            }
+        }
+
+        /// [`Self::dispatch`] with one inner loop per instance, so that each keeps all
+        /// its sums in registers: over `self.cols` when `SPARSE`, else over all inputs.
+        #[target_feature(enable = "avx512f")]
+        fn dispatch_as<const SPARSE: bool>(
+            &self,
+            left: usize,
+            masks: (__mmask16, __mmask16),
+            fin: &mut Finish,
+        ) -> usize {
             match left {
-                12.. => self.run::<12>(masks, fin),
-                11 => self.run::<11>(masks, fin),
-                10 => self.run::<10>(masks, fin),
-                9 => self.run::<9>(masks, fin),
-                8 => self.run::<8>(masks, fin),
-                7 => self.run::<7>(masks, fin),
-                6 => self.run::<6>(masks, fin),
-                5 => self.run::<5>(masks, fin),
-                4 => self.run::<4>(masks, fin),
-                3 => self.run::<3>(masks, fin),
-                2 => self.run::<2>(masks, fin),
-                _ => self.run::<1>(masks, fin),
+                // Over a list of inputs, the compiler hoists all the weight broadcasts of
+                // a step and would spill sums of a 12-output tile.
+                9.. if SPARSE => self.run::<9, SPARSE>(masks, fin),
+                12.. => self.run::<12, SPARSE>(masks, fin),
+                11 => self.run::<11, SPARSE>(masks, fin),
+                10 => self.run::<10, SPARSE>(masks, fin),
+                9 => self.run::<9, SPARSE>(masks, fin),
+                8 => self.run::<8, SPARSE>(masks, fin),
+                7 => self.run::<7, SPARSE>(masks, fin),
+                6 => self.run::<6, SPARSE>(masks, fin),
+                5 => self.run::<5, SPARSE>(masks, fin),
+                4 => self.run::<4, SPARSE>(masks, fin),
+                3 => self.run::<3, SPARSE>(masks, fin),
+                2 => self.run::<2, SPARSE>(masks, fin),
+                _ => self.run::<1, SPARSE>(masks, fin),
             }
         }
 
         /// Computes `R` outputs for the rows the masks select; returns `R`.
         #[target_feature(enable = "avx512f")]
-        fn run<const R: usize>(&self, (m0, m1): (__mmask16, __mmask16), fin: &mut Finish) -> usize {
+        fn run<const R: usize, const SPARSE: bool>(
+            &self,
+            (m0, m1): (__mmask16, __mmask16),
+            fin: &mut Finish,
+        ) -> usize {
             const { assert!(R >= 1 && R <= TILE_OUTPUTS) };
             let (inputs, rows) = (self.inputs, self.rows);
             let last_row = if m1 != 0 { 16 + m1.count_ones() } else { m0.count_ones() } as usize;
@@ -415,20 +520,36 @@ mod x86 {
                 acc0[r] = _mm512_set1_ps(self.b[r]);
                 acc1[r] = acc0[r];
             }
-            for p in 0..inputs {
-                // SAFETY: the lanes the masks select are in bounds (assertion above); masked
-                // loads do not touch the others.
-                let (x0, x1) = unsafe {
-                    (
-                        _mm512_maskz_loadu_ps(m0, a.add(p * rows)),
-                        _mm512_maskz_loadu_ps(m1, a.add(p * rows + 16)),
-                    )
-                };
-                for r in 0..R {
-                    // SAFETY: r * inputs + p < R * inputs <= w.len().
-                    let wv = _mm512_set1_ps(unsafe { *w.add(r * inputs + p) });
-                    acc0[r] = _mm512_fmadd_ps(wv, x0, acc0[r]);
-                    acc1[r] = _mm512_fmadd_ps(wv, x1, acc1[r]);
+            // One input's products, for `p < inputs`.
+            macro_rules! step {
+                ($p:expr) => {{
+                    let p = $p;
+                    // SAFETY: the lanes the masks select are in bounds (assertion above);
+                    // masked loads do not touch the others.
+                    let (x0, x1) = unsafe {
+                        (
+                            _mm512_maskz_loadu_ps(m0, a.add(p * rows)),
+                            _mm512_maskz_loadu_ps(m1, a.add(p * rows + 16)),
+                        )
+                    };
+                    for r in 0..R {
+                        // SAFETY: r * inputs + p < R * inputs <= w.len().
+                        let wv = _mm512_set1_ps(unsafe { *w.add(r * inputs + p) });
+                        acc0[r] = _mm512_fmadd_ps(wv, x0, acc0[r]);
+                        acc1[r] = _mm512_fmadd_ps(wv, x1, acc1[r]);
+                    }
+                }};
+            }
+            if SPARSE {
+                let cols = self.cols.unwrap_or_default();
+                // Ascending, so all are below `inputs` when the last is.
+                assert!(cols.last().is_none_or(|&p| (p as usize) < inputs), "affine tile");
+                for &p in cols {
+                    step!(p as usize);
+                }
+            } else {
+                for p in 0..inputs {
+                    step!(p);
                 }
             }
             match fin {
@@ -578,6 +699,40 @@ mod tests {
                         }
                     }
                     assert!(out[outputs * rows].is_nan() && slow[outputs * rows].is_nan());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn skipping_zero_inputs_changes_no_bit() {
+        // Inputs zero in every row, in some rows only, in one row of a tile (each of the
+        // two vectors), and NaN in one row; for every tile remainder and output count.
+        for outputs in [1, 9, 12, 13, 35] {
+            for rows in [1, 15, 16, 17, 32, 33, 70] {
+                let inputs = 11;
+                let w: Vec<f32> =
+                    (0..outputs * inputs).map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0).collect();
+                let b: Vec<f32> = (0..outputs).map(|o| o as f32 * 0.25 - 1.0).collect();
+                let mut a = vec![0.0f32; inputs * rows];
+                for i in 0..rows {
+                    a[i] = (i as f32 - 5.0) / 4.0; // input 0: dense
+                    a[2 * rows + i] = if i % 3 == 0 { 1.5 } else { 0.0 };
+                    a[5 * rows + i] = if i == rows - 1 { -2.0 } else { 0.0 };
+                    a[6 * rows + i] = if i == 17 { 0.5 } else { -0.0 };
+                    a[8 * rows + i] = if i == rows / 2 { f32::NAN } else { 0.0 };
+                }
+                for act in [None, Some(Activation::Tanh)] {
+                    let mut dense = vec![f32::NAN; outputs * rows + 1];
+                    affine(&w, &b, &a, rows, &mut dense, act, &mut Prefetch::none());
+                    let mut sparse = vec![f32::NAN; outputs * rows + 1];
+                    let mut cols = Vec::new();
+                    let pf = &mut Prefetch::none();
+                    affine_skipping_zeros(&w, &b, &a, rows, &mut sparse, act, pf, &mut cols);
+                    for (i, (x, y)) in dense.iter().zip(&sparse).enumerate() {
+                        let same = x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan());
+                        assert!(same, "{outputs} {rows} {act:?} at {i}: {x} {y}");
+                    }
                 }
             }
         }

@@ -26,7 +26,10 @@ const PASS_ROWS: usize = 128;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Autoencoder {
     params: AutoencoderParams,
-    mean: Vec<f64>,
+    /// What standardization subtracts from each feature: its training median, so that the
+    /// most common value of a sparse feature (and a missing one, imputed by the median)
+    /// standardizes to exactly zero and scoring can skip it.
+    center: Vec<f64>,
     scale: Vec<f64>,
     network: Network,
     /// Epochs actually run (early stopping may end training before the limit).
@@ -109,13 +112,23 @@ impl Fit for AutoencoderValidParams {
                 }
             }
         }
+        // Trained on mean-centered rows, which suit gradient descent; re-expressed for
+        // median-centered ones, which suit scoring (see `center`). With `δ = (mean -
+        // median) / scale` the median-centered row is `z + δ`, and the network that maps
+        // it to its reconstruction plus `δ` has first-layer bias `b - Wδ` and last-layer
+        // bias `b + δ`: the same reconstruction errors, up to rounding.
+        let medians = column_medians(x);
+        let delta: Vec<f64> =
+            mean.iter().zip(&medians).zip(&scale).map(|((m, c), s)| (m - c) / s).collect();
+        let mut network = best_net;
+        network.shift_inputs(&delta);
         let model = Autoencoder {
             params: p.clone(),
-            mean,
+            center: medians.clone(),
             scale,
-            network: best_net,
+            network,
             epochs_run,
-            imputer: Imputer::new(column_medians(x)),
+            imputer: Imputer::new(medians),
         };
         debug_assert_eq!(model.check_state(), Ok(()));
         Ok(model)
@@ -162,19 +175,19 @@ impl Autoencoder {
     /// also positive).
     pub(crate) fn check_state(&self) -> Result<(), String> {
         self.params.check().map_err(|e| format!("autoencoder parameters: {e}"))?;
-        let d = self.mean.len();
+        let d = self.center.len();
         if d == 0 {
             return Err("autoencoder has no features".into());
         }
         if self.scale.len() != d || self.imputer.medians().len() != d {
             return Err(format!(
-                "autoencoder has {d} means but {} scales and {} medians",
+                "autoencoder has {d} centers but {} scales and {} medians",
                 self.scale.len(),
                 self.imputer.medians().len()
             ));
         }
-        if !self.mean.iter().chain(self.imputer.medians()).all(|v| v.is_finite()) {
-            return Err("autoencoder has a non-finite mean or median".into());
+        if !self.center.iter().chain(self.imputer.medians()).all(|v| v.is_finite()) {
+            return Err("autoencoder has a non-finite center or median".into());
         }
         if !self.scale.iter().all(|s| s.is_finite() && *s > 0.0) {
             return Err("autoencoder has a scale that is not a finite number > 0".into());
@@ -185,8 +198,8 @@ impl Autoencoder {
     fn scratch(&self, rows: usize) -> Scratch {
         Scratch {
             inv_scale: self.scale.iter().map(|s| 1.0 / s).collect(),
-            tmp: vec![0.0; STANDARDIZE_ROWS * self.mean.len()],
-            z: vec![0.0; rows * self.mean.len()],
+            tmp: vec![0.0; STANDARDIZE_ROWS * self.center.len()],
+            z: vec![0.0; rows * self.center.len()],
             errors: vec![0.0; rows],
             ws: self.network.workspace(rows),
         }
@@ -195,17 +208,17 @@ impl Autoencoder {
     /// Standardizes a block of at most the scratch's rows and reconstructs it; returns the
     /// standardized rows and their reconstruction, both feature-major.
     fn reconstruct<'s>(&self, rows: &[f64], s: &'s mut Scratch) -> (&'s [f32], &'s [f32]) {
-        let d = self.mean.len();
+        let d = self.center.len();
         let n = rows.len() / d;
         let z = &mut s.z[..n * d];
-        standardize_t(rows, &self.mean, &s.inv_scale, self.imputer.medians(), &mut s.tmp, z);
+        standardize_t(rows, &self.center, &s.inv_scale, self.imputer.medians(), &mut s.tmp, z);
         let out = self.network.forward(z, n, &mut s.ws);
         (z, out)
     }
 
     /// Scores a block of rows into `out` (one score per row).
     fn score_block(&self, rows: &[f64], out: &mut [f64], s: &mut Scratch) {
-        let d = self.mean.len();
+        let d = self.center.len();
         let tiles = self.network.tiles(PASS_ROWS);
         for (k, (o, pass)) in out.chunks_mut(PASS_ROWS).zip(rows.chunks(PASS_ROWS * d)).enumerate()
         {
@@ -213,7 +226,7 @@ impl Autoencoder {
             let next = rows.get((k + 1) * PASS_ROWS * d..).unwrap_or_default();
             s.ws.prefetch(&next[..next.len().min(PASS_ROWS * d)], tiles);
             let z = &mut s.z[..pass.len()];
-            standardize_t(pass, &self.mean, &s.inv_scale, self.imputer.medians(), &mut s.tmp, z);
+            standardize_t(pass, &self.center, &s.inv_scale, self.imputer.medians(), &mut s.tmp, z);
             let errors = &mut s.errors[..o.len()];
             self.network.reconstruction_errors(z, &mut s.ws, errors);
             for (o, e) in o.iter_mut().zip(errors.iter()) {
@@ -229,7 +242,7 @@ impl Detector for Autoencoder {
     }
 
     fn n_features(&self) -> usize {
-        self.mean.len()
+        self.center.len()
     }
 
     fn medians(&self) -> &[f64] {
@@ -242,7 +255,7 @@ impl Detector for Autoencoder {
 
     /// Mean squared reconstruction error over features, in standardized units.
     fn score_row(&self, row: &[f64]) -> f64 {
-        if row.len() != self.mean.len() {
+        if row.len() != self.center.len() {
             return f64::NAN;
         }
         let mut out = [0.0];
@@ -253,7 +266,7 @@ impl Detector for Autoencoder {
     /// Blocks of rows through the network as matrix products, blocks in parallel; each
     /// row's score is the same as [`Detector::score_row`]'s.
     fn score(&self, x: MatrixView<'_>) -> Vec<f64> {
-        let d = self.mean.len();
+        let d = self.center.len();
         if x.cols() != d {
             return vec![f64::NAN; x.rows()];
         }
@@ -262,7 +275,7 @@ impl Detector for Autoencoder {
 
     /// Each feature's squared reconstruction error.
     fn explain(&self, row: &[f64]) -> Vec<(usize, f64)> {
-        if row.len() != self.mean.len() {
+        if row.len() != self.center.len() {
             return Vec::new();
         }
         let mut s = self.scratch(1);
@@ -286,10 +299,10 @@ mod tests {
         b.scale[1] = 0.0;
         assert!(b.check_state().is_err());
         let mut b = a.clone();
-        b.mean.pop();
+        b.center.pop();
         assert!(b.check_state().is_err());
         let mut b = a.clone();
-        b.mean[0] = f64::NAN;
+        b.center[0] = f64::NAN;
         assert!(b.check_state().is_err());
         let mut b = a.clone();
         b.network = Network::new(&[3, 2, 3], Activation::Tanh, &mut ChaCha8Rng::seed_from_u64(0));

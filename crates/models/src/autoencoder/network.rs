@@ -8,7 +8,7 @@
 //! traffic and doubles SIMD width; the reconstruction errors it scores are far larger than
 //! its rounding.
 
-use super::affine::{Prefetch, affine, sq_errors};
+use super::affine::{Prefetch, affine, affine_skipping_zeros, sq_errors};
 use super::dense::simd_dispatch;
 use super::dense::{Operand, gemm};
 use super::params::Activation;
@@ -41,6 +41,8 @@ pub struct Workspace {
     delta_prev: Vec<f32>,
     /// What the next forward pass prefetches.
     prefetch: Prefetch,
+    /// Scratch for the first layer's list of nonzero inputs.
+    cols: Vec<u32>,
 }
 
 /// Adam optimizer state (first and second moments per parameter).
@@ -79,6 +81,24 @@ impl Network {
         Self { layers, activation }
     }
 
+    /// Re-expresses the network for inputs shifted by `delta` (one per input): the new
+    /// network maps `z + delta` to its old output for `z`, plus `delta`, so its errors
+    /// against the shifted inputs are the old ones. The first layer's bias absorbs
+    /// `-W delta` and the last layer's `+delta`, summed in `f64` and rounded once.
+    pub fn shift_inputs(&mut self, delta: &[f64]) {
+        let Some(first) = self.layers.first_mut() else { return };
+        assert_eq!(delta.len(), first.inputs, "shift_inputs width");
+        for (b, w) in first.b.iter_mut().zip(first.w.chunks_exact(first.inputs)) {
+            let dot: f64 = w.iter().zip(delta).map(|(&w, d)| f64::from(w) * d).sum();
+            *b = (f64::from(*b) - dot) as f32;
+        }
+        let last = self.layers.last_mut().expect("a first layer, so a last");
+        assert_eq!(delta.len(), last.outputs, "shift_inputs width");
+        for (b, d) in last.b.iter_mut().zip(delta) {
+            *b = (f64::from(*b) + d) as f32;
+        }
+    }
+
     /// Register tiles of a forward pass over `rows` rows (see [`Prefetch`]).
     pub(crate) fn tiles(&self, rows: usize) -> usize {
         self.layers.iter().map(|l| Prefetch::tiles(l.outputs, rows)).sum()
@@ -99,6 +119,7 @@ impl Network {
             delta: vec![0.0; rows * widest],
             delta_prev: vec![0.0; rows * widest],
             prefetch: Prefetch::none(),
+            cols: Vec::new(),
         }
     }
 
@@ -151,7 +172,14 @@ impl Network {
             let a_in = if li == 0 { input } else { &before[li - 1][..] };
             let a_out = &mut after[0][..rows * l.outputs];
             let act = (li != last).then_some(self.activation);
-            affine(&l.w, &l.b, &a_in[..rows * l.inputs], rows, a_out, act, &mut ws.prefetch);
+            let a_in = &a_in[..rows * l.inputs];
+            if li == 0 {
+                // Standardized inputs are often exactly zero (see `Autoencoder::center`).
+                let (pf, cols) = (&mut ws.prefetch, &mut ws.cols);
+                affine_skipping_zeros(&l.w, &l.b, a_in, rows, a_out, act, pf, cols);
+            } else {
+                affine(&l.w, &l.b, a_in, rows, a_out, act, &mut ws.prefetch);
+            }
         }
         if count > last {
             ws.prefetch = Prefetch::none();
@@ -325,6 +353,25 @@ mod tests {
         assert!(
             Network { layers: Vec::new(), activation: Activation::Relu }.check_state(4).is_err()
         );
+    }
+
+    #[test]
+    fn shifted_inputs_reconstruct_with_the_same_errors() {
+        let input: Vec<f32> = (0..12).map(|i| ((i * 5 % 7) as f32 - 3.0) / 3.0).collect();
+        let delta = [0.5, -0.25, 0.0, 1.0];
+        let shifted: Vec<f32> =
+            input.iter().enumerate().map(|(k, x)| x + delta[k / 3] as f32).collect();
+        for sizes in [&[4, 3, 4][..], &[4, 4]] {
+            let n = Network::new(sizes, Activation::Tanh, &mut ChaCha8Rng::seed_from_u64(1));
+            let mut m = n.clone();
+            m.shift_inputs(&delta);
+            let (mut e, mut f) = ([0.0; 3], [0.0; 3]);
+            n.reconstruction_errors(&input, &mut n.workspace(3), &mut e);
+            m.reconstruction_errors(&shifted, &mut m.workspace(3), &mut f);
+            for (x, y) in e.iter().zip(&f) {
+                assert!((x - y).abs() < 1e-5 * x.max(1.0), "{sizes:?}: {e:?} {f:?}");
+            }
+        }
     }
 
     #[test]
