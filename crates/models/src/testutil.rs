@@ -81,3 +81,25 @@ pub fn head(m: &Matrix, n: usize) -> Matrix {
     let d = m.view().cols();
     Matrix::new(m.view().as_slice()[..n * d].to_vec(), n, d).expect("rows of a valid matrix")
 }
+
+/// `n x d` rows shaped like access-log features: two dense columns, the others mostly at
+/// their median (zero) with a few rare values; also returns a copy with some values
+/// missing (NaN), for scoring.
+pub fn sparse_rows(n: usize, d: usize) -> (Matrix, Matrix) {
+    let mut data = Vec::with_capacity(n * d);
+    for r in 0..n {
+        for j in 0..d {
+            data.push(match j {
+                0 | 1 => ((r * (j + 3)) % 17) as f64 / 4.0,
+                _ if (r * 31 + j * 7) % (5 + 3 * j) == 0 => (r % 5) as f64 + 1.0,
+                _ => 0.0,
+            });
+        }
+    }
+    let clean = Matrix::new(data, n, d).expect("shape");
+    let mut missing = clean.clone();
+    for r in (0..n).step_by(97) {
+        missing.as_mut_slice()[r * d + r % d] = f64::NAN;
+    }
+    (clean, missing)
+}

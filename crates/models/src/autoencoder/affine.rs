@@ -176,7 +176,8 @@ fn portable(
 /// Only on CPUs with AVX-512, where the exponentials are taken while the distances are
 /// still in registers; returns `false` and does nothing elsewhere (the caller then uses
 /// [`affine`] and its own sum). Its `exp` uses fused multiply-adds, so the sums differ
-/// from the portable path's in the last bits.
+/// from the portable path's in the last bits. Inputs zero in every row of a register tile
+/// are skipped, as in [`affine_skipping_zeros`] (`cols` is its scratch).
 #[allow(clippy::too_many_arguments)] // the operands of one fused product
 pub(crate) fn rbf_sums(
     w: &[f32],
@@ -187,6 +188,7 @@ pub(crate) fn rbf_sums(
     norms: &[f32],
     sums: &mut [f32],
     pf: &mut Prefetch,
+    cols: &mut Vec<u32>,
 ) -> bool {
     let rows = sums.len();
     let outputs = b.len();
@@ -201,10 +203,10 @@ pub(crate) fn rbf_sums(
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the CPU supports AVX-512F, and the shapes were checked above.
-        unsafe { x86::rbf_avx512(w, b, alpha, gamma, inputs, a, norms, sums, pf) };
+        unsafe { x86::rbf_avx512(w, b, alpha, gamma, inputs, a, norms, sums, pf, cols) };
         return true;
     }
-    let _ = (gamma, pf);
+    let _ = (gamma, pf, cols);
     false
 }
 
@@ -297,11 +299,13 @@ mod x86 {
         norms: &[f32],
         sums: &mut [f32],
         pf: &mut Prefetch,
+        cols: &mut Vec<u32>,
     ) {
         let (outputs, rows) = (b.len(), sums.len());
         for i0 in (0..rows).step_by(TILE_ROWS) {
             let n = (rows - i0).min(TILE_ROWS);
             let masks = (lanes(n.min(16)), lanes(n.saturating_sub(16)));
+            nonzero_inputs(inputs, &a[i0..], rows, masks, cols);
             // SAFETY: rows i0 .. i0 + n are within `norms` and `sums` (checked by the
             // caller); masked-off lanes are not accessed.
             let (n0, n1) = unsafe {
@@ -325,7 +329,7 @@ mod x86 {
                     inputs,
                     a: a.get(i0..).unwrap_or_default(),
                     rows,
-                    cols: None,
+                    cols: Some(&cols[..]),
                 };
                 if let Finish::Rbf { alpha: al, .. } = &mut fin {
                     *al = &alpha[o0..];
@@ -747,11 +751,19 @@ mod tests {
                     (0..outputs * inputs).map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0).collect();
                 let b: Vec<f32> = (0..outputs).map(|o| o as f32 * 0.1).collect();
                 let alpha: Vec<f32> = (0..outputs).map(|o| 1.0 - o as f32 * 0.07).collect();
-                let a: Vec<f32> =
-                    (0..inputs * rows).map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0).collect();
+                // Input 1 is zero in every row, input 3 in all but one (skipped in most
+                // row tiles).
+                let a: Vec<f32> = (0..inputs * rows)
+                    .map(|i| match (i / rows, i % rows) {
+                        (1, _) => 0.0,
+                        (3, r) if r != 20 => 0.0,
+                        _ => ((i * 5 % 11) as f32 - 5.0) / 4.0,
+                    })
+                    .collect();
                 let norms: Vec<f32> = (0..rows).map(|i| (i % 4) as f32).collect();
                 let mut sums = vec![f32::NAN; rows];
-                if !rbf_sums(&w, &b, &alpha, 0.3, &a, &norms, &mut sums, &mut Prefetch::none()) {
+                let pf = &mut Prefetch::none();
+                if !rbf_sums(&w, &b, &alpha, 0.3, &a, &norms, &mut sums, pf, &mut Vec::new()) {
                     return;
                 }
                 for (i, &got) in sums.iter().enumerate() {

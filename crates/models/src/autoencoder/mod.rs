@@ -39,7 +39,7 @@ pub use params::{Activation, AutoencoderParams, AutoencoderValidParams};
 mod tests {
     use super::*;
     use crate::matrix::Matrix;
-    use crate::testutil::{Plant, blob, head, roc_auc, top_feature};
+    use crate::testutil::{Plant, blob, head, roc_auc, sparse_rows, top_feature};
     use crate::traits::{Detector, Fit, ParamGuard};
 
     #[test]
@@ -89,33 +89,17 @@ mod tests {
 
     #[test]
     fn sparse_features_score_alike_alone_and_in_blocks() {
-        // Most values at the column's median (zero after standardization, so skipped in
-        // most row tiles), a few rows with rare values, and missing ones when scoring.
-        let (d, n) = (9, 700);
-        let mut data = Vec::with_capacity(n * d);
-        for r in 0..n {
-            for j in 0..d {
-                let v = match j {
-                    0 | 1 => ((r * (j + 3)) % 17) as f64 / 4.0,
-                    _ if (r * 31 + j * 7) % (5 + 3 * j) == 0 => (r % 5) as f64 + 1.0,
-                    _ => 0.0,
-                };
-                data.push(v);
-            }
-        }
-        let mut m = Matrix::new(data, n, d).expect("m");
-        let a = AutoencoderParams::new().max_epochs(5).fit(m.view(), 3).expect("fit");
-        for r in (0..n).step_by(97) {
-            m.as_mut_slice()[r * d + r % d] = f64::NAN;
-        }
+        // Most values at the column's median: zero after standardization, so skipped in
+        // most row tiles.
+        let (train, m) = sparse_rows(700, 9);
+        let a = AutoencoderParams::new().max_epochs(5).fit(train.view(), 3).expect("fit");
         let scores = a.score(m.view());
         for (r, s) in scores.iter().enumerate() {
             assert_eq!(s.to_bits(), a.score_row(m.view().row(r)).to_bits(), "row {r}");
         }
         // A row of medians reconstructs better than one with rare values everywhere.
-        let medians = a.medians().to_vec();
-        let rare: Vec<f64> = (0..d).map(|j| 5.0 + j as f64).collect();
-        assert!(a.score_row(&medians) < a.score_row(&rare));
+        let rare: Vec<f64> = (0..9).map(|j| 5.0 + j as f64).collect();
+        assert!(a.score_row(a.medians()) < a.score_row(&rare));
     }
 
     #[test]

@@ -29,7 +29,11 @@ const PASS_ROWS: usize = 256;
 pub struct OneClassSvm {
     params: OneClassSvmParams,
     gamma: f64,
-    mean: Vec<f64>,
+    /// What standardization subtracts from each feature: its training median, so that the
+    /// most common value of a sparse feature (and a missing one, imputed by the median)
+    /// standardizes to exactly zero and the kernel skips it. The RBF kernel depends only
+    /// on differences, so the center does not change the fit.
+    center: Vec<f64>,
     scale: Vec<f64>,
     /// Standardized landmark rows, row-major, in `f32`: scoring computes the kernel in
     /// single precision, and fitting uses these rounded values too, so the weights belong
@@ -58,15 +62,16 @@ impl Fit for OneClassSvmValidParams {
         validate_training(x, 2)?;
         let p = &self.0;
         let d = x.cols();
-        let (mean, std) = column_mean_std(x);
+        let (_, std) = column_mean_std(x);
         let scale = safe_scale(&std);
+        let center = column_medians(x);
         let gamma = p.gamma.unwrap_or(1.0 / d as f64);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
 
         let rows = subsample_indices(&mut rng, x.rows(), p.max_samples);
         let z: Vec<f64> = rows
             .iter()
-            .flat_map(|&r| x.row(r).iter().enumerate().map(|(j, v)| (v - mean[j]) / scale[j]))
+            .flat_map(|&r| x.row(r).iter().enumerate().map(|(j, v)| (v - center[j]) / scale[j]))
             .collect();
         let n = rows.len();
         let m = p.n_landmarks.min(n);
@@ -87,13 +92,13 @@ impl Fit for OneClassSvmValidParams {
         let mut model = OneClassSvm {
             params: p.clone(),
             gamma,
-            mean,
+            center: center.clone(),
             scale,
             landmarks: landmarks32,
             alpha,
             rho,
             inside: Vec::new(),
-            imputer: Imputer::new(column_medians(x)),
+            imputer: Imputer::new(center),
         };
         let mut at_landmarks = vec![0.0; m];
         let mut s = model.scratch(m);
@@ -274,14 +279,14 @@ impl OneClassSvm {
     /// also positive).
     pub(crate) fn check_state(&self) -> Result<(), String> {
         self.params.check().map_err(|e| format!("one-class SVM parameters: {e}"))?;
-        let d = self.mean.len();
+        let d = self.center.len();
         let m = self.alpha.len();
         if d == 0 || m == 0 {
             return Err("one-class SVM has no features or no landmarks".into());
         }
         if self.scale.len() != d || self.imputer.medians().len() != d {
             return Err(format!(
-                "one-class SVM has {d} means but {} scales and {} medians",
+                "one-class SVM has {d} centers but {} scales and {} medians",
                 self.scale.len(),
                 self.imputer.medians().len()
             ));
@@ -295,7 +300,7 @@ impl OneClassSvm {
         if let Some(&i) = self.inside.iter().find(|&&i| i as usize >= m) {
             return Err(format!("one-class SVM names landmark {i} of {m}"));
         }
-        let finite = self.mean.iter().chain(self.imputer.medians()).chain(&self.alpha);
+        let finite = self.center.iter().chain(self.imputer.medians()).chain(&self.alpha);
         if !(finite.copied().chain([self.rho]).all(f64::is_finite)
             && self.landmarks.iter().all(|v| v.is_finite()))
         {
@@ -310,7 +315,7 @@ impl OneClassSvm {
     /// Decision values `ρ - f(z)` of the standardized rows in `s.z` (feature-major,
     /// `d x out.len()`).
     fn decisions(&self, s: &mut Scratch, out: &mut [f64], pf: &mut Prefetch) {
-        let (d, m) = (self.mean.len(), self.alpha.len());
+        let (d, m) = (self.center.len(), self.alpha.len());
         let rows = out.len();
         if rows == 0 {
             return;
@@ -319,7 +324,8 @@ impl OneClassSvm {
         let (norms, sums) = s.sums[..2 * rows].split_at_mut(rows);
         row_norms(z, norms);
         let gamma = self.gamma as f32;
-        if !rbf_sums(&s.minus_2l, &s.lnorms, &s.alpha, gamma, z, norms, sums, pf) {
+        let (w, lnorms, alpha) = (&s.minus_2l, &s.lnorms, &s.alpha);
+        if !rbf_sums(w, lnorms, alpha, gamma, z, norms, sums, pf, &mut s.cols) {
             let k = &mut s.kernel[..m * rows];
             affine(&s.minus_2l, &s.lnorms, z, rows, k, None, pf);
             rbf_decisions(k, norms, &s.alpha, gamma, sums);
@@ -330,7 +336,7 @@ impl OneClassSvm {
     }
 
     fn scratch(&self, rows: usize) -> Scratch {
-        let d = self.mean.len();
+        let d = self.center.len();
         Scratch {
             inv_scale: self.scale.iter().map(|s| 1.0 / s).collect(),
             lnorms: lnorms(&self.landmarks, d),
@@ -340,17 +346,18 @@ impl OneClassSvm {
             sums: vec![0.0; 2 * rows],
             alpha: self.alpha.iter().map(|&a| a as f32).collect(),
             kernel: vec![0.0; rows * self.alpha.len()],
+            cols: Vec::new(),
         }
     }
 
     /// Scores a block of raw rows into `out`, `PASS_ROWS` at a time.
     fn score_block(&self, rows: &[f64], out: &mut [f64], s: &mut Scratch) {
-        let d = self.mean.len();
+        let d = self.center.len();
         let tiles = Prefetch::tiles(self.alpha.len(), PASS_ROWS);
         for (k, (o, pass)) in out.chunks_mut(PASS_ROWS).zip(rows.chunks(PASS_ROWS * d)).enumerate()
         {
             let z = &mut s.z[..pass.len()];
-            standardize_t(pass, &self.mean, &s.inv_scale, self.imputer.medians(), &mut s.tmp, z);
+            standardize_t(pass, &self.center, &s.inv_scale, self.imputer.medians(), &mut s.tmp, z);
             // The next pass's rows come into the cache while this one computes.
             let next = rows.get((k + 1) * PASS_ROWS * d..).unwrap_or_default();
             let mut pf = Prefetch::new(&next[..next.len().min(PASS_ROWS * d)], tiles);
@@ -375,6 +382,8 @@ struct Scratch {
     /// The landmark weights in `f32`.
     alpha: Vec<f32>,
     kernel: Vec<f32>,
+    /// Scratch for the inputs a register tile multiplies in (see [`rbf_sums`]).
+    cols: Vec<u32>,
 }
 
 impl Detector for OneClassSvm {
@@ -383,7 +392,7 @@ impl Detector for OneClassSvm {
     }
 
     fn n_features(&self) -> usize {
-        self.mean.len()
+        self.center.len()
     }
 
     fn medians(&self) -> &[f64] {
@@ -397,7 +406,7 @@ impl Detector for OneClassSvm {
     /// `ρ - f(x)`: positive outside the learned boundary. Far from all training data the
     /// kernel vanishes and the score saturates at `ρ`.
     fn score_row(&self, row: &[f64]) -> f64 {
-        if row.len() != self.mean.len() {
+        if row.len() != self.center.len() {
             return f64::NAN;
         }
         let mut out = [0.0];
@@ -408,7 +417,7 @@ impl Detector for OneClassSvm {
     /// Kernel values of a block of rows against all landmarks as one matrix product,
     /// blocks in parallel; each row's score is the same as [`Detector::score_row`]'s.
     fn score(&self, x: MatrixView<'_>) -> Vec<f64> {
-        let d = self.mean.len();
+        let d = self.center.len();
         if x.cols() != d {
             return vec![f64::NAN; x.rows()];
         }
@@ -422,13 +431,13 @@ impl Detector for OneClassSvm {
     /// not used because the RBF kernel saturates far from the data, where they vanish
     /// exactly for the rows that need explaining.
     fn explain(&self, row: &[f64]) -> Vec<(usize, f64)> {
-        let d = self.mean.len();
+        let d = self.center.len();
         if row.len() != d {
             return Vec::new();
         }
         let row = self.imputer.clean(row);
         let z: Vec<f64> =
-            row.iter().zip(&self.mean).zip(&self.scale).map(|((v, m), s)| (v - m) / s).collect();
+            row.iter().zip(&self.center).zip(&self.scale).map(|((v, m), s)| (v - m) / s).collect();
         let sq_dist = |l: &[f32]| -> f64 {
             z.iter().zip(l).map(|(a, &b)| (a - f64::from(b)) * (a - f64::from(b))).sum()
         };
@@ -463,7 +472,7 @@ mod tests {
             |s| s.scale[0] = -1.0,
             |s| s.gamma = f64::NAN,
             |s| {
-                s.mean.pop();
+                s.center.pop();
             },
             |s| {
                 s.landmarks.pop();
@@ -489,7 +498,7 @@ mod tests {
         let d = 6;
         for row in x.view().iter_rows() {
             let z: Vec<f64> =
-                row.iter().zip(&s.mean).zip(&s.scale).map(|((v, m), c)| (v - m) / c).collect();
+                row.iter().zip(&s.center).zip(&s.scale).map(|((v, m), c)| (v - m) / c).collect();
             let f: f64 = s
                 .landmarks
                 .chunks_exact(d)

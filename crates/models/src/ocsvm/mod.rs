@@ -6,8 +6,10 @@
 //! the number of rows (the exact dual is quadratic) and scoring at one kernel evaluation
 //! per landmark, since the solution is folded back into per-landmark weights.
 //!
-//! Features are standardized internally (mean/std), and the default kernel width is
-//! sklearn's `"scale"`, which on standardized features is `1 / n_features`.
+//! Features are standardized internally (median/std: the kernel depends only on
+//! differences, and a sparse feature's usual value becomes exactly zero, which the kernel
+//! then skips in blocks of rows where it is zero throughout), and the default kernel width
+//! is sklearn's `"scale"`, which on standardized features is `1 / n_features`.
 //!
 //! Scoring evaluates the kernel of a block of rows against all landmarks at once in `f32`:
 //! `‖l‖² - 2 l·z` as one matrix product (the autoencoder's `affine` kernel), then the
@@ -30,7 +32,7 @@ mod tests {
     use super::*;
     use crate::error::FitError;
     use crate::matrix::Matrix;
-    use crate::testutil::{Plant, blob, head, roc_auc, top_feature};
+    use crate::testutil::{Plant, blob, head, roc_auc, sparse_rows, top_feature};
     use crate::traits::{Detector, Fit, ParamGuard};
 
     #[test]
@@ -74,6 +76,18 @@ mod tests {
         assert!(auc > 0.97, "{auc}");
         let named = (3000..3040).filter(|&r| top_feature(&s.explain(m.view().row(r))) == 5);
         assert!(named.count() >= 36);
+    }
+
+    #[test]
+    fn sparse_features_score_alike_alone_and_in_blocks() {
+        let (train, m) = sparse_rows(700, 9);
+        let a = OneClassSvmParams::new().fit(train.view(), 3).expect("fit");
+        let scores = a.score(m.view());
+        for (r, s) in scores.iter().enumerate() {
+            assert_eq!(s.to_bits(), a.score_row(m.view().row(r)).to_bits(), "row {r}");
+        }
+        let rare: Vec<f64> = (0..9).map(|j| 5.0 + j as f64).collect();
+        assert!(a.score_row(a.medians()) < a.score_row(&rare));
     }
 
     #[test]
