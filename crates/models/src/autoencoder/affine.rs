@@ -269,7 +269,7 @@ mod x86 {
             let masks = (lanes(n.min(16)), lanes(n.saturating_sub(16)));
             let cols = match skip_zeros.as_deref_mut() {
                 Some(cols) => {
-                    nonzero_inputs(inputs, &a[i0..], rows, masks, cols);
+                    nonzero_inputs(inputs, a.get(i0..).unwrap_or_default(), rows, masks, cols);
                     Some(&cols[..])
                 }
                 None => None,
@@ -305,7 +305,7 @@ mod x86 {
         for i0 in (0..rows).step_by(TILE_ROWS) {
             let n = (rows - i0).min(TILE_ROWS);
             let masks = (lanes(n.min(16)), lanes(n.saturating_sub(16)));
-            nonzero_inputs(inputs, &a[i0..], rows, masks, cols);
+            nonzero_inputs(inputs, a.get(i0..).unwrap_or_default(), rows, masks, cols);
             // SAFETY: rows i0 .. i0 + n are within `norms` and `sums` (checked by the
             // caller); masked-off lanes are not accessed.
             let (n0, n1) = unsafe {
@@ -690,6 +690,11 @@ mod tests {
                     affine(&w, &b, &a, rows, &mut out, None, &mut Prefetch::none());
                     let mut slow = vec![f32::NAN; outputs * rows + 1];
                     portable(&w, &b, inputs, &a, rows, &mut slow, None);
+                    let mut skip = vec![f32::NAN; outputs * rows + 1];
+                    let (pf, cols) = (&mut Prefetch::none(), &mut Vec::new());
+                    affine_skipping_zeros(&w, &b, &a, rows, &mut skip, None, pf, cols);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&skip), bits(&out), "{outputs} {inputs} {rows}");
                     for o in 0..outputs {
                         for i in 0..rows {
                             let want: f64 = f64::from(b[o])
