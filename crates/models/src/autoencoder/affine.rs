@@ -91,22 +91,7 @@ pub(crate) fn affine(
     act: Option<Activation>,
     pf: &mut Prefetch,
 ) {
-    let outputs = b.len();
-    let inputs = w.len().checked_div(outputs).unwrap_or(0);
-    assert!(
-        w.len() == outputs * inputs && a.len() >= inputs * rows && out.len() >= outputs * rows,
-        "affine shapes"
-    );
-    if rows == 0 || outputs == 0 {
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU supports AVX-512F, and the shapes were checked above.
-        unsafe { x86::affine_avx512(w, b, inputs, a, rows, out, act, pf, None) };
-        return;
-    }
-    portable(w, b, inputs, a, rows, out, act);
+    affine_with(w, b, a, rows, out, act, pf, None);
 }
 
 /// [`affine`] for inputs that are often exactly zero, as standardized sparse features are.
@@ -125,23 +110,38 @@ pub(crate) fn affine_skipping_zeros(
     pf: &mut Prefetch,
     cols: &mut Vec<u32>,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        let outputs = b.len();
-        let inputs = w.len().checked_div(outputs).unwrap_or(0);
-        assert!(
-            w.len() == outputs * inputs && a.len() >= inputs * rows && out.len() >= outputs * rows,
-            "affine shapes"
-        );
-        if rows == 0 || outputs == 0 {
-            return;
-        }
-        // SAFETY: the CPU supports AVX-512F, and the shapes were checked above.
-        unsafe { x86::affine_avx512(w, b, inputs, a, rows, out, act, pf, Some(cols)) };
+    affine_with(w, b, a, rows, out, act, pf, Some(cols));
+}
+
+/// [`affine`], skipping zero inputs when given the scratch for it.
+#[allow(clippy::too_many_arguments)] // `affine`'s operands and the scratch
+fn affine_with(
+    w: &[f32],
+    b: &[f32],
+    a: &[f32],
+    rows: usize,
+    out: &mut [f32],
+    act: Option<Activation>,
+    pf: &mut Prefetch,
+    skip_zeros: Option<&mut Vec<u32>>,
+) {
+    let outputs = b.len();
+    let inputs = w.len().checked_div(outputs).unwrap_or(0);
+    assert!(
+        w.len() == outputs * inputs && a.len() >= inputs * rows && out.len() >= outputs * rows,
+        "affine shapes"
+    );
+    if rows == 0 || outputs == 0 {
         return;
     }
-    let _ = cols;
-    affine(w, b, a, rows, out, act, pf);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU supports AVX-512F, and the shapes were checked above.
+        unsafe { x86::affine_avx512(w, b, inputs, a, rows, out, act, pf, skip_zeros) };
+        return;
+    }
+    let _ = skip_zeros;
+    portable(w, b, inputs, a, rows, out, act);
 }
 
 /// [`affine`] through `matrixmultiply`, for CPUs without AVX-512.
