@@ -33,6 +33,14 @@
 //! declared processed. A lost assignment (session timeout) cannot commit: the new
 //! owner re-reads, and the ledger suppresses the repeated alerts.
 //!
+//! The coordinator may also refuse the revocation's commit with `RebalanceInProgress`
+//! when a further round of the rebalance is already waiting for this member, which
+//! cannot rejoin before the revocation returns (seen on a loaded machine when a member
+//! joins). Retrying inside the revocation cannot succeed, and committing after it could
+//! move the group's offset past records the new owner has not processed yet, so the
+//! refusal is reported and the new owner re-reads from the previous commit: those lines
+//! are scored twice and their repeated alerts are suppressed by the ledger.
+//!
 //! The per-client state of the daemon (open incidents) is not handed over: the new
 //! owner opens incidents afresh from the records it reads, and the old owner's
 //! incidents for those clients close after the incident window like any quiet
@@ -168,15 +176,25 @@ impl GroupContext {
         }
     }
 
-    /// Commits `tpl` and waits for the answer.
-    fn commit_sync(&self, consumer: &BaseConsumer<GroupContext>, tpl: &TopicPartitionList) {
+    /// Commits revoked partitions' offsets and waits for the answer. A refusal is said
+    /// on stderr: the new owner then re-reads from the previous commit (see the module
+    /// documentation on rebalances).
+    fn commit_revoked(&self, consumer: &BaseConsumer<GroupContext>, tpl: &TopicPartitionList) {
         if tpl.count() == 0 {
             return;
         }
         self.metrics.commits.fetch_add(1, Ordering::Relaxed);
         match consumer.commit(tpl, CommitMode::Sync) {
             Ok(()) => self.confirm(tpl, false),
-            Err(_) => {
+            Err(e) => {
+                let parts: Vec<String> =
+                    tpl.elements().iter().map(|e| e.partition().to_string()).collect();
+                eprintln!(
+                    "anomalog: {}: the commit of revoked partitions {} was refused ({e}); their \
+                     new owner re-reads them from the previous commit",
+                    self.topic,
+                    parts.join(", ")
+                );
                 self.metrics.commit_failures.fetch_add(1, Ordering::Relaxed);
                 self.retry_commit.store(true, Ordering::Relaxed);
             }
@@ -243,7 +261,7 @@ impl ConsumerContext for GroupContext {
                 }
                 state.unconfirmed(&self.topic, Some(&revoked))
             };
-            self.commit_sync(consumer, &pending);
+            self.commit_revoked(consumer, &pending);
         }
         let mut state = self.lock();
         for p in &revoked {

@@ -218,10 +218,12 @@ fn a_killed_member_loses_no_record_and_no_alert_repeats() {
     assert_eq!(scored(&[&a.seen, &b.seen]), (0..total).collect::<BTreeSet<_>>());
     let again: Vec<_> = seen_a.keys().filter(|s| seen_b.contains_key(s)).collect();
     assert!(again.iter().any(|&&s| s >= phase1), "the uncommitted batch must be re-read");
-    // Phase 1 records can be read twice too when b's joining rebalance could not commit
-    // a's last records in time (the documented "lines may be scored twice after a
-    // forced rebalance"); what must hold for them as for all is that no alert repeats,
-    // checked below.
+    // Phase 1 records can be read twice too when the coordinator refuses a's commit of
+    // the partitions it gives up to b with `RebalanceInProgress` (a further rebalance
+    // round waits for a; seen under load, about one run in seven): b then starts from
+    // the previous commit (the documented "lines may be scored twice after a
+    // rebalance"). What must hold for them as for all is that no alert repeats, checked
+    // below.
     let early: Vec<_> = again.iter().filter(|&&&s| s < phase1).collect();
     if !early.is_empty() {
         eprintln!("phase 1 records read by both members: {early:?}");
