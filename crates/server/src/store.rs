@@ -13,8 +13,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::error::StoreError;
 use crate::rows::{
-    AnomalyRow, Feedback, IncidentQuery, IncidentRow, Page, RetentionReport, SeriesPoint, Severity,
-    Status,
+    AnomalyRow, ExplanationItem, Feedback, IncidentQuery, IncidentRow, Page, RetentionReport,
+    SeriesPoint, Severity, Status,
 };
 use crate::schema::{self, Check};
 use crate::time::{now_secs, rfc3339};
@@ -398,7 +398,7 @@ fn insert_anomalies(tx: &Transaction<'_>, anomalies: &[AnomalyRow]) -> rusqlite:
         json.clear();
         ends.clear();
         for a in chunk {
-            json_into(&mut json, &a.explanation);
+            explanation_json(&mut json, &a.explanation);
             ends.push(json.len());
         }
         let mut start = 0;
@@ -424,7 +424,7 @@ fn insert_anomalies(tx: &Transaction<'_>, anomalies: &[AnomalyRow]) -> rusqlite:
         let mut stmt = tx.prepare_cached(&sql(1))?;
         for a in rest {
             json.clear();
-            json_into(&mut json, &a.explanation);
+            explanation_json(&mut json, &a.explanation);
             stmt.execute(params![
                 a.incident_id,
                 a.seen,
@@ -442,12 +442,47 @@ fn insert_anomalies(tx: &Transaction<'_>, anomalies: &[AnomalyRow]) -> rusqlite:
     Ok(())
 }
 
-/// Appends `value` as JSON (what [`to_json`] returns) to `out`.
-fn json_into<T: serde::Serialize>(out: &mut Vec<u8>, value: &T) {
-    let start = out.len();
-    if serde_json::to_writer(&mut *out, value).is_err() {
-        out.truncate(start);
-        out.extend_from_slice(b"[]");
+/// Appends an explanation as JSON to `out`: the text [`to_json`] gives it, written
+/// field by field (an anomaly row's largest column, and the store writes one per
+/// anomaly).
+fn explanation_json(out: &mut Vec<u8>, items: &[ExplanationItem]) {
+    out.push(b'[');
+    for (k, e) in items.iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"feature\":");
+        json_str(out, &e.feature);
+        out.extend_from_slice(b",\"value\":");
+        json_f64(out, e.value);
+        out.extend_from_slice(b",\"typical\":");
+        json_f64(out, e.typical);
+        out.extend_from_slice(b",\"contribution\":");
+        json_f64(out, Some(e.contribution));
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
+/// A JSON string; one needing escapes is left to `serde_json`.
+fn json_str(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.extend_from_slice(to_json(&text).as_bytes());
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    }
+}
+
+/// A JSON number as `serde_json` writes it (the shortest text that reads back as the
+/// same number); `null` for a missing value or one that is not finite.
+fn json_f64(out: &mut Vec<u8>, value: Option<f64>) {
+    match value {
+        Some(v) if v.is_finite() => {
+            out.extend_from_slice(zmij::Buffer::new().format_finite(v).as_bytes());
+        }
+        _ => out.extend_from_slice(b"null"),
     }
 }
 
