@@ -5,10 +5,13 @@
 //! The feature stage before it is sequential (each record is seen in the context of
 //! those before it), this one is not: while the feature stage computes the rows of one
 //! chunk on the daemon's thread, [`judge_batch`] runs this stage on the previous chunk
-//! on a second thread, so a large batch keeps both cores busy. The judged chunks come
-//! back to the daemon's thread, which explains their flagged rows between two chunks
-//! of features (scoring is the larger part of the work, so this keeps the two threads'
-//! shares close), and hands them on to a third thread that feeds the drift monitor.
+//! on a second thread, so a large batch keeps both cores busy. The default ensemble
+//! gives each flagged row's per-feature contributions as it scores it (from the terms
+//! scoring computed; see `Ensemble::score_explaining`). The judged chunks come back to
+//! the daemon's thread, which turns those into explanations and categories between two
+//! chunks of features (scoring is the larger part of the work, so this keeps the two
+//! threads' shares close), and hands them on to a third thread that feeds the drift
+//! monitor.
 //! That one runs while one of the other two waits (the detector's thread for the first
 //! chunk's features, the daemon's for the last chunk's scores, and both for the rest of
 //! the round). Chunks reach the monitor in order, and a batch ends only when it has
