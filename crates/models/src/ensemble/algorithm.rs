@@ -7,7 +7,7 @@ use crate::matrix::MatrixView;
 use crate::registry::AnyDetector;
 use crate::sketch::QuantileSketch;
 use crate::stats::{column_medians, derive_seed, validate_training};
-use crate::tail::SELECT_MAX;
+use crate::tail::{HintedTopK, SELECT_MAX};
 use crate::traits::{Detector, Fit, ParamGuard, SCORE_BLOCK};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -172,7 +172,10 @@ impl Ensemble {
                     let mut explained = Vec::new();
                     for (i, (score, row)) in out.iter_mut().zip(block.chunks_exact(d)).enumerate() {
                         let row = h.imputer().clean(row);
-                        for (f, ((last, before), &v)) in memo.iter_mut().zip(row.iter()).enumerate()
+                        // The tail's selection takes each surprise as the memo gives it.
+                        let mut top = HintedTopK::new(*hint);
+                        for (f, (((last, before), &v), slot)) in
+                            memo.iter_mut().zip(row.iter()).zip(buf.iter_mut()).enumerate()
                         {
                             if last.0 != v {
                                 let next = if before.0 == v {
@@ -182,9 +185,11 @@ impl Ensemble {
                                 };
                                 *before = std::mem::replace(last, next);
                             }
+                            *slot = last.2;
+                            top.push(last.2);
                         }
                         let hbos: f64 = memo.iter().map(|m| m.0.1).sum();
-                        let tail = t.score_surprises(&mut buf[..d], hint, |f| memo[f].0.2);
+                        let tail = t.score_surprises(top, &mut buf[..d], hint);
                         let weights = [hm.sketch.cdf(hbos), tm.sketch.cdf(tail)];
                         *score = self.combine(weights.into_iter());
                         if explain_if.is_some_and(|select| select(*score)) {
