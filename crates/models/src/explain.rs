@@ -42,18 +42,21 @@ pub fn top_features<S: AsRef<str>>(
     if !(total > 0.0 && total.is_finite()) {
         return Vec::new();
     }
-    let mut order: Vec<usize> = (0..n).filter(|&i| merged[i] > 0.0).collect();
-    // Largest first, ties in feature order: a total order (indices differ), so selecting
-    // the first `k` and sorting them gives what sorting everything would.
-    let by_share = |&a: &usize, &b: &usize| merged[b].total_cmp(&merged[a]).then(a.cmp(&b));
     if k == 0 {
         return Vec::new();
     }
-    if k < order.len() {
-        order.select_nth_unstable_by(k - 1, by_share);
-        order.truncate(k);
+    // Largest first, ties in feature order. The shares are positive and finite (the
+    // total is), so `>=` orders them as `f64::total_cmp` does; each feature goes in
+    // behind those with an equal share, which come earlier in feature order. One pass
+    // keeps the `k` best: `k` is small (a handful of features) beside the row.
+    let mut order: Vec<usize> = Vec::with_capacity(k.min(n) + 1);
+    for (i, &share) in merged.iter().enumerate() {
+        if share > 0.0 && (order.len() < k || share > merged[order[order.len() - 1]]) {
+            let at = order.partition_point(|&j| merged[j] >= share);
+            order.insert(at, i);
+            order.truncate(k);
+        }
     }
-    order.sort_unstable_by(by_share);
     order
         .into_iter()
         .map(|i| Explanation {

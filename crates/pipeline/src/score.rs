@@ -76,9 +76,19 @@ impl Model {
     /// Why a row scored as it did: the top features with their raw values (`raw`, in
     /// operator units) and training medians; `scaled` is the row the detector saw.
     pub fn explain(&self, raw: &[f64], scaled: &[f64]) -> Vec<Explanation> {
-        let contributions = self.detector.detector().explain(scaled);
+        self.explain_contributions(&self.detector.detector().explain(scaled), raw)
+    }
+
+    /// [`Model::explain`] of a row whose detector explanation (its
+    /// [`Detector::explain`] of the scaled row) is `contributions`: for a caller that
+    /// had the detector explain rows while scoring them.
+    pub fn explain_contributions(
+        &self,
+        contributions: &[(usize, f64)],
+        raw: &[f64],
+    ) -> Vec<Explanation> {
         let mut explanation = top_features(
-            &contributions,
+            contributions,
             raw,
             self.features.names(),
             self.features.medians(),

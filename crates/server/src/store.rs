@@ -13,8 +13,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::error::StoreError;
 use crate::rows::{
-    AnomalyRow, Feedback, IncidentQuery, IncidentRow, Page, RetentionReport, SeriesPoint, Severity,
-    Status,
+    AnomalyRow, ExplanationItem, Feedback, IncidentQuery, IncidentRow, Page, RetentionReport,
+    SeriesPoint, Severity, Status,
 };
 use crate::schema::{self, Check};
 use crate::time::{now_secs, rfc3339};
@@ -336,24 +336,7 @@ fn write_batch(tx: &Transaction<'_>, batch: &Batch<'_>) -> rusqlite::Result<()> 
         }
     }
     if !batch.anomalies.is_empty() {
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO anomalies (incident_id, seen, ts, source, line, client, request, status,
-                score, explanation) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?;
-        for a in batch.anomalies {
-            stmt.execute(params![
-                a.incident_id,
-                a.seen,
-                a.ts,
-                a.source,
-                sat(a.line),
-                a.client,
-                a.request,
-                a.status,
-                a.score,
-                to_json(&a.explanation),
-            ])?;
-        }
+        insert_anomalies(tx, batch.anomalies)?;
     }
     if !batch.series.is_empty() {
         let mut stmt = tx.prepare_cached(
@@ -384,6 +367,123 @@ fn write_batch(tx: &Transaction<'_>, batch: &Batch<'_>) -> rusqlite::Result<()> 
         }
     }
     Ok(())
+}
+
+/// Anomalies inserted by one statement: one statement per row costs SQLite its
+/// per-statement work (and the table's autoincrement counter is read and written once
+/// per statement) for every row.
+const ANOMALIES_PER_INSERT: usize = 50;
+
+/// Appends anomalies, [`ANOMALIES_PER_INSERT`] rows per statement (the rest one by
+/// one), in order: ids are given in the order of `anomalies`.
+fn insert_anomalies(tx: &Transaction<'_>, anomalies: &[AnomalyRow]) -> rusqlite::Result<()> {
+    const COLUMNS: usize = 10;
+    let sql = |rows: usize| {
+        let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
+        format!(
+            "INSERT INTO anomalies (incident_id, seen, ts, source, line, client, request,
+                status, score, explanation) VALUES {values}"
+        )
+    };
+    // The explanations of the rows of one statement, as JSON, one after another.
+    let mut json = Vec::with_capacity(ANOMALIES_PER_INSERT * 512);
+    let mut ends = Vec::with_capacity(ANOMALIES_PER_INSERT);
+    let mut chunks = anomalies.chunks_exact(ANOMALIES_PER_INSERT);
+    let mut many = None;
+    for chunk in &mut chunks {
+        let stmt = match &mut many {
+            Some(stmt) => stmt,
+            None => many.insert(tx.prepare_cached(&sql(ANOMALIES_PER_INSERT))?),
+        };
+        json.clear();
+        ends.clear();
+        for a in chunk {
+            explanation_json(&mut json, &a.explanation);
+            ends.push(json.len());
+        }
+        let mut start = 0;
+        for (i, (a, &end)) in chunk.iter().zip(&ends).enumerate() {
+            let explanation = std::str::from_utf8(&json[start..end]).unwrap_or("[]");
+            start = end;
+            let at = i * COLUMNS;
+            stmt.raw_bind_parameter(at + 1, &a.incident_id)?;
+            stmt.raw_bind_parameter(at + 2, a.seen)?;
+            stmt.raw_bind_parameter(at + 3, &a.ts)?;
+            stmt.raw_bind_parameter(at + 4, &a.source)?;
+            stmt.raw_bind_parameter(at + 5, sat(a.line))?;
+            stmt.raw_bind_parameter(at + 6, &a.client)?;
+            stmt.raw_bind_parameter(at + 7, &a.request)?;
+            stmt.raw_bind_parameter(at + 8, a.status)?;
+            stmt.raw_bind_parameter(at + 9, a.score)?;
+            stmt.raw_bind_parameter(at + 10, explanation)?;
+        }
+        stmt.raw_execute()?;
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut stmt = tx.prepare_cached(&sql(1))?;
+        for a in rest {
+            json.clear();
+            explanation_json(&mut json, &a.explanation);
+            stmt.execute(params![
+                a.incident_id,
+                a.seen,
+                a.ts,
+                a.source,
+                sat(a.line),
+                a.client,
+                a.request,
+                a.status,
+                a.score,
+                std::str::from_utf8(&json).unwrap_or("[]"),
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+/// Appends an explanation as JSON to `out`: the text [`to_json`] gives it, written
+/// field by field (an anomaly row's largest column, and the store writes one per
+/// anomaly).
+fn explanation_json(out: &mut Vec<u8>, items: &[ExplanationItem]) {
+    out.push(b'[');
+    for (k, e) in items.iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"feature\":");
+        json_str(out, &e.feature);
+        out.extend_from_slice(b",\"value\":");
+        json_f64(out, e.value);
+        out.extend_from_slice(b",\"typical\":");
+        json_f64(out, e.typical);
+        out.extend_from_slice(b",\"contribution\":");
+        json_f64(out, Some(e.contribution));
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
+/// A JSON string; one needing escapes is left to `serde_json`.
+fn json_str(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.extend_from_slice(to_json(&text).as_bytes());
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    }
+}
+
+/// A JSON number as `serde_json` writes it (the shortest text that reads back as the
+/// same number); `null` for a missing value or one that is not finite.
+fn json_f64(out: &mut Vec<u8>, value: Option<f64>) {
+    match value {
+        Some(v) if v.is_finite() => {
+            out.extend_from_slice(zmij::Buffer::new().format_finite(v).as_bytes());
+        }
+        _ => out.extend_from_slice(b"null"),
+    }
 }
 
 /// SQLite stores NaN as NULL, which the NOT NULL columns refuse; a score that is not a

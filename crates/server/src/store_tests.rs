@@ -1,4 +1,5 @@
-//! Failure modes that need the store's internals: a full disk and a read-only file.
+//! Tests that need the store's internals: failure modes (a full disk, a read-only file)
+//! and the explanation JSON.
 
 use super::*;
 use crate::rows::AnomalyRow;
@@ -52,4 +53,30 @@ fn read_only_database_is_an_error_naming_the_file() {
     let err = store.insert_anomalies(&[anomaly("GET /".into())]).unwrap_err();
     assert!(matches!(err, StoreError::ReadOnly { .. }), "{err:?}");
     assert!(err.to_string().contains("ro.db"), "{err}");
+}
+
+#[test]
+fn explanations_are_written_as_serde_json_writes_them() {
+    let item = |feature: &str, value, typical, contribution| ExplanationItem {
+        feature: feature.into(),
+        value,
+        typical,
+        contribution,
+    };
+    let lists = [
+        vec![],
+        vec![item("status_5xx", Some(1.0), Some(0.0), 1.0)],
+        vec![
+            item("client_error_ratio_60s", Some(0.1 + 0.2), None, 0.3333333333333333),
+            item("a \"quoted\"\tname\\ é", Some(-0.0), Some(1e300), 5e-324),
+            item("site_latency", Some(f64::NAN), Some(f64::INFINITY), f64::NEG_INFINITY),
+            item("", Some(-123456.789e-20), Some(f64::MAX), f64::MIN_POSITIVE),
+            item("\u{1}\n", Some(2.5e16), Some(1e21), 0.1),
+        ],
+    ];
+    for list in lists {
+        let mut out = b"x".to_vec();
+        explanation_json(&mut out, &list);
+        assert_eq!(out[1..], *serde_json::to_string(&list).unwrap().as_bytes(), "{list:?}");
+    }
 }

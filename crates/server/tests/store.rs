@@ -4,7 +4,7 @@
 mod common;
 
 use anomalog_server::{
-    Batch, Feedback, IncidentQuery, Severity, Status, Store, StoreError, rfc3339,
+    AnomalyRow, Batch, Feedback, IncidentQuery, Severity, Status, Store, StoreError, rfc3339,
 };
 use common::{anomaly, incident, point};
 
@@ -116,6 +116,32 @@ fn anomalies_round_trip_in_one_batch() {
     assert_eq!(got[1].explanation, rows[1].explanation);
     assert_eq!(got[1].status, Some(500));
     assert_eq!(store.incident_anomalies("a", 1).unwrap()[0].request, "GET /2");
+}
+
+#[test]
+fn many_anomalies_are_stored_in_order_with_every_field() {
+    let (_dir, store) = store();
+    // Several statements' worth of rows and a remainder; fields vary from row to row.
+    let rows: Vec<_> = (0..237)
+        .map(|i| {
+            let mut a = anomaly(Some("a"), T0 + i, &format!("GET /{i}?q=\"{i}\" HTTP/1.1"));
+            a.line = i as u64;
+            a.ts = (i % 3 != 0).then(|| format!("2024-05-01T12:00:{:02}+00:00", i % 60));
+            a.client = (i % 5 != 0).then(|| format!("192.0.2.{}", i % 250));
+            a.status = (i % 7 != 0).then_some(200 + i as u16);
+            a.score = 0.5 + i as f64 / 1000.0;
+            a.explanation[0].value = (i % 2 == 0).then_some(i as f64 * 0.25);
+            a.explanation.truncate((i % 2) as usize + 1);
+            a
+        })
+        .collect();
+    store.insert_anomalies(&rows).unwrap();
+    let got = store.incident_anomalies("a", 500).unwrap();
+    assert_eq!(got.len(), rows.len());
+    assert!(got.windows(2).all(|w| w[0].id < w[1].id));
+    for (g, want) in got.iter().zip(&rows) {
+        assert_eq!(AnomalyRow { id: 0, ..g.clone() }, *want);
+    }
 }
 
 #[test]

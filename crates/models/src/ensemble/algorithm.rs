@@ -7,8 +7,9 @@ use crate::matrix::MatrixView;
 use crate::registry::AnyDetector;
 use crate::sketch::QuantileSketch;
 use crate::stats::{column_medians, derive_seed, validate_training};
-use crate::tail::SELECT_MAX;
-use crate::traits::{Detector, Fit, ParamGuard, score_blocks};
+use crate::tail::{HintedTopK, SELECT_MAX};
+use crate::traits::{Detector, Fit, ParamGuard, SCORE_BLOCK};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// A fitted member and the distribution of its scores on the training data.
@@ -100,13 +101,46 @@ impl Ensemble {
         (0..x.rows()).map(|i| self.combine(per_member.iter().map(|v| v[i]))).collect()
     }
 
+    /// [`Detector::score`] of every row, and [`Detector::explain`] of the rows whose
+    /// score `explain_if` selects, as (row, explanation) in row order: what a caller
+    /// that explains the flagged rows of a batch would get from the two calls, with the
+    /// same bits. The default pair takes each selected row's explanation from the
+    /// memo of its one-pass scoring ([`Ensemble::score_hbos_tail`]): its HBOS terms and
+    /// tail surprises are computed already, and so are both member scores.
+    pub fn score_explaining(
+        &self,
+        x: MatrixView<'_>,
+        explain_if: &(dyn Fn(f64) -> bool + Sync),
+    ) -> (Vec<f64>, Explained) {
+        if x.cols() != self.n_features() {
+            return (vec![f64::NAN; x.rows()], Vec::new());
+        }
+        if let Some(both) = self.score_hbos_tail(x, Some(explain_if)) {
+            return both;
+        }
+        let scores = self.score_by_member(x);
+        let explained = scores
+            .iter()
+            .enumerate()
+            .filter(|&(_, &s)| explain_if(s))
+            .map(|(i, _)| (i, self.explain(x.row(i))))
+            .collect();
+        (scores, explained)
+    }
+
     /// The default members, HBOS then tail, scored together: one pass over each row
     /// fills a memo of each feature's last value with both its HBOS term and its tail
     /// surprise (most values repeat from one record to the next), and the two raw
     /// scores are then those of the members' own [`Detector::score`] (the same terms
-    /// added in the same order, the same top-k selection). `None` for other members, or
-    /// when they fill missing values differently.
-    fn score_hbos_tail(&self, x: MatrixView<'_>) -> Option<Vec<f64>> {
+    /// added in the same order, the same top-k selection). Rows that `explain_if`
+    /// selects are explained from the memo: its terms are the members' explanations
+    /// of the row, and [`Ensemble::weigh`] combines them as [`Detector::explain`] does.
+    /// `None` for other members, or when they fill missing values differently.
+    fn score_hbos_tail(
+        &self,
+        x: MatrixView<'_>,
+        explain_if: Option<&(dyn Fn(f64) -> bool + Sync)>,
+    ) -> Option<(Vec<f64>, Explained)> {
         let [hm, tm] = &self.members[..] else { return None };
         let (AnyDetector::Hbos(h), AnyDetector::Tail(t)) = (&hm.detector, &tm.detector) else {
             return None;
@@ -126,32 +160,88 @@ impl Ensemble {
         // memo; a NaN hint is never cleared, so the first row selects from all its
         // surprises.
         let empty = (f64::NAN, 0.0, 0.0);
-        Some(score_blocks(
-            x,
-            d,
-            || (vec![(empty, empty); d], f64::NAN),
-            |(memo, hint), block, out| {
-                let mut buf = [0.0; SELECT_MAX];
-                for (score, row) in out.iter_mut().zip(block.chunks_exact(d)) {
-                    let row = h.imputer().clean(row);
-                    for (f, ((last, before), &v)) in memo.iter_mut().zip(row.iter()).enumerate() {
-                        if last.0 != v {
-                            let next = if before.0 == v {
-                                *before
-                            } else {
-                                (v, h.term_at(f, v), t.surprise_at(f, v))
-                            };
-                            *before = std::mem::replace(last, next);
+        let mut scores = vec![0.0; x.rows()];
+        let explained: Vec<Explained> = scores
+            .par_chunks_mut(SCORE_BLOCK)
+            .zip(x.as_slice().par_chunks(SCORE_BLOCK * d))
+            .enumerate()
+            .map_init(
+                || (vec![(empty, empty); d], f64::NAN, vec![0.0; 2 * d]),
+                |(memo, hint, parts), (b, (out, block))| {
+                    let mut buf = [0.0; SELECT_MAX];
+                    let mut explained = Vec::new();
+                    for (i, (score, row)) in out.iter_mut().zip(block.chunks_exact(d)).enumerate() {
+                        let row = h.imputer().clean(row);
+                        // The tail's selection takes each surprise as the memo gives it.
+                        let mut top = HintedTopK::new(*hint);
+                        for (f, (((last, before), &v), slot)) in
+                            memo.iter_mut().zip(row.iter()).zip(buf.iter_mut()).enumerate()
+                        {
+                            if last.0 != v {
+                                let next = if before.0 == v {
+                                    *before
+                                } else {
+                                    (v, h.term_at(f, v), t.surprise_at(f, v))
+                                };
+                                *before = std::mem::replace(last, next);
+                            }
+                            *slot = last.2;
+                            top.push(last.2);
+                        }
+                        let hbos: f64 = memo.iter().map(|m| m.0.1).sum();
+                        let tail = t.score_surprises(top, &mut buf[..d], hint);
+                        let weights = [hm.sketch.cdf(hbos), tm.sketch.cdf(tail)];
+                        *score = self.combine(weights.into_iter());
+                        if explain_if.is_some_and(|select| select(*score)) {
+                            let (terms, surprises) = parts.split_at_mut(d);
+                            for ((term, surprise), m) in
+                                terms.iter_mut().zip(surprises.iter_mut()).zip(memo.iter())
+                            {
+                                (*term, *surprise) = (m.0.1, m.0.2);
+                            }
+                            let parts = [
+                                (weights[0], terms.iter().copied().enumerate()),
+                                (weights[1], surprises.iter().copied().enumerate()),
+                            ];
+                            explained.push((b * SCORE_BLOCK + i, Self::weigh(d, &parts)));
                         }
                     }
-                    let hbos: f64 = memo.iter().map(|m| m.0.1).sum();
-                    let tail = t.score_surprises(&mut buf[..d], hint, |f| memo[f].0.2);
-                    *score = self.combine([hm.sketch.cdf(hbos), tm.sketch.cdf(tail)].into_iter());
+                    explained
+                },
+            )
+            .collect();
+        Some((scores, explained.into_iter().flatten().collect()))
+    }
+
+    /// Combines the members' explanations of a row, each given with the member's 0..1
+    /// value for the row: each is normalized to sum to 1, weighted by that value
+    /// (members that find the row unusual speak louder), then summed per feature. When
+    /// no member finds anything, members weigh equally.
+    fn weigh<E>(d: usize, parts: &[(f64, E)]) -> Vec<(usize, f64)>
+    where
+        E: Iterator<Item = (usize, f64)> + Clone,
+    {
+        let total_weight: f64 = parts.iter().map(|p| p.0).sum();
+        let mut contrib: Vec<(usize, f64)> = (0..d).map(|f| (f, 0.0)).collect();
+        for (w, e) in parts {
+            let w = if total_weight > 0.0 { *w } else { 1.0 };
+            let valid = |c: f64| if c.is_finite() && c > 0.0 { c } else { 0.0 };
+            let sum: f64 = e.clone().map(|(_, c)| valid(c)).sum();
+            if sum > 0.0 {
+                for (f, c) in e.clone() {
+                    if let Some(slot) = contrib.get_mut(f) {
+                        slot.1 += w * valid(c) / sum;
+                    }
                 }
-            },
-        ))
+            }
+        }
+        contrib
     }
 }
+
+/// The rows a batch scoring explained, each with its [`Detector::explain`], in row
+/// order (see [`Ensemble::score_explaining`]).
+pub type Explained = Vec<(usize, Vec<(usize, f64)>)>;
 
 impl Detector for Ensemble {
     fn name(&self) -> &'static str {
@@ -207,7 +297,7 @@ impl Detector for Ensemble {
         if x.cols() != self.n_features() {
             return vec![f64::NAN; x.rows()];
         }
-        if let Some(scores) = self.score_hbos_tail(x) {
+        if let Some((scores, _)) = self.score_hbos_tail(x, None) {
             return scores;
         }
         self.score_by_member(x)
@@ -235,20 +325,7 @@ impl Detector for Ensemble {
                 (m.sketch.cdf(score), explanation)
             })
             .collect();
-        let total_weight: f64 = parts.iter().map(|p| p.0).sum();
-        let mut contrib = vec![0.0; d];
-        for (w, e) in parts {
-            let w = if total_weight > 0.0 { w } else { 1.0 };
-            let valid = |c: f64| if c.is_finite() && c > 0.0 { c } else { 0.0 };
-            let sum: f64 = e.iter().map(|&(_, c)| valid(c)).sum();
-            if sum > 0.0 {
-                for (f, c) in e {
-                    if f < d {
-                        contrib[f] += w * valid(c) / sum;
-                    }
-                }
-            }
-        }
-        contrib.into_iter().enumerate().collect()
+        let parts: Vec<_> = parts.iter().map(|(w, e)| (*w, e.iter().copied())).collect();
+        Self::weigh(d, &parts)
     }
 }

@@ -11,7 +11,7 @@
 mod algorithm;
 mod params;
 
-pub use algorithm::{Ensemble, Member};
+pub use algorithm::{Ensemble, Explained, Member};
 pub use params::{Combine, EnsembleParams, EnsembleValidParams};
 
 #[cfg(test)]
@@ -114,6 +114,56 @@ mod tests {
             for (r, (a, b)) in fused.iter().zip(&apart).enumerate() {
                 assert_eq!(a.to_bits(), b.to_bits(), "row {r}");
             }
+        }
+    }
+
+    #[test]
+    fn scoring_explains_the_selected_rows_as_explain_does() {
+        let (m, _) = blob(2500, 60, 12, Plant::Everywhere, 4);
+        // Values that repeat (as in logs), so memos are hit; the model is trained on
+        // them, then some are made missing.
+        let mut data = m.view().as_slice().to_vec();
+        for (r, row) in data.chunks_exact_mut(12).enumerate() {
+            row[0] = (row[0] * 2.0).round() / 2.0;
+            row[1] = if r % 2 == 0 { 0.0 } else { -0.0 };
+            row[2] = (r / 5 % 3) as f64;
+        }
+        let train = Matrix::new(data[..2000 * 12].to_vec(), 2000, 12).expect("m");
+        for (i, v) in data.iter_mut().enumerate() {
+            if i % 17 == 3 {
+                *v = f64::NAN;
+            }
+        }
+        let x = Matrix::new(data, m.view().rows(), 12).expect("m");
+        let members = EnsembleParams::new().members;
+        // The default pair (explained from the scoring memo) and a pair that is not
+        // (explained row by row); both combination rules.
+        for p in [
+            EnsembleParams::new(),
+            EnsembleParams::new().combine(Combine::Max),
+            EnsembleParams::from_members(members.into_iter().rev().collect()),
+        ] {
+            let e = p.fit(train.view(), 0).expect("fit");
+            let scores = e.score(x.view());
+            let mut sorted = scores.clone();
+            sorted.sort_by(f64::total_cmp);
+            let cut = sorted[sorted.len() * 9 / 10];
+            let (fused, explained) = e.score_explaining(x.view(), &|s| s > cut);
+            assert_eq!(
+                fused.iter().map(|s| s.to_bits()).collect::<Vec<_>>(),
+                scores.iter().map(|s| s.to_bits()).collect::<Vec<_>>()
+            );
+            let want: Vec<usize> = (0..scores.len()).filter(|&r| scores[r] > cut).collect();
+            assert!(want.len() > 100 && want.len() < scores.len(), "{} rows", want.len());
+            assert_eq!(explained.iter().map(|(r, _)| *r).collect::<Vec<_>>(), want);
+            for (r, contributions) in &explained {
+                let bits = |c: &[(usize, f64)]| -> Vec<(usize, u64)> {
+                    c.iter().map(|&(f, v)| (f, v.to_bits())).collect()
+                };
+                assert_eq!(bits(contributions), bits(&e.explain(x.view().row(*r))), "row {r}");
+            }
+            let (_, none) = e.score_explaining(x.view(), &|_| false);
+            assert!(none.is_empty());
         }
     }
 

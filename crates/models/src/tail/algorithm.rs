@@ -135,28 +135,55 @@ fn top_k_sum_hinted(
     hint: &mut f64,
     mut surprise: impl FnMut(usize) -> f64,
 ) -> f64 {
-    // For a floor of +0 or more (sign bit clear), comparing the bits as signed integers
-    // orders values as `f64::total_cmp` does: negative values (even -0) fall below it.
-    let floor = (hint.to_bits() as i64).max(0);
-    let mut kept = [0.0; HINT_KEEP];
-    let mut n = 0;
+    let mut top = HintedTopK::new(*hint);
     for (f, slot) in values.iter_mut().enumerate() {
         let v = surprise(f);
         *slot = v;
+        top.push(v);
+    }
+    top.finish(values, k, hint)
+}
+
+/// The selection of [`top_k_sum_hinted`], fed one value at a time by a caller that
+/// computes them in a loop of its own: [`HintedTopK::push`] every value in feature
+/// order (also written to the `values` given to [`HintedTopK::finish`]).
+pub(crate) struct HintedTopK {
+    /// The hint's bits as a signed integer, at least +0.
+    floor: i64,
+    kept: [f64; HINT_KEEP],
+    n: usize,
+}
+
+impl HintedTopK {
+    pub(crate) fn new(hint: f64) -> Self {
+        // For a floor of +0 or more (sign bit clear), comparing the bits as signed
+        // integers orders values as `f64::total_cmp` does: negative values (even -0)
+        // fall below it.
+        HintedTopK { floor: (hint.to_bits() as i64).max(0), kept: [0.0; HINT_KEEP], n: 0 }
+    }
+
+    #[inline(always)]
+    pub(crate) fn push(&mut self, v: f64) {
         // Branch-free compaction: every value is written, only those kept advance `n`.
-        if let Some(k) = kept.get_mut(n) {
+        if let Some(k) = self.kept.get_mut(self.n) {
             *k = v;
         }
-        n += usize::from(v.to_bits() as i64 >= floor);
+        self.n += usize::from(v.to_bits() as i64 >= self.floor);
     }
-    let want = k.clamp(1, MAX_TOP_K).min(values.len());
-    let (sum, edge) = if n >= want && n <= HINT_KEEP {
-        top_k(&mut kept[..n], k, HINT_SLACK)
-    } else {
-        top_k(values, k, HINT_SLACK)
-    };
-    *hint = edge;
-    sum
+
+    /// The sum of the `k` largest of the values pushed, which are `values`; updates
+    /// `hint` for the next row.
+    pub(crate) fn finish(mut self, values: &mut [f64], k: usize, hint: &mut f64) -> f64 {
+        let want = k.clamp(1, MAX_TOP_K).min(values.len());
+        let n = self.n;
+        let (sum, edge) = if n >= want && n <= HINT_KEEP {
+            top_k(&mut self.kept[..n], k, HINT_SLACK)
+        } else {
+            top_k(values, k, HINT_SLACK)
+        };
+        *hint = edge;
+        sum
+    }
 }
 
 /// The `k` largest values pushed so far, kept on the stack.
@@ -339,16 +366,16 @@ impl TailProbability {
     }
 
     /// The score of a clean row of at most [`SELECT_MAX`] features whose surprises
-    /// `surprise(f)` gives, with `values` (one slot per feature) to write them to and
-    /// the `hint` of rows scored one after another: what [`Detector::score`] computes
-    /// for each row.
+    /// were pushed to `top` and written to `values` (one slot per feature), with the
+    /// `hint` of rows scored one after another: what [`Detector::score`] computes for
+    /// each row.
     pub(crate) fn score_surprises(
         &self,
+        top: HintedTopK,
         values: &mut [f64],
         hint: &mut f64,
-        surprise: impl FnMut(usize) -> f64,
     ) -> f64 {
-        top_k_sum_hinted(values, self.params.top_k, hint, surprise)
+        top.finish(values, self.params.top_k, hint)
     }
 
     /// [`Detector::score_row`] and [`Detector::explain`] of one row at once: the score

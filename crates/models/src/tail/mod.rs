@@ -17,8 +17,8 @@ mod algorithm;
 mod ecdf;
 mod params;
 
-pub(crate) use algorithm::SELECT_MAX;
 pub use algorithm::TailProbability;
+pub(crate) use algorithm::{HintedTopK, SELECT_MAX};
 pub use params::{MAX_TOP_K, Sides, TailParams, TailValidParams};
 
 #[cfg(test)]

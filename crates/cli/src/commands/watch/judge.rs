@@ -5,10 +5,13 @@
 //! The feature stage before it is sequential (each record is seen in the context of
 //! those before it), this one is not: while the feature stage computes the rows of one
 //! chunk on the daemon's thread, [`judge_batch`] runs this stage on the previous chunk
-//! on a second thread, so a large batch keeps both cores busy. The judged chunks come
-//! back to the daemon's thread, which explains their flagged rows between two chunks
-//! of features (scoring is the larger part of the work, so this keeps the two threads'
-//! shares close), and hands them on to a third thread that feeds the drift monitor.
+//! on a second thread, so a large batch keeps both cores busy. The default ensemble
+//! gives each flagged row's per-feature contributions as it scores it (from the terms
+//! scoring computed; see `Ensemble::score_explaining`). The judged chunks come back to
+//! the daemon's thread, which turns those into explanations and categories between two
+//! chunks of features (scoring is the larger part of the work, so this keeps the two
+//! threads' shares close), and hands them on to a third thread that feeds the drift
+//! monitor.
 //! That one runs while one of the other two waits (the detector's thread for the first
 //! chunk's features, the daemon's for the last chunk's scores, and both for the rest of
 //! the round). Chunks reach the monitor in order, and a batch ends only when it has
@@ -16,8 +19,8 @@
 
 use std::sync::mpsc;
 
-use anomalog_models::MatrixView;
 use anomalog_models::explain::Explanation;
+use anomalog_models::{AnyDetector, MatrixView};
 use anomalog_pipeline::Model;
 use anomalog_pipeline::drift::DriftReport;
 
@@ -66,6 +69,9 @@ pub struct Verdict {
     pub score: f64,
     /// Whether the detector flags the row.
     pub anomalous: bool,
+    /// For a flagged row, the detector's explanation when it gave it while scoring
+    /// (taken by [`Judge::explain`]).
+    pub contributions: Option<Vec<(usize, f64)>>,
     /// For a flagged row, its explanation and category (filled in by
     /// [`Judge::explain`]).
     pub flagged: Option<(Vec<Explanation>, &'static str)>,
@@ -108,21 +114,33 @@ impl Judge {
         let model = self.model;
         let detector = &model.detector;
         let width = chunk.scaled.len() / n;
-        let raw_scores = match MatrixView::new(&chunk.scaled, n, width) {
-            Ok(view) => detector.score(view),
-            Err(_) => vec![f64::NAN; n],
+        // The default ensemble explains the rows it flags from what scoring them
+        // computed; other detectors explain them in `explain`.
+        let (raw_scores, explained) = match MatrixView::new(&chunk.scaled, n, width) {
+            Ok(view) => match detector.detector() {
+                AnyDetector::Ensemble(e) => {
+                    e.score_explaining(view, &|raw| detector.is_anomaly(raw))
+                }
+                _ => (detector.score(view), Vec::new()),
+            },
+            Err(_) => (vec![f64::NAN; n], Vec::new()),
         };
+        let first = out.len();
         out.extend(raw_scores.into_iter().map(|raw| Verdict {
             raw,
             score: detector.probability(raw),
             anomalous: detector.is_anomaly(raw),
+            contributions: None,
             flagged: None,
         }));
+        for (k, contributions) in explained {
+            out[first + k].contributions = Some(contributions);
+        }
     }
 
     /// Explains and categorizes the flagged rows of `chunk`, whose verdicts are
-    /// `verdicts`. Flagged rows are few: they are explained one by one, as `Scorer`
-    /// does.
+    /// `verdicts`: from the detector's explanation given while scoring, or else one by
+    /// one, as `Scorer` does.
     pub fn explain(&self, chunk: &Chunk, verdicts: &mut [Verdict]) {
         let n = chunk.rows;
         if n == 0 {
@@ -134,7 +152,10 @@ impl Judge {
         for (k, v) in verdicts.iter_mut().enumerate().filter(|(_, v)| v.anomalous) {
             let raw_row = &chunk.raw[k * raw_width..(k + 1) * raw_width];
             let scaled = &chunk.scaled[k * width..(k + 1) * width];
-            let explanation = model.explain(raw_row, scaled);
+            let explanation = match v.contributions.take() {
+                Some(contributions) => model.explain_contributions(&contributions, raw_row),
+                None => model.explain(raw_row, scaled),
+            };
             let category = model.categorize(raw_row, &explanation);
             v.flagged = Some((explanation, category));
         }

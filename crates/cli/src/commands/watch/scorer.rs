@@ -253,18 +253,20 @@ impl ModelScorer {
             request: request_text(record),
             status: record.status,
             score,
-            explanation: explanation
-                .into_iter()
-                .map(|e| ExplanationItem {
-                    feature: e.feature,
-                    value: e.value.is_finite().then_some(e.value),
-                    typical: e.typical.is_finite().then_some(e.typical),
-                    contribution: e.contribution,
-                })
-                .collect(),
+            explanation: explanation.into_iter().map(explanation_item).collect(),
         };
         self.feed.anomaly(&anomaly);
         LineOutcome::Anomalous(Box::new(anomaly))
+    }
+}
+
+/// An explanation item as alerts and the store carry it: a missing value is `None`.
+fn explanation_item(e: Explanation) -> ExplanationItem {
+    ExplanationItem {
+        feature: e.feature,
+        value: e.value.is_finite().then_some(e.value),
+        typical: e.typical.is_finite().then_some(e.typical),
+        contribution: e.contribution,
     }
 }
 
@@ -460,11 +462,28 @@ mod tests {
         assert!(gauges.contains("anomalog_drift_window_records 700"), "{gauges}");
         assert_eq!(gauges, single.slot.drift.render_prometheus());
         assert_eq!(batched.len(), one_by_one.len());
+        // What batch `detect` makes of the same lines: its scorer, line by line.
+        let mut detect = whole.model.scorer();
+        let detected: Vec<Option<_>> = batch
+            .iter()
+            .map(|(_, line)| {
+                let record = format.parse(line).ok()?;
+                let verdict = detect.score(&record);
+                let explained = verdict.flagged.then(|| {
+                    let explanation = detect.explain();
+                    let category = detect.category(&explanation);
+                    (explanation, category)
+                });
+                Some((verdict, explained))
+            })
+            .collect();
         let mut anomalies = 0;
         for (k, (a, b)) in batched.iter().zip(&one_by_one).enumerate() {
             match (a, b) {
                 (LineOutcome::Normal { score: x }, LineOutcome::Normal { score: y }) => {
-                    assert_eq!(x, y, "line {k}")
+                    assert_eq!(x, y, "line {k}");
+                    let (verdict, _) = detected[k].as_ref().unwrap();
+                    assert_eq!((verdict.score, verdict.flagged), (*x, false), "line {k}");
                 }
                 (LineOutcome::Anomalous(x), LineOutcome::Anomalous(y)) => {
                     anomalies += 1;
@@ -473,6 +492,12 @@ mod tests {
                         (y.score, &y.category, &y.request)
                     );
                     assert_eq!(x.explanation, y.explanation, "line {k}");
+                    let (verdict, explained) = detected[k].as_ref().unwrap();
+                    let (explanation, category) = explained.as_ref().unwrap();
+                    assert_eq!((verdict.score, *category), (x.score, x.category.as_str()));
+                    let items: Vec<ExplanationItem> =
+                        explanation.iter().cloned().map(explanation_item).collect();
+                    assert_eq!(items, x.explanation, "line {k}");
                 }
                 (LineOutcome::Rejected(x), LineOutcome::Rejected(y)) => assert_eq!(x, y),
                 _ => panic!("line {k}: the batch and the single line disagree"),
