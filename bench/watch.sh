@@ -21,11 +21,11 @@
 #   cpu/line   daemon CPU time (all threads) per line
 #
 # Finally the whole template (one hour of that site) is replayed at HOUR_RATE lines/s and
-# the daemon's memory is reported after it. Each rate is run RUNS times; the table shows
-# medians. With BASELINE=/path/to/another/anomalog, every step (the hour too) also runs
-# that binary (same model, same traffic) and the table shows both. The load average
-# of the machine is printed at the start and the end: on shared cores, compare binaries
-# within one run. Work files go to BENCH_DIR (default: a temporary directory).
+# the daemon's memory is reported after it (HOUR_RATE=0 skips it). Each rate is run RUNS
+# times; the table shows medians. With BASELINE=/path/to/another/anomalog, every step (the
+# hour too) also runs that binary (same model, same traffic) and the table shows both. The
+# load average of the machine is printed at the start and the end: on shared cores,
+# compare binaries within one run. Work files go to BENCH_DIR (default: a temporary directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rates=${RATES:-"25000 50000 100000 150000 200000 300000"}
@@ -90,11 +90,13 @@ for rate in $rates; do
     fi
   done
 done
-hour_secs=$(awk -v n="$hour_lines" -v r="$hour_rate" 'BEGIN {printf "%.3f", n / r}')
-echo "one hour of a $site_rps req/s site ($hour_lines lines) at $hour_rate lines/s..." >&2
-run_one "$bin" hour "$hour_rate" "$hour_secs"
-if [ -n "${BASELINE:-}" ]; then
-  run_one "$BASELINE" basehour "$hour_rate" "$hour_secs"
+if [ "$hour_rate" -gt 0 ]; then
+  hour_secs=$(awk -v n="$hour_lines" -v r="$hour_rate" 'BEGIN {printf "%.3f", n / r}')
+  echo "one hour of a $site_rps req/s site ($hour_lines lines) at $hour_rate lines/s..." >&2
+  run_one "$bin" hour "$hour_rate" "$hour_secs"
+  if [ -n "${BASELINE:-}" ]; then
+    run_one "$BASELINE" basehour "$hour_rate" "$hour_secs"
+  fi
 fi
 echo "load average: $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 
