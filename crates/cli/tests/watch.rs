@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use common::{Daemon, Received, append, exe, free_port, get, metric};
 
-const WAIT: Duration = Duration::from_secs(20);
+/// How long a test waits for the daemon to do something before failing. Generous, since
+/// a check returns as soon as it holds and CI machines are sometimes loaded.
+const WAIT: Duration = Duration::from_secs(60);
 const ATTACKER: &str = "203.0.113.66";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -175,7 +177,7 @@ fn webhook_and_alertmanager_receive_the_incident_and_sighup_reloads() {
     let mut hooked = None;
     while hooked.is_none() {
         let left = deadline.saturating_duration_since(Instant::now());
-        let (path, body) = hook_rx.recv_timeout(left).expect("no webhook call within 20 s");
+        let (path, body) = hook_rx.recv_timeout(left).expect("no webhook call in time");
         let event: serde_json::Value = serde_json::from_str(&body).unwrap();
         if event["incident"]["client"] == ATTACKER {
             assert_eq!(path, "/hook");
@@ -188,7 +190,7 @@ fn webhook_and_alertmanager_receive_the_incident_and_sighup_reloads() {
     let mut alerted = None;
     while alerted.is_none() {
         let left = deadline.saturating_duration_since(Instant::now());
-        let (path, body) = am_rx.recv_timeout(left).expect("no Alertmanager call within 20 s");
+        let (path, body) = am_rx.recv_timeout(left).expect("no Alertmanager call in time");
         assert_eq!(path, "/api/v2/alerts");
         let alerts: serde_json::Value = serde_json::from_str(&body).unwrap();
         if alerts[0]["labels"]["client"] == ATTACKER {
