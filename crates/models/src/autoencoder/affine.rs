@@ -265,8 +265,7 @@ mod x86 {
     ) {
         let outputs = b.len();
         for i0 in (0..rows).step_by(TILE_ROWS) {
-            let n = (rows - i0).min(TILE_ROWS);
-            let masks = (lanes(n.min(16)), lanes(n.saturating_sub(16)));
+            let masks = row_masks(rows, i0);
             let cols = match skip_zeros.as_deref_mut() {
                 Some(cols) => {
                     nonzero_inputs(inputs, a.get(i0..).unwrap_or_default(), rows, masks, cols);
@@ -276,9 +275,7 @@ mod x86 {
             };
             let mut o0 = 0;
             while o0 < outputs {
-                let a = a.get(i0..).unwrap_or_default();
-                let w = w.get(o0 * inputs..).unwrap_or_default();
-                let t = Tile { w, b: &b[o0..], inputs, a, rows, cols };
+                let t = Tile::at((w, b, inputs), a, rows, cols, (o0, i0));
                 let mut fin = Finish::Store { out: &mut out[o0 * rows + i0..], act };
                 pf.issue();
                 o0 += t.dispatch(outputs - o0, masks, &mut fin);
@@ -303,8 +300,7 @@ mod x86 {
     ) {
         let (outputs, rows) = (b.len(), sums.len());
         for i0 in (0..rows).step_by(TILE_ROWS) {
-            let n = (rows - i0).min(TILE_ROWS);
-            let masks = (lanes(n.min(16)), lanes(n.saturating_sub(16)));
+            let masks = row_masks(rows, i0);
             nonzero_inputs(inputs, a.get(i0..).unwrap_or_default(), rows, masks, cols);
             // SAFETY: rows i0 .. i0 + n are within `norms` and `sums` (checked by the
             // caller); masked-off lanes are not accessed.
@@ -323,14 +319,7 @@ mod x86 {
             };
             let mut o0 = 0;
             while o0 < outputs {
-                let t = Tile {
-                    w: w.get(o0 * inputs..).unwrap_or_default(),
-                    b: &b[o0..],
-                    inputs,
-                    a: a.get(i0..).unwrap_or_default(),
-                    rows,
-                    cols: Some(&cols[..]),
-                };
+                let t = Tile::at((w, b, inputs), a, rows, Some(&cols[..]), (o0, i0));
                 if let Finish::Rbf { alpha: al, .. } = &mut fin {
                     *al = &alpha[o0..];
                 }
@@ -361,20 +350,12 @@ mod x86 {
     ) {
         let (outputs, rows) = (b.len(), errors.len());
         for i0 in (0..rows).step_by(TILE_ROWS) {
-            let n = (rows - i0).min(TILE_ROWS);
-            let masks = (lanes(n.min(16)), lanes(n.saturating_sub(16)));
+            let masks = row_masks(rows, i0);
             let mut fin =
                 Finish::SqErr { target: &[], errors: (_mm512_setzero_ps(), _mm512_setzero_ps()) };
             let mut o0 = 0;
             while o0 < outputs {
-                let t = Tile {
-                    w: w.get(o0 * inputs..).unwrap_or_default(),
-                    b: &b[o0..],
-                    inputs,
-                    a: a.get(i0..).unwrap_or_default(),
-                    rows,
-                    cols: None,
-                };
+                let t = Tile::at((w, b, inputs), a, rows, None, (o0, i0));
                 if let Finish::SqErr { target: tg, .. } = &mut fin {
                     *tg = target.get(o0 * rows + i0..).unwrap_or_default();
                 }
@@ -459,7 +440,34 @@ mod x86 {
         cols: Option<&'a [u32]>,
     }
 
-    impl Tile<'_> {
+    /// The lane masks of the register tile of rows from `i0` (of `rows`): its first and
+    /// second 16 rows.
+    fn row_masks(rows: usize, i0: usize) -> (__mmask16, __mmask16) {
+        let n = (rows - i0).min(TILE_ROWS);
+        (lanes(n.min(16)), lanes(n.saturating_sub(16)))
+    }
+
+    impl<'a> Tile<'a> {
+        /// The tile of outputs from `o0` and rows from `i0` of a product whose weights
+        /// `w` are `outputs x inputs` (biases `b`) and whose inputs `a` are
+        /// `inputs x rows`.
+        fn at(
+            (w, b, inputs): (&'a [f32], &'a [f32], usize),
+            a: &'a [f32],
+            rows: usize,
+            cols: Option<&'a [u32]>,
+            (o0, i0): (usize, usize),
+        ) -> Self {
+            Tile {
+                w: w.get(o0 * inputs..).unwrap_or_default(),
+                b: &b[o0..],
+                inputs,
+                a: a.get(i0..).unwrap_or_default(),
+                rows,
+                cols,
+            }
+        }
+
         /// Runs the widest tile for `left` remaining outputs; returns the outputs done.
         #[target_feature(enable = "avx512f")]
         fn dispatch(&self, left: usize, masks: (__mmask16, __mmask16), fin: &mut Finish) -> usize {
