@@ -374,8 +374,8 @@ fn write_batch(tx: &Transaction<'_>, batch: &Batch<'_>) -> rusqlite::Result<()> 
 /// per statement) for every row.
 const ANOMALIES_PER_INSERT: usize = 50;
 
-/// Appends anomalies, [`ANOMALIES_PER_INSERT`] rows per statement (the rest one by
-/// one), in order: ids are given in the order of `anomalies`.
+/// Appends anomalies, [`ANOMALIES_PER_INSERT`] rows per statement (the last statement
+/// takes the rest), in order: ids are given in the order of `anomalies`.
 fn insert_anomalies(tx: &Transaction<'_>, anomalies: &[AnomalyRow]) -> rusqlite::Result<()> {
     const COLUMNS: usize = 10;
     let sql = |rows: usize| {
@@ -385,16 +385,19 @@ fn insert_anomalies(tx: &Transaction<'_>, anomalies: &[AnomalyRow]) -> rusqlite:
                 status, score, explanation) VALUES {values}"
         )
     };
+    let full = sql(ANOMALIES_PER_INSERT);
     // The explanations of the rows of one statement, as JSON, one after another.
     let mut json = Vec::with_capacity(ANOMALIES_PER_INSERT * 512);
     let mut ends = Vec::with_capacity(ANOMALIES_PER_INSERT);
-    let mut chunks = anomalies.chunks_exact(ANOMALIES_PER_INSERT);
-    let mut many = None;
-    for chunk in &mut chunks {
-        let stmt = match &mut many {
-            Some(stmt) => stmt,
-            None => many.insert(tx.prepare_cached(&sql(ANOMALIES_PER_INSERT))?),
+    for chunk in anomalies.chunks(ANOMALIES_PER_INSERT) {
+        let rest;
+        let text = if chunk.len() == ANOMALIES_PER_INSERT {
+            &full
+        } else {
+            rest = sql(chunk.len());
+            &rest
         };
+        let mut stmt = tx.prepare_cached(text)?;
         json.clear();
         ends.clear();
         for a in chunk {
@@ -418,26 +421,6 @@ fn insert_anomalies(tx: &Transaction<'_>, anomalies: &[AnomalyRow]) -> rusqlite:
             stmt.raw_bind_parameter(at + 10, explanation)?;
         }
         stmt.raw_execute()?;
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut stmt = tx.prepare_cached(&sql(1))?;
-        for a in rest {
-            json.clear();
-            explanation_json(&mut json, &a.explanation);
-            stmt.execute(params![
-                a.incident_id,
-                a.seen,
-                a.ts,
-                a.source,
-                sat(a.line),
-                a.client,
-                a.request,
-                a.status,
-                a.score,
-                std::str::from_utf8(&json).unwrap_or("[]"),
-            ])?;
-        }
     }
     Ok(())
 }
