@@ -84,6 +84,32 @@ impl Column {
         }
     }
 
+    /// Counts observed values in order, as [`Column::observe`] on each but faster when
+    /// they repeat: a run of equal values is counted in a register and added once.
+    #[inline(always)]
+    pub fn observe_all(&mut self, values: impl Iterator<Item = f64>) {
+        let (mut last, mut cell) = self.last;
+        // Values equal to `last` seen and not added to `observed[cell]` yet.
+        let mut run = 0u64;
+        for x in values {
+            if x == last {
+                run += 1;
+                continue;
+            }
+            match self.profile.cell_by_count(x) {
+                Some(c) => {
+                    self.observed[cell] += run;
+                    (last, cell, run) = (x, c, 1);
+                }
+                None => self.observed_missing += 1,
+            }
+        }
+        if run > 0 {
+            self.observed[cell] += run;
+        }
+        self.last = (last, cell);
+    }
+
     /// Forgets the observed values.
     pub fn reset(&mut self) {
         self.observed.fill(0);
@@ -231,6 +257,17 @@ mod tests {
         }
         assert_eq!(c.observed, naive);
         assert_eq!(c.observed_missing, missing);
+
+        // The same values in runs: counted alike, whatever the cached value was.
+        let mut runs = Column::new(ValueProfile::from_values(&mut v), 200, 4);
+        runs.observe_all(seen.iter().copied());
+        assert_eq!((runs.observed.clone(), runs.observed_missing), (naive.clone(), missing));
+        runs.observe_all([1e300, 1e300, f64::NAN, 1e300, 2.0].into_iter());
+        runs.observe_all(std::iter::empty());
+        for x in [1e300, 1e300, f64::NAN, 1e300, 2.0] {
+            c.observe(x);
+        }
+        assert_eq!((runs.observed, runs.observed_missing), (c.observed, c.observed_missing));
     }
 
     #[test]

@@ -82,27 +82,39 @@ impl LiveDrift {
         LiveDrift { monitor, window: window.max(1), drifted: false }
     }
 
-    /// Adds a scored row; closes the window when it is full, and then returns its
-    /// report.
+    /// Adds scored rows (`rows` holds their raw feature rows, `width` values each, and
+    /// `raw_scores` their scores); closes each window as it fills, appending its report
+    /// to `reports`.
     pub fn observe(
         &mut self,
-        raw_features: &[f64],
-        raw_score: f64,
+        rows: &[f64],
+        width: usize,
+        raw_scores: &[f64],
         gauges: &DriftGauges,
-    ) -> Option<DriftReport> {
-        let monitor = self.monitor.as_mut()?;
-        monitor.observe(raw_features, raw_score);
-        if monitor.records() < self.window {
-            return None;
+        reports: &mut Vec<DriftReport>,
+    ) {
+        let Some(monitor) = self.monitor.as_mut() else { return };
+        let mut start = 0;
+        while start < raw_scores.len() {
+            let room = self.window.saturating_sub(monitor.records());
+            let room = usize::try_from(room).unwrap_or(usize::MAX);
+            let end = start + room.min(raw_scores.len() - start);
+            let block = rows.get(start * width..).unwrap_or(&[]);
+            let block = &block[..block.len().min((end - start) * width)];
+            monitor.observe_rows(block, width, &raw_scores[start..end]);
+            start = end;
+            if monitor.records() < self.window {
+                continue;
+            }
+            let report = monitor.report();
+            monitor.reset();
+            if report.drifted != self.drifted {
+                self.drifted = report.drifted;
+                log_change(&report);
+            }
+            gauges.publish(summarize(&report));
+            reports.push(report);
         }
-        let report = monitor.report();
-        monitor.reset();
-        if report.drifted != self.drifted {
-            self.drifted = report.drifted;
-            log_change(&report);
-        }
-        gauges.publish(summarize(&report));
-        Some(report)
     }
 }
 

@@ -92,14 +92,9 @@ pub struct DriftFeed<'a> {
 
 impl DriftFeed<'_> {
     /// Feeds the rows of a judged chunk, with their raw scores.
-    fn observe(&mut self, chunk: &Chunk, raw_scores: impl Iterator<Item = f64>) {
+    fn observe(&mut self, chunk: &Chunk, raw_scores: &[f64]) {
         let width = chunk.raw.len() / chunk.rows.max(1);
-        for (k, raw) in raw_scores.enumerate() {
-            let raw_row = chunk.raw.get(k * width..(k + 1) * width).unwrap_or(&[]);
-            if let Some(report) = self.drift.observe(raw_row, raw, self.gauges) {
-                self.reports.push(report);
-            }
-        }
+        self.drift.observe(&chunk.raw, width, raw_scores, self.gauges, &mut self.reports);
     }
 }
 
@@ -193,7 +188,8 @@ where
                 let first = verdicts.len();
                 judge.judge(&chunk, &mut verdicts);
                 judge.explain(&chunk, &mut verdicts[first..]);
-                drift.observe(&chunk, verdicts[first..].iter().map(|v| v.raw));
+                let raw_scores: Vec<f64> = verdicts[first..].iter().map(|v| v.raw).collect();
+                drift.observe(&chunk, &raw_scores);
                 done.push(chunk);
             };
             features(&mut take, &mut hand);
@@ -220,7 +216,7 @@ where
         // when it has taken them all, so windows close on the same records as before.
         let drift_worker = scope.spawn(move || {
             for (chunk, raw_scores) in observed {
-                drift.observe(&chunk, raw_scores.iter().copied());
+                drift.observe(&chunk, &raw_scores);
                 let _ = drift_back.send(chunk);
             }
         });
