@@ -14,7 +14,7 @@
 //! [`StoreStats`]; scoring goes on.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -28,7 +28,7 @@ use anomalog_watch::SinkError;
 use anomalog_watch::incident::{self, Anomaly, EventKind, IncidentEvent};
 use anomalog_watch::sink::Sink;
 
-/// Messages the writer thread may hold before the feed drops (and counts) them.
+/// Anomaly rows the writer thread may hold before the feed drops (and counts) more.
 const QUEUE: usize = 10_000;
 /// How often the writer commits what it has.
 const WRITE_EVERY: Duration = Duration::from_secs(1);
@@ -254,8 +254,9 @@ fn explanation_item(e: &incident::ExplanationItem) -> anomalog_server::Explanati
 }
 
 enum Message {
-    /// An anomaly row and its category (which, with the client, finds its incident).
-    Anomaly(Box<Pending>),
+    /// Anomaly rows of one scored batch, each with its category (which, with the
+    /// client, finds its incident).
+    Anomalies(Vec<Pending>),
 }
 
 /// An anomaly row waiting for its incident's id.
@@ -291,6 +292,10 @@ pub struct StoreFeed {
     tx: SyncSender<Message>,
     stats: Arc<StoreStats>,
     series: Arc<Mutex<Series>>,
+    /// Rows sent and not yet taken by the writer.
+    queued: Arc<AtomicUsize>,
+    /// Rows queued since the last [`StoreFeed::flush`].
+    batch: Vec<Pending>,
 }
 
 impl StoreFeed {
@@ -324,7 +329,7 @@ impl StoreFeed {
         }
     }
 
-    /// Queues an anomaly row.
+    /// Queues an anomaly row; [`StoreFeed::flush`] hands it to the writer.
     pub fn anomaly(&mut self, a: &Anomaly) {
         let row = AnomalyRow {
             id: 0,
@@ -340,15 +345,33 @@ impl StoreFeed {
             explanation: a.explanation.iter().map(explanation_item).collect(),
         };
         let pending = Pending { since: Instant::now(), category: a.category.clone(), row };
-        self.send(Message::Anomaly(Box::new(pending)));
+        self.batch.push(pending);
     }
 
-    fn send(&self, message: Message) {
-        match self.tx.try_send(message) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+    /// Hands the rows queued since the last call to the writer thread, in one message
+    /// (one wake-up of the writer per scored batch, not one per row). Never blocks: the
+    /// rows that do not fit in the writer's queue are dropped and counted.
+    pub fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let room = QUEUE.saturating_sub(self.queued.load(Ordering::Relaxed));
+        if self.batch.len() > room {
+            let dropped = self.batch.len() - room;
+            self.stats.dropped.fetch_add(dropped as u64, Ordering::Relaxed);
+            self.batch.truncate(room);
+            if room == 0 {
+                return;
             }
+        }
+        let n = self.batch.len();
+        self.queued.fetch_add(n, Ordering::Relaxed);
+        let rows = std::mem::replace(&mut self.batch, Vec::with_capacity(n));
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+            self.tx.try_send(Message::Anomalies(rows))
+        {
+            self.queued.fetch_sub(n, Ordering::Relaxed);
+            self.stats.dropped.fetch_add(n as u64, Ordering::Relaxed);
         }
     }
 }
@@ -369,10 +392,18 @@ pub fn spawn_writer(
     stats: Arc<StoreStats>,
     retention: Retention,
 ) -> std::io::Result<(StoreFeed, JoinHandle<()>)> {
+    // Each message holds at least one row, so the row limit bounds the messages too.
     let (tx, rx) = sync_channel(QUEUE);
     let series = Arc::new(Mutex::new(Series::default()));
-    let feed = StoreFeed { tx, stats: Arc::clone(&stats), series: Arc::clone(&series) };
-    let writer = Writer { store, links, stats, retention, series, last_error: None };
+    let queued = Arc::new(AtomicUsize::new(0));
+    let feed = StoreFeed {
+        tx,
+        stats: Arc::clone(&stats),
+        series: Arc::clone(&series),
+        queued: Arc::clone(&queued),
+        batch: Vec::new(),
+    };
+    let writer = Writer { store, links, stats, retention, series, queued, last_error: None };
     let handle =
         std::thread::Builder::new().name("anomalog-store".into()).spawn(move || writer.run(&rx))?;
     Ok((feed, handle))
@@ -384,6 +415,8 @@ struct Writer {
     stats: Arc<StoreStats>,
     retention: Retention,
     series: Arc<Mutex<Series>>,
+    /// Rows sent by the feed and not taken yet.
+    queued: Arc<AtomicUsize>,
     last_error: Option<Instant>,
 }
 
@@ -394,8 +427,9 @@ impl Writer {
         let mut last_retention: Option<Instant> = None;
         loop {
             let open = match rx.recv_timeout(WRITE_EVERY) {
-                Ok(Message::Anomaly(pending)) => {
-                    waiting.push(*pending);
+                Ok(Message::Anomalies(rows)) => {
+                    self.queued.fetch_sub(rows.len(), Ordering::Relaxed);
+                    waiting.extend(rows);
                     true
                 }
                 Err(RecvTimeoutError::Timeout) => true,
@@ -551,6 +585,46 @@ mod tests {
                 Some(events[1].incident.id.clone())
             );
         }
+    }
+
+    #[test]
+    fn the_feed_sends_a_batch_at_once_and_drops_what_does_not_fit() {
+        let (tx, rx) = sync_channel(QUEUE);
+        let stats = Arc::new(StoreStats::default());
+        let queued = Arc::new(AtomicUsize::new(0));
+        let mut feed = StoreFeed {
+            tx,
+            stats: Arc::clone(&stats),
+            series: Arc::default(),
+            queued: Arc::clone(&queued),
+            batch: Vec::new(),
+        };
+        let anomaly = |line: u64| Anomaly {
+            ts: None,
+            source: "s".into(),
+            line,
+            client: Some("10.0.0.1".into()),
+            category: "sqli".into(),
+            request: "GET /".into(),
+            status: Some(200),
+            score: 0.9,
+            explanation: vec![],
+        };
+        // Nobody takes the messages: the first two batches fit, the third in part.
+        let mut line = 0;
+        for size in [6_000, 3_000, 1_500, 10] {
+            for _ in 0..size {
+                line += 1;
+                feed.anomaly(&anomaly(line));
+            }
+            feed.flush();
+        }
+        feed.flush();
+        let sizes: Vec<(usize, u64)> =
+            rx.try_iter().map(|Message::Anomalies(rows)| (rows.len(), rows[0].row.line)).collect();
+        assert_eq!(sizes, vec![(6_000, 1), (3_000, 6_001), (1_000, 9_001)]);
+        assert_eq!(stats.dropped.load(Ordering::Relaxed), 500 + 10);
+        assert_eq!(queued.load(Ordering::Relaxed), QUEUE);
     }
 
     #[test]
