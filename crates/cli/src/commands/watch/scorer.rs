@@ -87,6 +87,12 @@ impl AutoFormats {
         }
         &mut self.detections[self.last].1
     }
+
+    /// The format of `source` once it is settled.
+    fn settled(&self, source: &str) -> Option<&dyn Format> {
+        let detection = &self.detections.get(*self.index.get(source)?)?.1;
+        if detection.settled() { detection.format.as_deref() } else { None }
+    }
 }
 
 /// `--format auto` for one source: the format that parses most of its first lines.
@@ -97,6 +103,11 @@ struct Detection {
 }
 
 impl Detection {
+    /// Whether the format can no longer change: the sample is complete.
+    fn settled(&self) -> bool {
+        self.sample.len() >= DETECT_LINES
+    }
+
     /// The format for the next line, re-deciding while the sample is still small.
     fn format_for(&mut self, source: &str, line: &[u8]) -> Option<&dyn Format> {
         if self.sample.len() < DETECT_LINES && !line.trim_ascii().is_empty() {
@@ -286,8 +297,7 @@ impl LineScorer for ModelScorer {
     fn score_batch(&mut self, batch: &LineBatch, out: &mut Vec<LineOutcome>) {
         self.swap_model();
         let first = out.len();
-        // Per scored line: its index in the batch, its source, line number and record.
-        let mut records = Vec::with_capacity(batch.len());
+        let mut scored = Vec::with_capacity(batch.len());
         let (stream, formats, rows) = (&mut self.stream, &mut self.formats, &mut self.rows);
         let judge = Judge { model: self.model };
         let mut drift =
@@ -297,7 +307,7 @@ impl LineScorer for ModelScorer {
         let features = |take: &mut dyn FnMut() -> Chunk, hand: &mut dyn FnMut(Chunk)| {
             let mut chunk = take();
             for (i, (origin, line)) in batch.iter().enumerate() {
-                let Some(format) = format_for(formats, &origin.origin, line) else {
+                let Some((format, settled)) = format_for(formats, &origin.origin, line) else {
                     out.push(LineOutcome::Rejected("unknown_format"));
                     continue;
                 };
@@ -305,7 +315,8 @@ impl LineScorer for ModelScorer {
                     Ok(record) => {
                         stream.push(&record, &mut rows.raw_row, &mut rows.scaled_row);
                         chunk.push(&rows.raw_row, &rows.scaled_row);
-                        records.push((i, &*origin.origin, origin.line_no, record, line));
+                        let at = (&*origin.origin, origin.line_no, line);
+                        scored.push(ScoredLine::new(i, at, record, settled));
                         // Replaced below, once the chunk is judged.
                         out.push(LineOutcome::Normal { score: 0.0 });
                         if chunk.rows == CHUNK_LINES {
@@ -329,34 +340,45 @@ impl LineScorer for ModelScorer {
             }
         }
         let retrain = self.lifecycle.retrain.enabled;
-        let mut window = Vec::with_capacity(if retrain { records.len() } else { 0 });
-        let mut counts = Vec::with_capacity(records.len());
-        for ((i, source, line_no, record, line), verdict) in records.iter_mut().zip(verdicts) {
-            let i = *i;
+        let mut window = Vec::with_capacity(if retrain { scored.len() } else { 0 });
+        let mut counts = Vec::with_capacity(scored.len());
+        for (line, verdict) in scored.into_iter().zip(verdicts) {
             let mut flagged_as = None;
+            // A flagged line is parsed again for its anomaly: keeping every record of the
+            // batch until it is judged would cost more than parsing the few flagged ones.
             let explained = verdict.flagged.and_then(|(explanation, category)| {
                 flagged_as = Some(category);
+                let record = line.record(&self.formats)?;
                 // A marked false positive again: normal traffic, learned by retraining.
-                (!self.lifecycle.suppresses(category, &request_text(record)))
-                    .then_some((explanation, category))
+                (!self.lifecycle.suppresses(category, &request_text(&record))).then_some((
+                    explanation,
+                    category,
+                    record,
+                ))
             });
             if retrain {
                 window.push(WindowLine {
-                    ts: record.ts.map(|t| t.unix_secs()),
-                    line: Box::from(*line),
+                    ts: line.ts,
+                    line: Box::from(line.line),
                     flagged: explained.is_some(),
                     category: flagged_as,
                 });
             }
-            counts.push((record.status, verdict.score, explained.is_some()));
-            out[first + i] = match explained {
-                Some((explanation, category)) => {
-                    self.anomaly(source, *line_no, record, verdict.score, explanation, category)
-                }
+            counts.push((line.status, verdict.score, explained.is_some()));
+            out[first + line.index] = match explained {
+                Some((explanation, category, mut record)) => self.anomaly(
+                    line.source,
+                    line.line_no,
+                    &mut record,
+                    verdict.score,
+                    explanation,
+                    category,
+                ),
                 None => LineOutcome::Normal { score: verdict.score },
             };
         }
         self.feed.count_all(counts);
+        self.feed.flush();
         self.lifecycle.extend_window(window);
     }
 
@@ -365,11 +387,63 @@ impl LineScorer for ModelScorer {
     }
 }
 
-/// The format for a line of `source`, or `None` while none is known.
-fn format_for<'a>(formats: &'a mut Formats, source: &str, line: &[u8]) -> Option<&'a dyn Format> {
+/// What the scorer keeps of a parsed line of a batch until its row is judged: where it
+/// is, the fields every line needs, and the line itself to parse again if it is flagged.
+struct ScoredLine<'a> {
+    /// Its index in the batch.
+    index: usize,
+    source: &'a str,
+    line_no: u64,
+    line: &'a [u8],
+    status: Option<u16>,
+    /// The record's time, unix seconds.
+    ts: Option<i64>,
+    /// The record itself when the source's format may still change (`--format auto`
+    /// over its first lines), so that the same format gives it again.
+    early: Option<Box<Record<'a>>>,
+}
+
+impl<'a> ScoredLine<'a> {
+    /// A line and its record, parsed with a format that is `settled`.
+    fn new(
+        index: usize,
+        (source, line_no, line): (&'a str, u64, &'a [u8]),
+        record: Record<'a>,
+        settled: bool,
+    ) -> Self {
+        let (status, ts) = (record.status, record.ts.map(|t| t.unix_secs()));
+        let early = (!settled).then(|| Box::new(record));
+        ScoredLine { index, source, line_no, line, status, ts, early }
+    }
+
+    /// The line's record, parsed again with its source's format.
+    fn record(&self, formats: &Formats) -> Option<Record<'a>> {
+        if let Some(record) = &self.early {
+            return Some((**record).clone());
+        }
+        let format = match formats {
+            Formats::Fixed(f) => &**f,
+            Formats::Auto(auto) => auto.settled(self.source)?,
+        };
+        format.parse(self.line).ok()
+    }
+}
+
+/// The format for a line of `source` (`None` while none is known), and whether it is
+/// settled: the same for every later line of the source.
+fn format_for<'a>(
+    formats: &'a mut Formats,
+    source: &str,
+    line: &[u8],
+) -> Option<(&'a dyn Format, bool)> {
     match formats {
-        Formats::Fixed(f) => Some(&**f),
-        Formats::Auto(auto) => auto.detection(source).format_for(source, line),
+        Formats::Fixed(f) => Some((&**f, true)),
+        Formats::Auto(auto) => {
+            let detection = auto.detection(source);
+            detection.format_for(source, line)?;
+            let settled = detection.settled();
+            detection.format.as_deref().map(|f| (f, settled))
+        }
     }
 }
 
@@ -397,6 +471,11 @@ mod tests {
 
     /// A scorer over a model trained on simulated traffic, with its store in `dir`.
     fn scorer(model: &Model, dir: &std::path::Path) -> ModelScorer {
+        scorer_with(model, dir, "combined")
+    }
+
+    /// [`scorer`] parsing with `format`.
+    fn scorer_with(model: &Model, dir: &std::path::Path, format: &str) -> ModelScorer {
         use super::super::store::{IncidentLinks, Retention, StoreStats, spawn_writer};
         let store: Arc<dyn anomalog_server::IncidentStore> =
             Arc::new(anomalog_server::Store::open(dir.join("a.db")).unwrap());
@@ -412,7 +491,7 @@ mod tests {
         .unwrap();
         ModelScorer::new(
             model,
-            parse_format("combined").unwrap(),
+            parse_format(format).unwrap(),
             None,
             700,
             Default::default(),
@@ -504,6 +583,38 @@ mod tests {
             }
         }
         assert!(anomalies > 0, "nothing flagged: the test would prove little");
+
+        // Detecting the format gives the same outcomes, the flagged lines among the first
+        // ones (parsed while the format could still change) included.
+        let mut auto = scorer_with(&model, dir.path(), "auto");
+        let mut detected = Vec::new();
+        auto.score_batch(&batch, &mut detected);
+        assert_eq!(detected, batched);
+    }
+
+    #[test]
+    fn a_line_parsed_before_its_format_settles_keeps_its_record() {
+        let line = br#"192.0.2.1 - - [02/Mar/2026:10:00:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "-""#;
+        let mut formats = Formats::Auto(AutoFormats::default());
+        let (format, settled) = format_for(&mut formats, "x", line).unwrap();
+        let record = format.parse(line).unwrap();
+        assert!(!settled);
+        let early = ScoredLine::new(0, ("x", 1, line), record.clone(), settled);
+        assert!(early.early.is_some());
+        let Formats::Auto(auto) = &formats else { unreachable!() };
+        assert!(auto.settled("x").is_none());
+        assert_eq!(early.record(&formats), Some(record.clone()));
+
+        for _ in 2..DETECT_LINES {
+            format_for(&mut formats, "x", line).unwrap();
+        }
+        let (_, settled) = format_for(&mut formats, "x", line).unwrap();
+        assert!(settled);
+        let late = ScoredLine::new(1, ("x", 2, line), record.clone(), settled);
+        assert!(late.early.is_none());
+        // Parsed again with the settled format.
+        assert_eq!(late.record(&formats), Some(record));
+        assert_eq!((late.status, late.ts), (Some(200), Some(1_772_445_600)));
     }
 
     #[test]
