@@ -6,10 +6,11 @@
 //!   appends a batch's events and fsyncs before it commits the batch's source
 //!   positions, so an event is on disk before the lines that caused it are
 //!   considered done.
-//! - `acked.json`: `{"generation": G, "offset": N}`, replaced atomically once the queue
-//!   is empty, and at most every [`ACK_EVERY`] while events keep coming (each save costs
-//!   two fsyncs, so saving after every event would cap delivery at a few hundred events
-//!   a second): every line of generation `G` before byte `N` has been delivered.
+//! - `acked.json`: `{"generation": G, "offset": N}`, replaced atomically at most every
+//!   [`ACK_EVERY`], and that long after the last delivery when the queue is empty (each
+//!   save costs two fsyncs: saving after every event would cap delivery at a few hundred
+//!   events a second, and saving whenever the queue empties costs a save per batch of
+//!   alerts): every line of generation `G` before byte `N` has been delivered.
 //!
 //! On open, a torn last line (a crash mid-append) is cut off and delivery resumes at
 //! the acknowledged offset, so a restart loses no alert and repeats only those
@@ -38,8 +39,8 @@ use crate::incident::IncidentEvent;
 use crate::ratelimit::TokenBucket;
 use crate::sink::Sink;
 
-/// Longest time a delivered event waits for its acknowledgement to be saved while
-/// more events are being delivered.
+/// Longest time a delivered event waits for its acknowledgement to be saved (shutdown
+/// saves it at once).
 pub const ACK_EVERY: Duration = Duration::from_millis(100);
 
 /// Delivery counters of one sink.
@@ -449,9 +450,10 @@ impl Worker {
     /// the line at that offset (past lines read but not acknowledged yet), without
     /// waiting: `Empty` when none is complete yet.
     fn next_line(&mut self, after: Option<u64>) -> Next {
+        let shared = Arc::clone(&self.shared);
         loop {
             let (generation, offset) = {
-                let mut st = self.shared.lock();
+                let mut st = shared.lock();
                 if let Some(offset) = after {
                     if offset >= st.end || self.reader.is_none() {
                         return Next::Empty;
@@ -474,15 +476,31 @@ impl Worker {
                         if st.end >= self.config.compact_bytes {
                             // The new generation's acknowledgement supersedes an unsaved one.
                             self.unsaved = None;
-                            compact(&self.shared.dir, &mut st);
+                            compact(&shared.dir, &mut st);
                         }
-                        st = self.shared.cond.wait(st).unwrap_or_else(|p| p.into_inner());
+                        // Idle: an acknowledgement not saved yet is saved once it is due.
+                        let due = self
+                            .unsaved
+                            .is_some()
+                            .then(|| ACK_EVERY.saturating_sub(self.last_save.elapsed()));
+                        st = match due {
+                            Some(wait) if wait.is_zero() => {
+                                drop(st);
+                                self.save_ack();
+                                shared.lock()
+                            }
+                            Some(wait) => shared
+                                .cond
+                                .wait_timeout(st, wait)
+                                .map_or_else(|p| p.into_inner().0, |r| r.0),
+                            None => shared.cond.wait(st).unwrap_or_else(|p| p.into_inner()),
+                        };
                     }
                     (st.generation, st.acked)
                 }
             };
             if self.reader.as_ref().is_none_or(|(g, _)| *g != generation) {
-                let path = events_path(&self.shared.dir, generation);
+                let path = events_path(&shared.dir, generation);
                 match File::open(&path).and_then(|mut f| f.seek(SeekFrom::Start(offset)).map(|_| f))
                 {
                     Ok(f) => self.reader = Some((generation, BufReader::new(f))),
@@ -517,13 +535,14 @@ impl Worker {
     }
 
     /// Records that everything before `offset` (`count` events) is delivered; saves it
-    /// when the queue is empty, on shutdown, or when the last save is [`ACK_EVERY`] old.
+    /// on shutdown or when the last save is [`ACK_EVERY`] old (else an idle queue saves
+    /// it when that is due).
     fn ack(&mut self, offset: u64, count: u64) {
         let save = {
             let mut st = self.shared.lock();
             st.acked = offset;
             self.unsaved = Some(Acked { generation: st.generation, offset });
-            st.acked >= st.end || st.stop_at.is_some()
+            st.stop_at.is_some()
         };
         self.shared.stats.queued.fetch_sub(count, Ordering::Relaxed);
         if save || self.last_save.elapsed() >= ACK_EVERY {

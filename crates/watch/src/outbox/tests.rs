@@ -306,3 +306,20 @@ fn unreadable_line_in_a_batch_is_dropped_alone() {
     assert_eq!(stats.dropped.load(Ordering::SeqCst), 1);
     assert_eq!(stats.sent.load(Ordering::SeqCst), 2);
 }
+
+#[test]
+fn an_idle_queue_saves_its_acknowledgement_soon_after_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = TestSink::default();
+    sink.up.store(true, Ordering::SeqCst);
+    let outbox = Outbox::open(dir.path(), Box::new(sink.clone()), fast()).unwrap();
+    let acked = || std::fs::read_to_string(dir.path().join("acked.json")).unwrap_or_default();
+    let end = |n| Outbox::serialize(&events(n)).unwrap().len();
+    outbox.append(&events(2)).unwrap();
+    assert!(wait_for(|| sink.got.lock().unwrap().len() == 2));
+    // Saved without a shutdown, and without more events coming.
+    assert!(wait_for(|| acked().contains(&format!("\"offset\":{}", end(2)))), "{}", acked());
+    outbox.append(&events(3)[2..]).unwrap();
+    assert!(wait_for(|| acked().contains(&format!("\"offset\":{}", end(3)))), "{}", acked());
+    drop(outbox);
+}
