@@ -26,6 +26,7 @@
 # hour too) also runs that binary (same model, same traffic) and the table shows both. The
 # load average of the machine is printed at the start and the end: on shared cores,
 # compare binaries within one run. Work files go to BENCH_DIR (default: a temporary directory).
+# WATCH_ARGS adds arguments to every `anomalog watch` (`--config FILE`, say).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rates=${RATES:-"25000 50000 100000 150000 200000 300000"}
@@ -66,7 +67,7 @@ run_one() { # binary label rate secs
   web=$(free_port)
   "$exe" watch --model "$work/m.model" --source "file:$dir/access.log" \
     --alert "webhook:http://127.0.0.1:$hook/hook" --db "$dir/anomalog.db" \
-    --state-dir "$dir/state" --listen "127.0.0.1:$web" --from-beginning 2>"$dir/watch.err" &
+    --state-dir "$dir/state" --listen "127.0.0.1:$web" --from-beginning ${WATCH_ARGS:-} 2>"$dir/watch.err" &
   pid=$!
   if "$gen" --template "$work/template.log" --out "$dir/access.log" --rate "$rate" \
     --secs "$seconds" --drain-secs "${DRAIN_SECS:-10}" --hook "127.0.0.1:$hook" --metrics "127.0.0.1:$web" --pid "$pid" \
