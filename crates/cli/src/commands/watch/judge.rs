@@ -7,12 +7,11 @@
 //! chunk on the daemon's thread, [`judge_batch`] runs this stage on the previous chunk
 //! on a second thread, so a large batch keeps both cores busy. The default ensemble
 //! gives each flagged row's per-feature contributions as it scores it (from the terms
-//! scoring computed; see `Ensemble::score_explaining`). The judged chunks come back to
-//! the daemon's thread, which turns those into explanations and categories between two
-//! chunks of features (scoring is the larger part of the work, so this keeps the two
-//! threads' shares close), and hands them on to a third thread that feeds the drift
-//! monitor.
-//! That one runs while one of the other two waits (the detector's thread for the first
+//! scoring computed; see `Ensemble::score_explaining`). A third thread takes the scored
+//! chunks in order, turns those contributions into explanations and categories, feeds
+//! the drift monitor, and hands the chunks back to the daemon's thread. The feature
+//! stage is the one that cannot be shared out, so it keeps none of the rest: the third
+//! thread runs while one of the other two waits (the detector's thread for the first
 //! chunk's features, the daemon's for the last chunk's scores, and both for the rest of
 //! the round). Chunks reach the monitor in order, and a batch ends only when it has
 //! taken them all, so drift windows close on the same records as scoring line by line.
@@ -162,10 +161,9 @@ impl Judge {
 ///
 /// `features` is called once with a function to hand it each full chunk (it fills
 /// chunks taken from `pool` and hands the last, partial one too). With `overlap`, the
-/// chunks are scored on a second thread while `features` goes on; each scored chunk is
-/// explained on the calling thread when `features` takes its next chunk (or at the
-/// end), then fed to `drift` on a third thread, in order; the call returns when every
-/// chunk has been fed. Otherwise each is judged, explained and fed when handed.
+/// chunks are scored on a second thread while `features` goes on, then explained and
+/// fed to `drift` on a third thread, in order; the call returns when every chunk has
+/// come back from it. Otherwise each is judged, explained and fed when handed.
 /// Returns the verdicts of every row, in order (room for `rows` of them is made at
 /// once); the chunks go back to `pool` for their allocations.
 pub fn judge_batch<F>(
@@ -187,9 +185,7 @@ where
             let mut hand = |chunk: Chunk| {
                 let first = verdicts.len();
                 judge.judge(&chunk, &mut verdicts);
-                judge.explain(&chunk, &mut verdicts[first..]);
-                let raw_scores: Vec<f64> = verdicts[first..].iter().map(|v| v.raw).collect();
-                drift.observe(&chunk, &raw_scores);
+                finish(judge, drift, &chunk, &mut verdicts[first..]);
                 done.push(chunk);
             };
             features(&mut take, &mut hand);
@@ -198,42 +194,33 @@ where
         return verdicts;
     }
     let (to_judge, chunks) = mpsc::sync_channel::<Chunk>(2);
-    let (to_back, judged) = mpsc::channel::<(Chunk, Vec<Verdict>)>();
-    let (to_drift, observed) = mpsc::channel::<(Chunk, Vec<f64>)>();
-    let (drift_back, fed) = mpsc::channel::<Chunk>();
+    let (to_finish, judged) = mpsc::channel::<(Chunk, Vec<Verdict>)>();
+    let (to_back, finished) = mpsc::channel::<(Chunk, Vec<Verdict>)>();
     let result = std::thread::scope(|scope| {
         let worker = scope.spawn(move || {
             for chunk in chunks {
                 let mut out = Vec::with_capacity(chunk.rows);
                 judge.judge(&chunk, &mut out);
                 // The feature stage may have failed: a closed channel is fine.
+                let _ = to_finish.send((chunk, out));
+            }
+        });
+        // Explanations and the drift monitor, on a thread of their own, chunk after
+        // chunk in order: the batch ends when they have all come back, so windows close
+        // on the same records as line by line.
+        let finisher = scope.spawn(move || {
+            for (chunk, mut out) in judged {
+                finish(judge, drift, &chunk, &mut out);
                 let _ = to_back.send((chunk, out));
             }
         });
-        // The drift monitor takes the scored chunks in order on a thread of its own, so
-        // that it runs while one of the other two waits (the daemon's thread for the last
-        // chunk's scores, the detector's for the first chunk's features); the batch ends
-        // when it has taken them all, so windows close on the same records as before.
-        let drift_worker = scope.spawn(move || {
-            for (chunk, raw_scores) in observed {
-                drift.observe(&chunk, &raw_scores);
-                let _ = drift_back.send(chunk);
-            }
-        });
-        let mut back = |chunk: Chunk, mut out: Vec<Verdict>| {
-            judge.explain(&chunk, &mut out);
-            let raw_scores = out.iter().map(|v| v.raw).collect();
-            verdicts.extend(out);
-            // Fails only when the drift thread has panicked; its join says so below.
-            let _ = to_drift.send((chunk, raw_scores));
-        };
         let mut spare = Vec::new();
         {
             let mut take = || {
-                for (chunk, out) in judged.try_iter() {
-                    back(chunk, out);
+                for (chunk, out) in finished.try_iter() {
+                    verdicts.extend(out);
+                    spare.push(chunk);
                 }
-                spare.extend(fed.try_iter());
                 let mut chunk = spare.pop().or_else(|| pool.pop()).unwrap_or_default();
                 chunk.clear();
                 chunk
@@ -245,20 +232,25 @@ where
             features(&mut take, &mut hand);
         }
         drop(to_judge);
-        // Ends when the worker has judged every chunk and dropped its sender.
-        for (chunk, out) in judged.iter() {
-            back(chunk, out);
+        // Ends when every chunk is back and the finisher has dropped its sender.
+        for (chunk, out) in finished.iter() {
+            verdicts.extend(out);
+            spare.push(chunk);
         }
-        drop(to_drift);
-        let joined = worker.join().and(drift_worker.join());
-        spare.extend(fed.try_iter());
-        (joined, spare)
+        (worker.join().and(finisher.join()), spare)
     });
     match result {
         (Ok(()), spare) => recycle(pool, spare),
         (Err(panic), _) => std::panic::resume_unwind(panic),
     }
     verdicts
+}
+
+/// Explains the flagged rows of a judged chunk and feeds its rows to the drift monitor.
+fn finish(judge: &Judge, drift: &mut DriftFeed<'_>, chunk: &Chunk, verdicts: &mut [Verdict]) {
+    judge.explain(chunk, verdicts);
+    let raw_scores: Vec<f64> = verdicts.iter().map(|v| v.raw).collect();
+    drift.observe(chunk, &raw_scores);
 }
 
 /// Keeps a few cleared chunks for the next batch.
