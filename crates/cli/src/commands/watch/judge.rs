@@ -161,9 +161,10 @@ impl Judge {
 ///
 /// `features` is called once with a function to hand it each full chunk (it fills
 /// chunks taken from `pool` and hands the last, partial one too). With `overlap`, the
-/// chunks are scored on a second thread while `features` goes on, then explained and
-/// fed to `drift` on a third thread, in order; the call returns when every chunk has
-/// come back from it. Otherwise each is judged, explained and fed when handed.
+/// chunks are scored on a second thread while `features` goes on (or, when that thread
+/// is still busy with the one before, by the caller), then explained and fed to
+/// `drift` on a third thread, in order; the call returns when every chunk has come
+/// back from it. Otherwise each is judged, explained and fed when handed.
 /// Returns the verdicts of every row, in order (room for `rows` of them is made at
 /// once); the chunks go back to `pool` for their allocations.
 pub fn judge_batch<F>(
@@ -193,25 +194,35 @@ where
         recycle(pool, done);
         return verdicts;
     }
-    let (to_judge, chunks) = mpsc::sync_channel::<Chunk>(2);
-    let (to_finish, judged) = mpsc::channel::<(Chunk, Vec<Verdict>)>();
+    // A chunk waits for the detector's thread only while it scores the one before: when
+    // that one is busy with it, the daemon's thread scores the next chunk itself rather
+    // than wait, so the two share the detector stage whenever it is the slower one.
+    let (to_judge, chunks) = mpsc::sync_channel::<(usize, Chunk)>(1);
+    let (to_finish, judged) = mpsc::channel::<(usize, Chunk, Vec<Verdict>)>();
     let (to_back, finished) = mpsc::channel::<(Chunk, Vec<Verdict>)>();
+    let judged_here = to_finish.clone();
     let result = std::thread::scope(|scope| {
         let worker = scope.spawn(move || {
-            for chunk in chunks {
+            for (seq, chunk) in chunks {
                 let mut out = Vec::with_capacity(chunk.rows);
                 judge.judge(&chunk, &mut out);
                 // The feature stage may have failed: a closed channel is fine.
-                let _ = to_finish.send((chunk, out));
+                let _ = to_finish.send((seq, chunk, out));
             }
         });
         // Explanations and the drift monitor, on a thread of their own, chunk after
-        // chunk in order: the batch ends when they have all come back, so windows close
-        // on the same records as line by line.
+        // chunk in order (they come from both threads): the batch ends when they have
+        // all come back, so windows close on the same records as line by line.
         let finisher = scope.spawn(move || {
-            for (chunk, mut out) in judged {
-                finish(judge, drift, &chunk, &mut out);
-                let _ = to_back.send((chunk, out));
+            let mut early = std::collections::BTreeMap::new();
+            let mut next = 0;
+            for (seq, chunk, out) in judged {
+                early.insert(seq, (chunk, out));
+                while let Some((chunk, mut out)) = early.remove(&next) {
+                    finish(judge, drift, &chunk, &mut out);
+                    let _ = to_back.send((chunk, out));
+                    next += 1;
+                }
             }
         });
         let mut spare = Vec::new();
@@ -225,13 +236,21 @@ where
                 chunk.clear();
                 chunk
             };
+            let mut handed = 0;
             let mut hand = |chunk: Chunk| {
+                let seq = handed;
+                handed += 1;
                 // Fails only when the worker has panicked; its join says so below.
-                let _ = to_judge.send(chunk);
+                if let Err(mpsc::TrySendError::Full((seq, chunk))) = to_judge.try_send((seq, chunk))
+                {
+                    let mut out = Vec::with_capacity(chunk.rows);
+                    judge.judge(&chunk, &mut out);
+                    let _ = judged_here.send((seq, chunk, out));
+                }
             };
             features(&mut take, &mut hand);
         }
-        drop(to_judge);
+        drop((to_judge, judged_here));
         // Ends when every chunk is back and the finisher has dropped its sender.
         for (chunk, out) in finished.iter() {
             verdicts.extend(out);
