@@ -77,6 +77,7 @@ pub mod error;
 pub mod incident;
 pub mod metrics;
 pub mod outbox;
+pub mod priority;
 pub mod ratelimit;
 pub mod sink;
 pub mod source;

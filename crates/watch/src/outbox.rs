@@ -211,7 +211,11 @@ impl Outbox {
         let worker_shared = Arc::clone(&shared);
         let worker = thread::Builder::new()
             .name(format!("outbox-{name}"))
-            .spawn(move || Worker::new(worker_shared, sink, config).run())
+            .spawn(move || {
+                // Delivery can wait a little; reading and scoring cannot.
+                crate::priority::lower_thread_priority();
+                Worker::new(worker_shared, sink, config).run();
+            })
             .map_err(|e| WatchError::io(dir, e))?;
         Ok(Outbox { name, shared, worker: Some(worker) })
     }

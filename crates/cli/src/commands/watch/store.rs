@@ -404,8 +404,11 @@ pub fn spawn_writer(
         batch: Vec::new(),
     };
     let writer = Writer { store, links, stats, retention, series, queued, last_error: None };
-    let handle =
-        std::thread::Builder::new().name("anomalog-store".into()).spawn(move || writer.run(&rx))?;
+    let handle = std::thread::Builder::new().name("anomalog-store".into()).spawn(move || {
+        // Rows wait in a bounded queue (what overflows is counted): scoring comes first.
+        anomalog_watch::priority::lower_thread_priority();
+        writer.run(&rx);
+    })?;
     Ok((feed, handle))
 }
 
