@@ -197,10 +197,17 @@ where
     // A chunk waits for the detector's thread only while it scores the one before: when
     // that one is busy with it, the daemon's thread scores the next chunk itself rather
     // than wait, so the two share the detector stage whenever it is the slower one.
-    let (to_judge, chunks) = mpsc::sync_channel::<(usize, Chunk)>(1);
+    let (to_judge, chunks) = crossbeam_channel::bounded::<(usize, Chunk)>(1);
+    let left = chunks.clone();
     let (to_finish, judged) = mpsc::channel::<(usize, Chunk, Vec<Verdict>)>();
     let (to_back, finished) = mpsc::channel::<(Chunk, Vec<Verdict>)>();
     let judged_here = to_finish.clone();
+    let judge_here = move |seq: usize, chunk: Chunk| {
+        let mut out = Vec::with_capacity(chunk.rows);
+        judge.judge(&chunk, &mut out);
+        // Fails only when the finisher has panicked; its join says so below.
+        let _ = judged_here.send((seq, chunk, out));
+    };
     let result = std::thread::scope(|scope| {
         let worker = scope.spawn(move || {
             for (seq, chunk) in chunks {
@@ -240,17 +247,23 @@ where
             let mut hand = |chunk: Chunk| {
                 let seq = handed;
                 handed += 1;
-                // Fails only when the worker has panicked; its join says so below.
-                if let Err(mpsc::TrySendError::Full((seq, chunk))) = to_judge.try_send((seq, chunk))
+                // Full: the detector's thread has not taken the chunk before yet. (The
+                // queue cannot be disconnected: `left` holds it open.)
+                if let Err(crossbeam_channel::TrySendError::Full((seq, chunk))) =
+                    to_judge.try_send((seq, chunk))
                 {
-                    let mut out = Vec::with_capacity(chunk.rows);
-                    judge.judge(&chunk, &mut out);
-                    let _ = judged_here.send((seq, chunk, out));
+                    judge_here(seq, chunk);
                 }
             };
             features(&mut take, &mut hand);
         }
-        drop((to_judge, judged_here));
+        drop(to_judge);
+        // The chunk still queued is scored here, while the detector's thread finishes
+        // the one before: the batch ends a chunk sooner.
+        for (seq, chunk) in left.try_iter() {
+            judge_here(seq, chunk);
+        }
+        drop((left, judge_here));
         // Ends when every chunk is back and the finisher has dropped its sender.
         for (chunk, out) in finished.iter() {
             verdicts.extend(out);
