@@ -5,7 +5,8 @@
 //! The feature stage before it is sequential (each record is seen in the context of
 //! those before it), this one is not: while the feature stage computes the rows of one
 //! chunk on the daemon's thread, [`judge_batch`] runs this stage on the previous chunk
-//! on a second thread, so a large batch keeps both cores busy. The default ensemble
+//! on a second thread, so a large batch keeps both cores busy; when that thread is
+//! behind, the daemon's thread scores the next chunk itself. The default ensemble
 //! gives each flagged row's per-feature contributions as it scores it (from the terms
 //! scoring computed; see `Ensemble::score_explaining`). A third thread takes the scored
 //! chunks in order, turns those contributions into explanations and categories, feeds
@@ -291,6 +292,87 @@ fn recycle(pool: &mut Vec<Chunk>, chunks: Vec<Chunk>) {
         if pool.len() < 4 {
             chunk.clear();
             pool.push(chunk);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use anomalog_ingest::Format;
+
+    use super::*;
+
+    /// Raw and scaled feature rows of records.
+    type Rows = Vec<(Vec<f64>, Vec<f64>)>;
+
+    /// A row's raw score (as bits), flag, and explanation and category.
+    type Judged = (u64, bool, Option<(Vec<Explanation>, &'static str)>);
+
+    /// A model trained on simulated traffic and the feature rows of the lines after it.
+    fn model_and_rows() -> (&'static Model, Rows) {
+        let config =
+            anomalog_eval::simulate::SimConfig { lines: 5_000, seed: 5, ..Default::default() };
+        let (mut log, mut labels) = (Vec::new(), Vec::new());
+        anomalog_eval::simulate::simulate(&config, &mut log, &mut labels).unwrap();
+        let format = anomalog_ingest::formats::combined::Clf::combined();
+        let records: Vec<_> = log
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| format.parse(l).unwrap())
+            .collect();
+        let model = Model::train(&records[..2_500], Default::default(), &Default::default());
+        let model: &'static Model = Box::leak(Box::new(model.unwrap()));
+        let mut stream = model.features.stream();
+        let rows = records[2_500..]
+            .iter()
+            .map(|r| {
+                let (mut raw, mut scaled) = (Vec::new(), Vec::new());
+                stream.push(r, &mut raw, &mut scaled);
+                (raw, scaled)
+            })
+            .collect();
+        (model, rows)
+    }
+
+    /// What `judge_batch` makes of `rows` handed in chunks of `size`: each row's raw
+    /// score (as bits), flag and explanation, and the drift reports (as text).
+    fn judged(
+        model: &'static Model,
+        rows: &Rows,
+        size: usize,
+        overlap: bool,
+    ) -> (Vec<Judged>, String) {
+        let judge = Judge { model };
+        let mut live = LiveDrift::new(model, 300);
+        let gauges = DriftGauges::default();
+        let mut drift = DriftFeed { drift: &mut live, gauges: &gauges, reports: Vec::new() };
+        let mut pool = Vec::new();
+        let features = |take: &mut dyn FnMut() -> Chunk, hand: &mut dyn FnMut(Chunk)| {
+            for block in rows.chunks(size) {
+                let mut chunk = take();
+                for (raw, scaled) in block {
+                    chunk.push(raw, scaled);
+                }
+                hand(chunk);
+            }
+        };
+        let verdicts = judge_batch(&judge, &mut drift, &mut pool, overlap, rows.len(), features);
+        let reports = format!("{:?}", drift.reports);
+        let verdicts =
+            verdicts.into_iter().map(|v| (v.raw.to_bits(), v.anomalous, v.flagged)).collect();
+        (verdicts, reports)
+    }
+
+    #[test]
+    fn chunks_scored_on_either_thread_come_back_in_order() {
+        let (model, rows) = model_and_rows();
+        let (one_by_one, reports) = judged(model, &rows, rows.len(), false);
+        assert!(one_by_one.iter().any(|v| v.2.is_some()), "nothing flagged");
+        assert!(reports.matches("DriftReport").count() >= 5, "{reports}");
+        // Small chunks handed at once: the detector's thread cannot keep up, so the
+        // caller scores many of them, and the finisher puts them back in order.
+        for size in [7, 64, 512] {
+            assert_eq!(judged(model, &rows, size, true), (one_by_one.clone(), reports.clone()));
         }
     }
 }
