@@ -130,7 +130,7 @@ impl Default for DaemonConfig {
             commit_interval_ms: 1000,
             commit_lines: 200_000,
             queue_lines: 10_000,
-            poll_interval_ms: 100,
+            poll_interval_ms: 25,
             shutdown_grace_ms: 5_000,
             http_timeout_ms: 5_000,
             exit_when_finished: true,
