@@ -348,7 +348,9 @@ impl LineScorer for ModelScorer {
             // batch until it is judged would cost more than parsing the few flagged ones.
             let explained = verdict.flagged.and_then(|(explanation, category)| {
                 flagged_as = Some(category);
-                let record = line.record(&self.formats)?;
+                // The same format parsed the line before, so this cannot fail; if it did,
+                // the anomaly would still be reported, with what the record lacks empty.
+                let record = line.record(&self.formats).unwrap_or_default();
                 // A marked false positive again: normal traffic, learned by retraining.
                 (!self.lifecycle.suppresses(category, &request_text(&record))).then_some((
                     explanation,
