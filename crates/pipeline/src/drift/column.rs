@@ -69,23 +69,12 @@ impl Column {
     /// Counts one observed value.
     #[inline]
     pub fn observe(&mut self, x: f64) {
-        // Equal values share a cell (NaN never equals the cached value, and 0.0 and
-        // -0.0 share theirs).
-        if x == self.last.0 {
-            self.observed[self.last.1] += 1;
-            return;
-        }
-        match self.profile.cell(x) {
-            Some(c) => {
-                self.observed[c] += 1;
-                self.last = (x, c);
-            }
-            None => self.observed_missing += 1,
-        }
+        self.observe_all(std::iter::once(x));
     }
 
-    /// Counts observed values in order, as [`Column::observe`] on each but faster when
-    /// they repeat: a run of equal values is counted in a register and added once.
+    /// Counts observed values in order. Equal values share a cell (NaN never equals
+    /// the cached value, and 0.0 and -0.0 share theirs), so a run of them is counted in
+    /// a register and added once.
     #[inline(always)]
     pub fn observe_all(&mut self, values: impl Iterator<Item = f64>) {
         let (mut last, mut cell) = self.last;
@@ -96,7 +85,7 @@ impl Column {
                 run += 1;
                 continue;
             }
-            match self.profile.cell_by_count(x) {
+            match self.profile.cell(x) {
                 Some(c) => {
                     self.observed[cell] += run;
                     (last, cell, run) = (x, c, 1);

@@ -134,20 +134,11 @@ impl ValueProfile {
     }
 
     /// The cell of a value; `None` for NaN.
-    pub fn cell(&self, x: f64) -> Option<usize> {
-        if x.is_nan() {
-            return None;
-        }
-        let x = normalize(x);
-        let i = self.knots.partition_point(|&k| k < x);
-        Some(if self.knots.get(i) == Some(&x) { 2 * i + 1 } else { 2 * i })
-    }
-
-    /// [`ValueProfile::cell`] by counting the knots below the value instead of a
-    /// binary search: no chain of dependent loads, and the comparisons vectorize (the
-    /// knots are few). The same cell for every value.
+    ///
+    /// The knots below the value are counted rather than binary-searched: there are few
+    /// of them, the comparisons vectorize, and there is no chain of dependent loads.
     #[inline(always)]
-    pub(crate) fn cell_by_count(&self, x: f64) -> Option<usize> {
+    pub fn cell(&self, x: f64) -> Option<usize> {
         if x.is_nan() {
             return None;
         }
@@ -350,11 +341,20 @@ mod tests {
         let p = ValueProfile::from_values(&mut v);
         let probes = [f64::NEG_INFINITY, -f64::MAX, -21.0, -20.0, -0.0, 0.0, 0.7, 1.5, 124.0];
         let more = [124.5, 1e300, 1e301, f64::MAX, f64::INFINITY, f64::NAN, f64::MIN_POSITIVE];
+        // The cell as a binary search over the ascending knots finds it.
+        let searched = |p: &ValueProfile, x: f64| {
+            if x.is_nan() {
+                return None;
+            }
+            let x = normalize(x);
+            let i = p.knots().partition_point(|&k| k < x);
+            Some(if p.knots().get(i) == Some(&x) { 2 * i + 1 } else { 2 * i })
+        };
         for x in probes.into_iter().chain(more).chain(p.knots().to_vec()) {
-            assert_eq!(p.cell_by_count(x), p.cell(x), "{x}");
+            assert_eq!(p.cell(x), searched(&p, x), "{x}");
         }
         let empty = ValueProfile::from_values(&mut vec![f64::NAN]);
-        assert_eq!(empty.cell_by_count(3.0), empty.cell(3.0));
+        assert_eq!(empty.cell(3.0), searched(&empty, 3.0));
     }
 
     #[test]

@@ -202,20 +202,22 @@ where
     let left = chunks.clone();
     let (to_finish, judged) = mpsc::channel::<(usize, Chunk, Vec<Verdict>)>();
     let (to_back, finished) = mpsc::channel::<(Chunk, Vec<Verdict>)>();
-    let judged_here = to_finish.clone();
-    let judge_here = move |seq: usize, chunk: Chunk| {
+    // A chunk with its verdicts, for the finisher; either thread scores this way.
+    let score = move |seq: usize, chunk: Chunk| {
         let mut out = Vec::with_capacity(chunk.rows);
         judge.judge(&chunk, &mut out);
+        (seq, chunk, out)
+    };
+    let judged_here = to_finish.clone();
+    let judge_here = move |seq: usize, chunk: Chunk| {
         // Fails only when the finisher has panicked; its join says so below.
-        let _ = judged_here.send((seq, chunk, out));
+        let _ = judged_here.send(score(seq, chunk));
     };
     let result = std::thread::scope(|scope| {
         let worker = scope.spawn(move || {
             for (seq, chunk) in chunks {
-                let mut out = Vec::with_capacity(chunk.rows);
-                judge.judge(&chunk, &mut out);
                 // The feature stage may have failed: a closed channel is fine.
-                let _ = to_finish.send((seq, chunk, out));
+                let _ = to_finish.send(score(seq, chunk));
             }
         });
         // Explanations and the drift monitor, on a thread of their own, chunk after
