@@ -10,11 +10,11 @@
 //! gives each flagged row's per-feature contributions as it scores it (from the terms
 //! scoring computed; see `Ensemble::score_explaining`). A third thread takes the scored
 //! chunks in order, turns those contributions into explanations and categories, feeds
-//! the drift monitor, and hands the chunks back to the daemon's thread. The feature
-//! stage is the one that cannot be shared out, so it keeps none of the rest: the third
-//! thread runs while one of the other two waits (the detector's thread for the first
-//! chunk's features, the daemon's for the last chunk's scores, and both for the rest of
-//! the round). Chunks reach the monitor in order, and a batch ends only when it has
+//! the drift monitor, has the caller's `settle` turn the flagged lines into anomalies,
+//! and hands the chunks back to the daemon's thread. The feature stage is the one that
+//! cannot be shared out, so it keeps none of the rest: the third thread runs while one
+//! of the other two waits (the detector's thread for the first chunk's features, the
+//! daemon's for the last chunk's scores, and both for the rest of the round). Chunks reach the monitor in order, and a batch ends only when it has
 //! taken them all, so drift windows close on the same records as scoring line by line.
 
 use std::sync::mpsc;
@@ -158,79 +158,86 @@ impl Judge {
 }
 
 /// Runs the feature stage `features` and the detector stage together over one batch,
-/// explains the flagged rows and feeds the judged rows to `drift`.
+/// explains the flagged rows, feeds the judged rows to `drift`, and has `settle` finish
+/// the work on each chunk's lines.
 ///
-/// `features` is called once with a function to hand it each full chunk (it fills
-/// chunks taken from `pool` and hands the last, partial one too). With `overlap`, the
-/// chunks are scored on a second thread while `features` goes on (or, when that thread
-/// is still busy with the one before, by the caller), then explained and fed to
-/// `drift` on a third thread, in order; the call returns when every chunk has come
-/// back from it. Otherwise each is judged, explained and fed when handed.
-/// Returns the verdicts of every row, in order (room for `rows` of them is made at
-/// once); the chunks go back to `pool` for their allocations.
-pub fn judge_batch<F>(
+/// `features` is called once with a function to hand it each full chunk with its
+/// lines `L` (it fills chunks taken from `pool` and hands the last, partial one too).
+/// With `overlap`, the chunks are scored on a second thread while `features` goes on
+/// (or, when that thread is still busy with the one before, by the caller), then
+/// explained, fed to `drift` and settled on a third thread, in order; the call returns
+/// when every chunk has come back from it. Otherwise each is judged, explained, fed and
+/// settled when handed. `settle` gets a chunk's lines and their verdicts, flagged rows
+/// explained (what the caller makes of its flagged lines is done there, off the feature
+/// stage's thread). Returns each chunk's lines with their verdicts, in order; the chunks
+/// go back to `pool` for their allocations.
+pub fn judge_batch<L, F>(
     judge: &Judge,
     drift: &mut DriftFeed<'_>,
     pool: &mut Vec<Chunk>,
     overlap: bool,
-    rows: usize,
     features: F,
-) -> Vec<Verdict>
+    settle: &(dyn Fn(&mut L, &mut [Verdict]) + Sync),
+) -> Vec<(L, Vec<Verdict>)>
 where
-    F: FnOnce(&mut dyn FnMut() -> Chunk, &mut dyn FnMut(Chunk)),
+    L: Send,
+    F: FnOnce(&mut dyn FnMut() -> Chunk, &mut dyn FnMut(Chunk, L)),
 {
-    let mut verdicts = Vec::with_capacity(rows);
+    let mut judged = Vec::new();
     if !overlap {
         let mut done = Vec::new();
         {
             let mut take = || pool.pop().unwrap_or_default();
-            let mut hand = |chunk: Chunk| {
-                let first = verdicts.len();
+            let mut hand = |chunk: Chunk, mut lines: L| {
+                let mut verdicts = Vec::with_capacity(chunk.rows);
                 judge.judge(&chunk, &mut verdicts);
-                finish(judge, drift, &chunk, &mut verdicts[first..]);
+                finish(judge, drift, &chunk, &mut verdicts);
+                settle(&mut lines, &mut verdicts);
+                judged.push((lines, verdicts));
                 done.push(chunk);
             };
             features(&mut take, &mut hand);
         }
         recycle(pool, done);
-        return verdicts;
+        return judged;
     }
     // A chunk waits for the detector's thread only while it scores the one before: when
     // that one is busy with it, the daemon's thread scores the next chunk itself rather
     // than wait, so the two share the detector stage whenever it is the slower one.
-    let (to_judge, chunks) = crossbeam_channel::bounded::<(usize, Chunk)>(1);
+    let (to_judge, chunks) = crossbeam_channel::bounded::<(usize, Chunk, L)>(1);
     let left = chunks.clone();
-    let (to_finish, judged) = mpsc::channel::<(usize, Chunk, Vec<Verdict>)>();
-    let (to_back, finished) = mpsc::channel::<(Chunk, Vec<Verdict>)>();
+    let (to_finish, scored) = mpsc::channel::<(usize, Chunk, L, Vec<Verdict>)>();
+    let (to_back, finished) = mpsc::channel::<(Chunk, L, Vec<Verdict>)>();
     // A chunk with its verdicts, for the finisher; either thread scores this way.
-    let score = move |seq: usize, chunk: Chunk| {
+    let score = move |seq: usize, chunk: Chunk, lines: L| {
         let mut out = Vec::with_capacity(chunk.rows);
         judge.judge(&chunk, &mut out);
-        (seq, chunk, out)
+        (seq, chunk, lines, out)
     };
-    let judged_here = to_finish.clone();
-    let judge_here = move |seq: usize, chunk: Chunk| {
+    let scored_here = to_finish.clone();
+    let judge_here = move |seq: usize, chunk: Chunk, lines: L| {
         // Fails only when the finisher has panicked; its join says so below.
-        let _ = judged_here.send(score(seq, chunk));
+        let _ = scored_here.send(score(seq, chunk, lines));
     };
     let result = std::thread::scope(|scope| {
         let worker = scope.spawn(move || {
-            for (seq, chunk) in chunks {
+            for (seq, chunk, lines) in chunks {
                 // The feature stage may have failed: a closed channel is fine.
-                let _ = to_finish.send(score(seq, chunk));
+                let _ = to_finish.send(score(seq, chunk, lines));
             }
         });
-        // Explanations and the drift monitor, on a thread of their own, chunk after
-        // chunk in order (they come from both threads): the batch ends when they have
-        // all come back, so windows close on the same records as line by line.
+        // Explanations, the drift monitor and `settle`, on a thread of their own, chunk
+        // after chunk in order (they come from both threads): the batch ends when they
+        // have all come back, so windows close on the same records as line by line.
         let finisher = scope.spawn(move || {
             let mut early = std::collections::BTreeMap::new();
             let mut next = 0;
-            for (seq, chunk, out) in judged {
-                early.insert(seq, (chunk, out));
-                while let Some((chunk, mut out)) = early.remove(&next) {
+            for (seq, chunk, lines, out) in scored {
+                early.insert(seq, (chunk, lines, out));
+                while let Some((chunk, mut lines, mut out)) = early.remove(&next) {
                     finish(judge, drift, &chunk, &mut out);
-                    let _ = to_back.send((chunk, out));
+                    settle(&mut lines, &mut out);
+                    let _ = to_back.send((chunk, lines, out));
                     next += 1;
                 }
             }
@@ -238,8 +245,8 @@ where
         let mut spare = Vec::new();
         {
             let mut take = || {
-                for (chunk, out) in finished.try_iter() {
-                    verdicts.extend(out);
+                for (chunk, lines, out) in finished.try_iter() {
+                    judged.push((lines, out));
                     spare.push(chunk);
                 }
                 let mut chunk = spare.pop().or_else(|| pool.pop()).unwrap_or_default();
@@ -247,15 +254,15 @@ where
                 chunk
             };
             let mut handed = 0;
-            let mut hand = |chunk: Chunk| {
+            let mut hand = |chunk: Chunk, lines: L| {
                 let seq = handed;
                 handed += 1;
                 // Full: the detector's thread has not taken the chunk before yet. (The
                 // queue cannot be disconnected: `left` holds it open.)
-                if let Err(crossbeam_channel::TrySendError::Full((seq, chunk))) =
-                    to_judge.try_send((seq, chunk))
+                if let Err(crossbeam_channel::TrySendError::Full((seq, chunk, lines))) =
+                    to_judge.try_send((seq, chunk, lines))
                 {
-                    judge_here(seq, chunk);
+                    judge_here(seq, chunk, lines);
                 }
             };
             features(&mut take, &mut hand);
@@ -263,13 +270,14 @@ where
         drop(to_judge);
         // The chunk still queued is scored here, while the detector's thread finishes
         // the one before: the batch ends a chunk sooner.
-        for (seq, chunk) in left.try_iter() {
-            judge_here(seq, chunk);
+        for (seq, chunk, lines) in left.try_iter() {
+            judge_here(seq, chunk, lines);
         }
         drop((left, judge_here));
-        // Ends when every chunk is back and the finisher has dropped its sender.
-        for (chunk, out) in finished.iter() {
-            verdicts.extend(out);
+        // Ends when every chunk is back and the finisher has dropped its sender. The
+        // finisher sends them in order.
+        for (chunk, lines, out) in finished.iter() {
+            judged.push((lines, out));
             spare.push(chunk);
         }
         (worker.join().and(finisher.join()), spare)
@@ -278,7 +286,7 @@ where
         (Ok(()), spare) => recycle(pool, spare),
         (Err(panic), _) => std::panic::resume_unwind(panic),
     }
-    verdicts
+    judged
 }
 
 /// Explains the flagged rows of a judged chunk and feeds its rows to the drift monitor.
@@ -337,44 +345,68 @@ mod tests {
     }
 
     /// What `judge_batch` makes of `rows` handed in chunks of `size`: each row's raw
-    /// score (as bits), flag and explanation, and the drift reports (as text).
+    /// score (as bits), flag and explanation, the drift reports (as text), and the
+    /// flagged rows `settle` saw (with their category).
     fn judged(
         model: &'static Model,
         rows: &Rows,
         size: usize,
         overlap: bool,
-    ) -> (Vec<Judged>, String) {
+    ) -> (Vec<Judged>, String, Vec<(usize, &'static str)>) {
         let judge = Judge { model };
         let mut live = LiveDrift::new(model, 300);
         let gauges = DriftGauges::default();
         let mut drift = DriftFeed { drift: &mut live, gauges: &gauges, reports: Vec::new() };
         let mut pool = Vec::new();
-        let features = |take: &mut dyn FnMut() -> Chunk, hand: &mut dyn FnMut(Chunk)| {
-            for block in rows.chunks(size) {
+        let features = |take: &mut dyn FnMut() -> Chunk, hand: &mut dyn FnMut(Chunk, Lines)| {
+            for (b, block) in rows.chunks(size).enumerate() {
                 let mut chunk = take();
                 for (raw, scaled) in block {
                     chunk.push(raw, scaled);
                 }
-                hand(chunk);
+                hand(chunk, (b * size, Vec::new()));
             }
         };
-        let verdicts = judge_batch(&judge, &mut drift, &mut pool, overlap, rows.len(), features);
+        // Each chunk's lines are its first row, and the flagged rows found by `settle`.
+        type Lines = (usize, Vec<(usize, &'static str)>);
+        let settle = |lines: &mut Lines, verdicts: &mut [Verdict]| {
+            for (k, v) in verdicts.iter().enumerate() {
+                if let Some((_, category)) = &v.flagged {
+                    lines.1.push((lines.0 + k, *category));
+                }
+            }
+        };
+        let chunks = judge_batch(&judge, &mut drift, &mut pool, overlap, features, &settle);
         let reports = format!("{:?}", drift.reports);
-        let verdicts =
-            verdicts.into_iter().map(|v| (v.raw.to_bits(), v.anomalous, v.flagged)).collect();
-        (verdicts, reports)
+        let mut verdicts = Vec::new();
+        let mut settled = Vec::new();
+        for ((first, flagged), out) in chunks {
+            assert_eq!(first, verdicts.len(), "chunks out of order");
+            settled.extend(flagged);
+            verdicts.extend(out.into_iter().map(|v| (v.raw.to_bits(), v.anomalous, v.flagged)));
+        }
+        (verdicts, reports, settled)
     }
 
     #[test]
     fn chunks_scored_on_either_thread_come_back_in_order() {
         let (model, rows) = model_and_rows();
-        let (one_by_one, reports) = judged(model, &rows, rows.len(), false);
-        assert!(one_by_one.iter().any(|v| v.2.is_some()), "nothing flagged");
+        let one_by_one = judged(model, &rows, rows.len(), false);
+        assert!(!one_by_one.2.is_empty(), "nothing flagged");
+        let flagged: Vec<usize> = one_by_one
+            .0
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.2.is_some())
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(flagged, one_by_one.2.iter().map(|f| f.0).collect::<Vec<_>>());
+        let reports = &one_by_one.1;
         assert!(reports.matches("DriftReport").count() >= 5, "{reports}");
         // Small chunks handed at once: the detector's thread cannot keep up, so the
         // caller scores many of them, and the finisher puts them back in order.
         for size in [7, 64, 512] {
-            assert_eq!(judged(model, &rows, size, true), (one_by_one.clone(), reports.clone()));
+            assert_eq!(judged(model, &rows, size, true), one_by_one);
         }
     }
 }

@@ -19,9 +19,9 @@ use anomalog_watch::{LineOutcome, LineScorer};
 use anyhow::{Result, bail};
 
 use super::drift::{DriftGauges, LiveDrift};
-use super::judge::{CHUNK_LINES, Chunk, DriftFeed, Judge, OVERLAP_LINES, judge_batch};
+use super::judge::{CHUNK_LINES, Chunk, DriftFeed, Judge, OVERLAP_LINES, Verdict, judge_batch};
 use super::lifecycle::{DriftAlarm, Lifecycle, WindowLine};
-use super::store::StoreFeed;
+use super::store::{StoreFeed, StoreRow};
 
 /// Lines of a source sampled before `--format auto` settles on a format.
 const DETECT_LINES: usize = 20;
@@ -58,7 +58,7 @@ impl ModelSlot {
 
 /// How lines are parsed: one format for every source, or detected per source.
 enum Formats {
-    Fixed(Box<dyn Format>),
+    Fixed(Arc<dyn Format>),
     Auto(AutoFormats),
 }
 
@@ -87,19 +87,13 @@ impl AutoFormats {
         }
         &mut self.detections[self.last].1
     }
-
-    /// The format of `source` once it is settled.
-    fn settled(&self, source: &str) -> Option<&dyn Format> {
-        let detection = &self.detections.get(*self.index.get(source)?)?.1;
-        if detection.settled() { detection.format.as_deref() } else { None }
-    }
 }
 
 /// `--format auto` for one source: the format that parses most of its first lines.
 #[derive(Default)]
 struct Detection {
     sample: Vec<Vec<u8>>,
-    format: Option<Box<dyn Format>>,
+    format: Option<Arc<dyn Format>>,
 }
 
 impl Detection {
@@ -124,7 +118,7 @@ impl Detection {
                 if let Some(f) = &found {
                     eprintln!("anomalog: {source}: format {} (detected)", f.name());
                 }
-                self.format = found;
+                self.format = found.map(Arc::from);
             }
         }
         self.format.as_deref()
@@ -200,7 +194,7 @@ impl ModelScorer {
         lifecycle: Arc<Lifecycle>,
     ) -> ModelScorer {
         let formats = match format {
-            Some(f) => Formats::Fixed(f),
+            Some(f) => Formats::Fixed(Arc::from(f)),
             None => Formats::Auto(AutoFormats::default()),
         };
         let model = leak(model);
@@ -239,36 +233,32 @@ impl ModelScorer {
             );
         }
     }
+}
 
-    /// The anomaly of a flagged record at line `line` of `source` (pseudonymized and
-    /// redacted first when privacy is on), also queued for the store.
-    fn anomaly(
-        &mut self,
-        source: &str,
-        line: u64,
-        record: &mut Record<'_>,
-        score: f64,
-        explanation: Vec<Explanation>,
-        category: &str,
-    ) -> LineOutcome {
-        if let Some(privacy) = &self.privacy {
-            privacy.apply_to_record(record);
-        }
-        let record = &*record;
-        let anomaly = Anomaly {
-            ts: record.ts,
-            source: source.to_string(),
-            line,
-            client: record.client.as_deref().map(str::to_string),
-            category: category.to_string(),
-            request: request_text(record),
-            status: record.status,
-            score,
-            explanation: explanation.into_iter().map(explanation_item).collect(),
-        };
-        self.feed.anomaly(&anomaly);
-        LineOutcome::Anomalous(Box::new(anomaly))
+/// The anomaly of a flagged record at line `line` of `source`, pseudonymized and
+/// redacted first when `privacy` is on.
+fn anomaly_of(
+    privacy: Option<&Privacy>,
+    (source, line): (&str, u64),
+    mut record: Record<'_>,
+    score: f64,
+    explanation: Vec<Explanation>,
+    category: &str,
+) -> Box<Anomaly> {
+    if let Some(privacy) = privacy {
+        privacy.apply_to_record(&mut record);
     }
+    Box::new(Anomaly {
+        ts: record.ts,
+        source: source.to_string(),
+        line,
+        client: record.client.as_deref().map(str::to_string),
+        category: category.to_string(),
+        request: request_text(&record),
+        status: record.status,
+        score,
+        explanation: explanation.into_iter().map(explanation_item).collect(),
+    })
 }
 
 /// An explanation item as alerts and the store carry it: a missing value is `None`.
@@ -294,18 +284,19 @@ impl LineScorer for ModelScorer {
         out.pop().unwrap_or(LineOutcome::Rejected("unknown_format"))
     }
 
-    fn score_batch(&mut self, batch: &LineBatch, out: &mut Vec<LineOutcome>) {
+    fn score_batch<'b>(&mut self, batch: &'b LineBatch, out: &mut Vec<LineOutcome>) {
         self.swap_model();
         let first = out.len();
-        let mut scored = Vec::with_capacity(batch.len());
         let (stream, formats, rows) = (&mut self.stream, &mut self.formats, &mut self.rows);
         let judge = Judge { model: self.model };
         let mut drift =
             DriftFeed { drift: &mut self.drift, gauges: &self.slot.drift, reports: Vec::new() };
         let overlap = batch.len() >= OVERLAP_LINES;
         // The feature stage, in order: parse, update the windows, hand on full chunks.
-        let features = |take: &mut dyn FnMut() -> Chunk, hand: &mut dyn FnMut(Chunk)| {
+        let features = |take: &mut dyn FnMut() -> Chunk,
+                        hand: &mut dyn FnMut(Chunk, ChunkLines<'b>)| {
             let mut chunk = take();
+            let mut lines = ChunkLines::default();
             for (i, (origin, line)) in batch.iter().enumerate() {
                 let Some((format, settled)) = format_for(formats, &origin.origin, line) else {
                     out.push(LineOutcome::Rejected("unknown_format"));
@@ -316,22 +307,27 @@ impl LineScorer for ModelScorer {
                         stream.push(&record, &mut rows.raw_row, &mut rows.scaled_row);
                         chunk.push(&rows.raw_row, &rows.scaled_row);
                         let at = (&*origin.origin, origin.line_no, line);
-                        scored.push(ScoredLine::new(i, at, record, settled));
+                        lines.push(ScoredLine::new(i, at, record, settled), format);
                         // Replaced below, once the chunk is judged.
                         out.push(LineOutcome::Normal { score: 0.0 });
                         if chunk.rows == CHUNK_LINES {
-                            hand(std::mem::replace(&mut chunk, take()));
+                            let full = std::mem::take(&mut lines);
+                            hand(std::mem::replace(&mut chunk, take()), full);
                         }
                     }
                     Err(e) => out.push(LineOutcome::Rejected(e.reason.as_str())),
                 }
             }
             if chunk.rows > 0 {
-                hand(chunk);
+                hand(chunk, lines);
             }
         };
-        let verdicts =
-            judge_batch(&judge, &mut drift, &mut self.pool, overlap, batch.len(), features);
+        // The flagged lines of each chunk become anomalies on the finisher's thread.
+        let (privacy, lifecycle) = (self.privacy.as_ref(), &*self.lifecycle);
+        let settle = |lines: &mut ChunkLines<'_>, verdicts: &mut [Verdict]| {
+            lines.settle(verdicts, privacy, lifecycle);
+        };
+        let judged = judge_batch(&judge, &mut drift, &mut self.pool, overlap, features, &settle);
         if !drift.reports.is_empty() {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
             let now = i64::try_from(now).unwrap_or(i64::MAX);
@@ -340,44 +336,32 @@ impl LineScorer for ModelScorer {
             }
         }
         let retrain = self.lifecycle.retrain.enabled;
-        let mut window = Vec::with_capacity(if retrain { scored.len() } else { 0 });
-        let mut counts = Vec::with_capacity(scored.len());
-        for (line, verdict) in scored.into_iter().zip(verdicts) {
-            let mut flagged_as = None;
-            // A flagged line is parsed again for its anomaly: keeping every record of the
-            // batch until it is judged would cost more than parsing the few flagged ones.
-            let explained = verdict.flagged.and_then(|(explanation, category)| {
-                flagged_as = Some(category);
-                // The same format parsed the line before, so this cannot fail; if it did,
-                // the anomaly would still be reported, with what the record lacks empty.
-                let record = line.record(&self.formats).unwrap_or_default();
-                // A marked false positive again: normal traffic, learned by retraining.
-                (!self.lifecycle.suppresses(category, &request_text(&record))).then_some((
-                    explanation,
-                    category,
-                    record,
-                ))
-            });
-            if retrain {
-                window.push(WindowLine {
-                    ts: line.ts,
-                    line: Box::from(line.line),
-                    flagged: explained.is_some(),
-                    category: flagged_as,
-                });
+        let mut window = Vec::with_capacity(if retrain { batch.len() } else { 0 });
+        let mut counts = Vec::with_capacity(batch.len());
+        for (lines, verdicts) in judged {
+            let mut flagged = lines.flagged.into_iter().peekable();
+            for (k, (line, verdict)) in lines.lines.into_iter().zip(verdicts).enumerate() {
+                let (category, anomaly) = match flagged.next_if(|f| f.at == k) {
+                    Some(f) => (Some(f.category), f.anomaly),
+                    None => (None, None),
+                };
+                if retrain {
+                    window.push(WindowLine {
+                        ts: line.ts,
+                        line: Box::from(line.line),
+                        flagged: anomaly.is_some(),
+                        category,
+                    });
+                }
+                counts.push((line.status, verdict.score, anomaly.is_some()));
+                out[first + line.index] = match anomaly {
+                    Some((anomaly, row)) => {
+                        self.feed.push(row);
+                        LineOutcome::Anomalous(anomaly)
+                    }
+                    None => LineOutcome::Normal { score: verdict.score },
+                };
             }
-            counts.push((line.status, verdict.score, explained.is_some()));
-            out[first + line.index] = match explained {
-                Some((explanation, category, mut record)) => self.anomaly(
-                    line.source,
-                    line.line_no,
-                    &mut record,
-                    verdict.score,
-                    explanation,
-                    category,
-                ),
-                None => LineOutcome::Normal { score: verdict.score },
-            };
         }
         self.feed.count_all(counts);
         self.feed.flush();
@@ -418,16 +402,80 @@ impl<'a> ScoredLine<'a> {
         ScoredLine { index, source, line_no, line, status, ts, early }
     }
 
-    /// The line's record, parsed again with its source's format.
-    fn record(&self, formats: &Formats) -> Option<Record<'a>> {
+    /// The line's record, parsed again with `format`, the one that parsed it.
+    fn record(&self, format: &dyn Format) -> Option<Record<'a>> {
         if let Some(record) = &self.early {
             return Some((**record).clone());
         }
-        let format = match formats {
-            Formats::Fixed(f) => &**f,
-            Formats::Auto(auto) => auto.settled(self.source)?,
-        };
         format.parse(self.line).ok()
+    }
+}
+
+/// The lines of one chunk of a batch, handed to the detector stage with their rows;
+/// it settles them ([`ChunkLines::settle`]) on the finisher's thread.
+#[derive(Default)]
+struct ChunkLines<'a> {
+    lines: Vec<ScoredLine<'a>>,
+    /// The format that parsed the lines from each index on, for their flagged ones to
+    /// be parsed again: a new entry only when it changes.
+    formats: Vec<(usize, Arc<dyn Format>)>,
+    /// The flagged lines, in order.
+    flagged: Vec<FlaggedLine>,
+}
+
+/// A flagged line of a chunk and its anomaly.
+struct FlaggedLine {
+    /// Its index in [`ChunkLines::lines`].
+    at: usize,
+    category: &'static str,
+    /// The anomaly and its store row; `None` when an allowed pattern (marked a false
+    /// positive before) covers it, so the line counts as normal.
+    anomaly: Option<(Box<Anomaly>, StoreRow)>,
+}
+
+impl<'a> ChunkLines<'a> {
+    /// Adds a line parsed with `format`.
+    fn push(&mut self, line: ScoredLine<'a>, format: &Arc<dyn Format>) {
+        if self.lines.is_empty() {
+            self.lines.reserve(CHUNK_LINES);
+        }
+        if self.formats.last().is_none_or(|(_, f)| !Arc::ptr_eq(f, format)) {
+            self.formats.push((self.lines.len(), Arc::clone(format)));
+        }
+        self.lines.push(line);
+    }
+
+    /// The format that parsed line `k`.
+    fn format(&self, k: usize) -> Option<&dyn Format> {
+        let run = self.formats.partition_point(|(from, _)| *from <= k).checked_sub(1)?;
+        Some(&*self.formats[run].1)
+    }
+
+    /// Turns the flagged lines, whose `verdicts` give explanation and category, into
+    /// anomalies (pseudonymized and redacted with `privacy`) and their store rows.
+    fn settle(
+        &mut self,
+        verdicts: &mut [Verdict],
+        privacy: Option<&Privacy>,
+        lifecycle: &Lifecycle,
+    ) {
+        for (at, verdict) in verdicts.iter_mut().enumerate() {
+            let Some((explanation, category)) = verdict.flagged.take() else { continue };
+            let line = &self.lines[at];
+            // A flagged line is parsed again for its anomaly: keeping every record until
+            // it is judged would cost more than parsing the few flagged ones. The same
+            // format parsed it before, so this cannot fail; if it did, the anomaly would
+            // still be reported, with what the record lacks empty.
+            let record = self.format(at).and_then(|f| line.record(f)).unwrap_or_default();
+            // A marked false positive again: normal traffic, learned by retraining.
+            let anomaly = (!lifecycle.suppresses(category, &request_text(&record))).then(|| {
+                let at = (line.source, line.line_no);
+                let anomaly = anomaly_of(privacy, at, record, verdict.score, explanation, category);
+                let row = StoreFeed::row(&anomaly);
+                (anomaly, row)
+            });
+            self.flagged.push(FlaggedLine { at, category, anomaly });
+        }
     }
 }
 
@@ -437,14 +485,14 @@ fn format_for<'a>(
     formats: &'a mut Formats,
     source: &str,
     line: &[u8],
-) -> Option<(&'a dyn Format, bool)> {
+) -> Option<(&'a Arc<dyn Format>, bool)> {
     match formats {
-        Formats::Fixed(f) => Some((&**f, true)),
+        Formats::Fixed(f) => Some((f, true)),
         Formats::Auto(auto) => {
             let detection = auto.detection(source);
             detection.format_for(source, line)?;
             let settled = detection.settled();
-            detection.format.as_deref().map(|f| (f, settled))
+            detection.format.as_ref().map(|f| (f, settled))
         }
     }
 }
@@ -599,24 +647,39 @@ mod tests {
         let line = br#"192.0.2.1 - - [02/Mar/2026:10:00:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "-""#;
         let mut formats = Formats::Auto(AutoFormats::default());
         let (format, settled) = format_for(&mut formats, "x", line).unwrap();
+        let format = Arc::clone(format);
         let record = format.parse(line).unwrap();
         assert!(!settled);
         let early = ScoredLine::new(0, ("x", 1, line), record.clone(), settled);
         assert!(early.early.is_some());
-        let Formats::Auto(auto) = &formats else { unreachable!() };
-        assert!(auto.settled("x").is_none());
-        assert_eq!(early.record(&formats), Some(record.clone()));
+        // Kept, whatever format the source settles on.
+        let json = parse_format("json").unwrap().unwrap();
+        assert_eq!(early.record(&*json), Some(record.clone()));
 
         for _ in 2..DETECT_LINES {
             format_for(&mut formats, "x", line).unwrap();
         }
-        let (_, settled) = format_for(&mut formats, "x", line).unwrap();
+        let (settled_format, settled) = format_for(&mut formats, "x", line).unwrap();
         assert!(settled);
+        let settled_format = Arc::clone(settled_format);
         let late = ScoredLine::new(1, ("x", 2, line), record.clone(), settled);
         assert!(late.early.is_none());
-        // Parsed again with the settled format.
-        assert_eq!(late.record(&formats), Some(record));
+        // Parsed again with the format that parsed it.
+        assert_eq!(late.record(&*settled_format), Some(record.clone()));
         assert_eq!((late.status, late.ts), (Some(200), Some(1_772_445_600)));
+
+        // A chunk's lines find the format that parsed each of them.
+        let mut lines = ChunkLines::default();
+        lines.push(early, &format);
+        lines.push(late, &settled_format);
+        let other = ScoredLine::new(2, ("y", 1, line), record, true);
+        let other_format: Arc<dyn Format> = Arc::from(json);
+        lines.push(other, &other_format);
+        let names: Vec<_> = (0..4).map(|k| lines.format(k).map(|f| f.name().to_string())).collect();
+        let combined = Some("combined".to_string());
+        assert_eq!(names, [combined.clone(), combined, Some("json".into()), Some("json".into())]);
+        // The detection kept its format: one entry for the first two lines.
+        assert_eq!(lines.formats.len(), 2);
     }
 
     #[test]

@@ -259,6 +259,9 @@ enum Message {
     Anomalies(Vec<Pending>),
 }
 
+/// An anomaly's store row, made by [`StoreFeed::row`].
+pub struct StoreRow(Pending);
+
 /// An anomaly row waiting for its incident's id.
 struct Pending {
     since: Instant,
@@ -329,8 +332,8 @@ impl StoreFeed {
         }
     }
 
-    /// Queues an anomaly row; [`StoreFeed::flush`] hands it to the writer.
-    pub fn anomaly(&mut self, a: &Anomaly) {
+    /// The store row of an anomaly, made on any thread for [`StoreFeed::push`].
+    pub fn row(a: &Anomaly) -> StoreRow {
         let row = AnomalyRow {
             id: 0,
             incident_id: None,
@@ -344,8 +347,12 @@ impl StoreFeed {
             score: a.score,
             explanation: a.explanation.iter().map(explanation_item).collect(),
         };
-        let pending = Pending { since: Instant::now(), category: a.category.clone(), row };
-        self.batch.push(pending);
+        StoreRow(Pending { since: Instant::now(), category: a.category.clone(), row })
+    }
+
+    /// Queues an anomaly's row; [`StoreFeed::flush`] hands it to the writer.
+    pub fn push(&mut self, row: StoreRow) {
+        self.batch.push(row.0);
     }
 
     /// Hands the rows queued since the last call to the writer thread, in one message
@@ -618,7 +625,7 @@ mod tests {
         for size in [6_000, 3_000, 1_500, 10] {
             for _ in 0..size {
                 line += 1;
-                feed.anomaly(&anomaly(line));
+                feed.push(StoreFeed::row(&anomaly(line)));
             }
             feed.flush();
         }
