@@ -108,11 +108,19 @@ pub struct StoreConfig {
     /// At most this many incidents and this many anomalies are kept; the oldest go
     /// first.
     pub max_rows: usize,
+    /// The first this many anomalies of an incident are stored, then as many again each
+    /// time its count doubles; 0 stores every one.
+    pub anomalies_per_incident: u64,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { path: PathBuf::from("anomalog.db"), retention_days: 30, max_rows: 1_000_000 }
+        StoreConfig {
+            path: PathBuf::from("anomalog.db"),
+            retention_days: 30,
+            max_rows: 1_000_000,
+            anomalies_per_incident: 1000,
+        }
     }
 }
 

@@ -242,6 +242,7 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     let retention = Retention {
         max_age_secs: config.store.retention_days.saturating_mul(86_400),
         max_rows: config.store.max_rows,
+        anomalies_per_incident: config.store.anomalies_per_incident,
     };
     let (feed, writer) =
         store::spawn_writer(Arc::clone(&store), links, Arc::clone(&store_stats), retention)

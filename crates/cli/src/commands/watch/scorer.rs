@@ -530,7 +530,7 @@ mod tests {
         let store: Arc<dyn anomalog_server::IncidentStore> =
             Arc::new(anomalog_server::Store::open(dir.join("a.db")).unwrap());
         let links = Arc::new(IncidentLinks::from_store(store.as_ref()));
-        let retention = Retention { max_age_secs: 0, max_rows: 1000 };
+        let retention = Retention { max_age_secs: 0, max_rows: 1000, anomalies_per_incident: 0 };
         let (feed, _writer) =
             spawn_writer(store, links, Arc::new(StoreStats::default()), retention).unwrap();
         let model = Model::load(&{

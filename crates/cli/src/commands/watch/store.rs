@@ -55,6 +55,9 @@ pub struct StoreStats {
     pub write_errors: AtomicU64,
     /// Rows dropped because the writer was behind.
     pub dropped: AtomicU64,
+    /// Anomaly rows not stored because their incident had many already (see
+    /// [`Thinning`]).
+    pub thinned: AtomicU64,
 }
 
 impl StoreStats {
@@ -67,6 +70,11 @@ impl StoreStats {
             ("store_series_written_total", "Series points stored.", &self.series_written),
             ("store_write_errors_total", "Failed store writes.", &self.write_errors),
             ("store_dropped_total", "Rows dropped: the store writer was behind.", &self.dropped),
+            (
+                "store_anomalies_thinned_total",
+                "Anomaly rows not stored: their incident had many stored already.",
+                &self.thinned,
+            ),
         ] {
             out.push_str(&format!(
                 "# HELP anomalog_{name} {help}\n# TYPE anomalog_{name} counter\nanomalog_{name} {}\n",
@@ -390,6 +398,69 @@ pub struct Retention {
     pub max_age_secs: u64,
     /// Rows kept per table.
     pub max_rows: usize,
+    /// Anomalies of an incident stored in full before fewer are (see [`Thinning`]); 0
+    /// stores them all.
+    pub anomalies_per_incident: u64,
+}
+
+/// Incidents whose stored anomalies are counted: they move to the previous generation
+/// after this long (or once this many are counted), and are forgotten one generation
+/// later unless they had more anomalies meanwhile.
+const THINNING_GENERATION: Duration = Duration::from_secs(600);
+const THINNING_MAX_INCIDENTS: usize = 50_000;
+
+/// Which anomalies of a large incident are stored. The first `full` of an incident
+/// are, then as many again each time its count doubles: every second one from `2 x
+/// full` on, every fourth from `4 x full`, and so on. A flood that is one incident (a
+/// 5xx storm, a scanner) then adds rows with the logarithm of its size, so it neither
+/// fills the disk nor has retention push every other anomaly out, while the incident
+/// row keeps the exact count and the stored ones still reach its latest requests.
+/// Counts start over when the daemon restarts, or after an incident was quiet for a
+/// generation or two.
+#[derive(Debug)]
+struct Thinning {
+    full: u64,
+    current: HashMap<String, u64>,
+    previous: HashMap<String, u64>,
+    since: Instant,
+}
+
+impl Thinning {
+    fn new(full: u64) -> Thinning {
+        Thinning { full, current: HashMap::new(), previous: HashMap::new(), since: Instant::now() }
+    }
+
+    /// Counts one more anomaly of `incident`; whether to store it.
+    fn keep(&mut self, incident: &str) -> bool {
+        if self.full == 0 {
+            return true;
+        }
+        if self.since.elapsed() >= THINNING_GENERATION
+            || self.current.len() >= THINNING_MAX_INCIDENTS
+        {
+            self.previous = std::mem::take(&mut self.current);
+            self.since = Instant::now();
+        }
+        let count = match self.current.get_mut(incident) {
+            Some(count) => count,
+            None => {
+                let before = self.previous.remove(incident).unwrap_or(0);
+                self.current.entry(incident.to_string()).or_insert(before)
+            }
+        };
+        *count += 1;
+        thinned_keeps(*count, self.full)
+    }
+}
+
+/// Whether the `count`-th anomaly of an incident is stored (see [`Thinning`]).
+fn thinned_keeps(count: u64, full: u64) -> bool {
+    if count <= full {
+        return true;
+    }
+    // The largest power of two at most count / full (which is at least 1).
+    let step = 1u64 << (63 - (count / full).leading_zeros());
+    count.is_multiple_of(step)
 }
 
 /// Starts the writer thread; it ends (after a last write) once the feed is dropped.
@@ -410,7 +481,16 @@ pub fn spawn_writer(
         queued: Arc::clone(&queued),
         batch: Vec::new(),
     };
-    let writer = Writer { store, links, stats, retention, series, queued, last_error: None };
+    let writer = Writer {
+        store,
+        links,
+        stats,
+        retention,
+        thinning: Thinning::new(retention.anomalies_per_incident),
+        series,
+        queued,
+        last_error: None,
+    };
     let handle = std::thread::Builder::new().name("anomalog-store".into()).spawn(move || {
         // Rows wait in a bounded queue (what overflows is counted): scoring comes first.
         anomalog_watch::priority::lower_thread_priority();
@@ -424,6 +504,7 @@ struct Writer {
     links: Arc<IncidentLinks>,
     stats: Arc<StoreStats>,
     retention: Retention,
+    thinning: Thinning,
     series: Arc<Mutex<Series>>,
     /// Rows sent by the feed and not taken yet.
     queued: Arc<AtomicUsize>,
@@ -460,20 +541,24 @@ impl Writer {
     }
 
     /// Writes the series and the anomalies whose incident is known (or that waited
-    /// long enough, or all of them at the end).
+    /// long enough, or all of them at the end), but those of large incidents that
+    /// [`Thinning`] leaves out.
     fn write(&mut self, waiting: &mut Vec<Pending>, all: bool) {
         let series = self.series.lock().unwrap_or_else(|p| p.into_inner()).take();
         let mut ready = Vec::new();
         let mut kept = Vec::with_capacity(waiting.len());
+        let mut thinned = 0;
         for mut p in waiting.drain(..) {
             p.row.incident_id = self.links.get(&p.row.client, &p.category);
-            if p.row.incident_id.is_some() || all || p.since.elapsed() >= LINK_WAIT {
-                ready.push(p.row);
-            } else {
-                kept.push(p);
+            match &p.row.incident_id {
+                Some(id) if !self.thinning.keep(id) => thinned += 1,
+                Some(_) => ready.push(p.row),
+                None if all || p.since.elapsed() >= LINK_WAIT => ready.push(p.row),
+                None => kept.push(p),
             }
         }
         *waiting = kept;
+        self.stats.thinned.fetch_add(thinned, Ordering::Relaxed);
         if ready.is_empty() && series.is_empty() {
             return;
         }
@@ -635,6 +720,67 @@ mod tests {
         assert_eq!(sizes, vec![(6_000, 1), (3_000, 6_001), (1_000, 9_001)]);
         assert_eq!(stats.dropped.load(Ordering::Relaxed), 500 + 10);
         assert_eq!(queued.load(Ordering::Relaxed), QUEUE);
+    }
+
+    #[test]
+    fn large_incidents_store_as_many_anomalies_again_each_time_they_double() {
+        let kept = |n: u64, full: u64| (1..=n).filter(|&c| thinned_keeps(c, full)).count();
+        assert_eq!(kept(100, 100), 100);
+        assert_eq!(kept(200, 100), 200);
+        assert_eq!(kept(400, 100), 300);
+        assert_eq!(kept(800, 100), 400);
+        // 1,999 in full, 1,000 for each of the next 8 doublings, then every 512th.
+        assert_eq!(kept(1_000_000, 1000), 10_953);
+        // Every second one from 2 x full, every fourth from 4 x full.
+        assert!(!thinned_keeps(201, 100) && thinned_keeps(202, 100));
+        assert!(!thinned_keeps(402, 100) && thinned_keeps(404, 100));
+
+        let mut t = Thinning::new(2);
+        let a: Vec<bool> = (0..8).map(|_| t.keep("a")).collect();
+        assert_eq!(a, [true, true, true, true, false, true, false, true]);
+        // Each incident is counted on its own, and 0 keeps everything.
+        assert!(t.keep("b") && t.keep("b"));
+        let mut all = Thinning::new(0);
+        assert!((0..10_000).all(|_| all.keep("a")));
+        assert!(all.current.is_empty());
+    }
+
+    #[test]
+    fn the_writer_stores_fewer_anomalies_of_a_large_incident() {
+        let opened = opened("site_incident", &["10.0.0.1"]).remove(0);
+        let (_d, store, mut sink, stats, links) = sink();
+        sink.deliver(&opened).unwrap();
+        let retention =
+            Retention { max_age_secs: 0, max_rows: usize::MAX, anomalies_per_incident: 2 };
+        let (mut feed, writer) = spawn_writer(
+            Arc::clone(&store) as Arc<dyn IncidentStore>,
+            links,
+            stats.clone(),
+            retention,
+        )
+        .unwrap();
+        for line in 1..=8 {
+            feed.push(StoreFeed::row(&Anomaly {
+                ts: None,
+                source: "s".into(),
+                line,
+                client: Some(format!("10.0.0.{line}")),
+                category: "site_incident".into(),
+                request: "GET /".into(),
+                status: Some(503),
+                score: 0.9,
+                explanation: vec![],
+            }));
+        }
+        feed.flush();
+        drop(feed);
+        writer.join().unwrap();
+        let stored = store.incident_anomalies(&opened.incident.id, 100).unwrap();
+        let lines: Vec<u64> = stored.iter().map(|a| a.line).collect();
+        assert_eq!(lines, [1, 2, 3, 4, 6, 8]);
+        assert_eq!(stats.thinned.load(Ordering::Relaxed), 2);
+        assert_eq!(stats.anomalies_written.load(Ordering::Relaxed), 6);
+        assert!(stats.render_prometheus().contains("anomalog_store_anomalies_thinned_total 2"));
     }
 
     #[test]
