@@ -358,7 +358,7 @@ impl IncidentTracker {
     /// if any.
     pub fn observe(&mut self, a: &Anomaly, now: i64) -> Option<IncidentEvent> {
         self.changed = true;
-        let sample = Sample {
+        let sample = || Sample {
             ts: a.ts,
             request: a.request.clone(),
             status: a.status,
@@ -385,7 +385,7 @@ impl IncidentTracker {
                 inc.explanation = a.explanation.clone();
             }
             if inc.samples.len() < self.config.max_samples {
-                inc.samples.push(sample);
+                inc.samples.push(sample());
             }
             inc.severity = Severity::from_score_and_count(inc.max_score, inc.count);
             open.dirty = true;
@@ -407,7 +407,7 @@ impl IncidentTracker {
             last_seen: now,
             count: 1,
             max_score: a.score,
-            samples: if self.config.max_samples > 0 { vec![sample] } else { Vec::new() },
+            samples: if self.config.max_samples > 0 { vec![sample()] } else { Vec::new() },
             explanation: a.explanation.clone(),
         };
         let mut open =
