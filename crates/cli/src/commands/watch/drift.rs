@@ -1,11 +1,16 @@
 //! Live drift monitoring: the scorer feeds every scored row to a [`DriftMonitor`];
 //! every window of records its report is published for `/metrics` and a change of
-//! verdict is logged.
+//! verdict is logged. [`BackgroundDrift`] runs the monitor beside the scorer, so that
+//! a batch does not wait for it.
 
-use std::sync::Mutex;
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use anomalog_pipeline::Model;
 use anomalog_pipeline::drift::{DriftMonitor, DriftOptions, DriftReport};
+
+use super::judge::Chunk;
 
 /// How many of the most drifted features `/metrics` lists by name.
 const TOP_FEATURES: usize = 5;
@@ -115,6 +120,152 @@ impl LiveDrift {
             gauges.publish(summarize(&report));
             reports.push(report);
         }
+    }
+
+    /// [`LiveDrift::observe`] of the rows of a judged chunk.
+    pub fn observe_chunk(
+        &mut self,
+        chunk: &Chunk,
+        raw_scores: &[f64],
+        gauges: &DriftGauges,
+        reports: &mut Vec<DriftReport>,
+    ) {
+        let width = chunk.raw.len() / chunk.rows.max(1);
+        self.observe(&chunk.raw, width, raw_scores, gauges, reports);
+    }
+}
+
+/// A judged chunk for the drift monitor: its rows and their raw scores.
+pub type Judged = (Chunk, Vec<f64>);
+
+/// The live drift monitor, fed chunk after chunk on a thread of its own for each large
+/// batch ([`BackgroundDrift::start`]): the batch ends once its rows are judged and
+/// explained, and the monitor takes its last chunks while the daemon goes on with the
+/// alerts and the next lines. The thread is joined when the next batch starts (or the
+/// model changes), which hands back the reports of the windows that closed and the
+/// chunks, for their allocations. Windows close on the same records as line by line:
+/// the chunks come in order, and a batch's thread is joined before the next one is
+/// fed.
+pub struct BackgroundDrift {
+    gauges: Arc<DriftGauges>,
+    state: State,
+}
+
+enum State {
+    Idle(Box<LiveDrift>),
+    /// Until the sender [`BackgroundDrift::start`] gave is dropped and the chunks sent
+    /// are taken.
+    Running(JoinHandle<Option<Fed>>),
+    /// The thread panicked and took the monitor with it.
+    Lost,
+}
+
+/// What a batch's thread hands back.
+struct Fed {
+    drift: LiveDrift,
+    reports: Vec<DriftReport>,
+    chunks: Vec<Chunk>,
+}
+
+impl BackgroundDrift {
+    /// Runs `drift`, publishing to `gauges`.
+    pub fn new(drift: LiveDrift, gauges: Arc<DriftGauges>) -> BackgroundDrift {
+        BackgroundDrift { gauges, state: State::Idle(Box::new(drift)) }
+    }
+
+    /// Starts a thread for the chunks of one batch (taking the previous one's results
+    /// first, as [`BackgroundDrift::collect`] does); the chunks sent go to the monitor
+    /// in the order sent. `None` when no thread could be started (the chunks are then
+    /// to be fed with [`BackgroundDrift::observe`]).
+    pub fn start(
+        &mut self,
+        reports: &mut Vec<DriftReport>,
+        pool: &mut Vec<Chunk>,
+    ) -> Option<Sender<Judged>> {
+        self.collect(reports, pool);
+        let State::Idle(drift) = std::mem::replace(&mut self.state, State::Lost) else {
+            return None;
+        };
+        let (tx, rx) = channel::<Judged>();
+        let gauges = Arc::clone(&self.gauges);
+        // The thread takes the monitor from here, so a failed spawn leaves it behind.
+        let handover = Arc::new(Mutex::new(Some(drift)));
+        let taken = Arc::clone(&handover);
+        let spawned = std::thread::Builder::new().name("anomalog-drift".into()).spawn(move || {
+            // Handed over before the thread starts, so always there.
+            let drift = taken.lock().unwrap_or_else(|p| p.into_inner()).take()?;
+            let mut fed = Fed { drift: *drift, reports: Vec::new(), chunks: Vec::new() };
+            for (chunk, scores) in rx {
+                fed.drift.observe_chunk(&chunk, &scores, &gauges, &mut fed.reports);
+                fed.chunks.push(chunk);
+            }
+            Some(fed)
+        });
+        match spawned {
+            Ok(handle) => {
+                self.state = State::Running(handle);
+                Some(tx)
+            }
+            Err(e) => {
+                eprintln!("anomalog: cannot start the drift thread, monitoring inline: {e}");
+                if let Some(drift) = handover.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    self.state = State::Idle(drift);
+                }
+                None
+            }
+        }
+    }
+
+    /// Feeds a chunk on the calling thread (after the results of a running thread).
+    pub fn observe(
+        &mut self,
+        (chunk, scores): Judged,
+        reports: &mut Vec<DriftReport>,
+        pool: &mut Vec<Chunk>,
+    ) {
+        self.collect(reports, pool);
+        if let State::Idle(drift) = &mut self.state {
+            drift.observe_chunk(&chunk, &scores, &self.gauges, reports);
+        }
+        pool.push(chunk);
+    }
+
+    /// Waits for the running thread, if any (the sender [`BackgroundDrift::start`] gave
+    /// must be dropped first): appends the reports of the windows it closed to
+    /// `reports` and its chunks to `pool`.
+    pub fn collect(&mut self, reports: &mut Vec<DriftReport>, pool: &mut Vec<Chunk>) {
+        if !matches!(self.state, State::Running(..)) {
+            return;
+        }
+        let State::Running(handle) = std::mem::replace(&mut self.state, State::Lost) else {
+            return;
+        };
+        match handle.join() {
+            Ok(Some(fed)) => {
+                reports.extend(fed.reports);
+                pool.extend(fed.chunks);
+                self.state = State::Idle(Box::new(fed.drift));
+            }
+            Ok(None) => {}
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+
+    /// Whether a batch's thread is still running: its sender is still held, or it has
+    /// chunks left.
+    pub fn busy(&self) -> bool {
+        matches!(&self.state, State::Running(handle) if !handle.is_finished())
+    }
+
+    /// Replaces the monitor (for a new model), after the running thread's results.
+    pub fn replace(
+        &mut self,
+        drift: LiveDrift,
+        reports: &mut Vec<DriftReport>,
+        pool: &mut Vec<Chunk>,
+    ) {
+        self.collect(reports, pool);
+        self.state = State::Idle(Box::new(drift));
     }
 }
 

@@ -1,6 +1,6 @@
 //! The detector stage of the scorer: scores a chunk of feature rows with the model; the
-//! flagged rows are then explained and categorized, and the live drift monitor takes
-//! the scored rows in order.
+//! flagged rows are then explained and categorized, and the judged rows go to the live
+//! drift monitor in order.
 //!
 //! The feature stage before it is sequential (each record is seen in the context of
 //! those before it), this one is not: while the feature stage computes the rows of one
@@ -9,22 +9,22 @@
 //! behind, the daemon's thread scores the next chunk itself. The default ensemble
 //! gives each flagged row's per-feature contributions as it scores it (from the terms
 //! scoring computed; see `Ensemble::score_explaining`). A third thread takes the scored
-//! chunks in order, turns those contributions into explanations and categories, feeds
-//! the drift monitor, has the caller's `settle` turn the flagged lines into anomalies,
-//! and hands the chunks back to the daemon's thread. The feature stage is the one that
-//! cannot be shared out, so it keeps none of the rest: the third thread runs while one
-//! of the other two waits (the detector's thread for the first chunk's features, the
-//! daemon's for the last chunk's scores, and both for the rest of the round). Chunks reach the monitor in order, and a batch ends only when it has
-//! taken them all, so drift windows close on the same records as scoring line by line.
+//! chunks in order, turns those contributions into explanations and categories, has
+//! the caller's `settle` turn the flagged lines into anomalies, and hands the chunks on
+//! to the drift monitor, which runs beside the scorer (`BackgroundDrift`). The feature
+//! stage is the one that cannot be shared out, so it keeps none of the rest: the third
+//! thread runs while one of the other two waits (the detector's thread for the first
+//! chunk's features, the daemon's for the last chunk's scores, and both for the rest of
+//! the round). Chunks reach the monitor in order, so drift windows close on the same
+//! records as scoring line by line.
 
 use std::sync::mpsc;
 
 use anomalog_models::explain::Explanation;
 use anomalog_models::{AnyDetector, MatrixView};
 use anomalog_pipeline::Model;
-use anomalog_pipeline::drift::DriftReport;
 
-use super::drift::{DriftGauges, LiveDrift};
+use super::drift::Judged;
 
 /// Lines per chunk handed from the feature stage to the detector stage.
 pub const CHUNK_LINES: usize = 512;
@@ -80,22 +80,6 @@ pub struct Verdict {
 /// The detector stage: the model.
 pub struct Judge {
     pub model: &'static Model,
-}
-
-/// The drift monitor fed with the judged rows, in order.
-pub struct DriftFeed<'a> {
-    pub drift: &'a mut LiveDrift,
-    pub gauges: &'a DriftGauges,
-    /// Reports of the drift windows that closed, in order.
-    pub reports: Vec<DriftReport>,
-}
-
-impl DriftFeed<'_> {
-    /// Feeds the rows of a judged chunk, with their raw scores.
-    fn observe(&mut self, chunk: &Chunk, raw_scores: &[f64]) {
-        let width = chunk.raw.len() / chunk.rows.max(1);
-        self.drift.observe(&chunk.raw, width, raw_scores, self.gauges, &mut self.reports);
-    }
 }
 
 impl Judge {
@@ -158,47 +142,45 @@ impl Judge {
 }
 
 /// Runs the feature stage `features` and the detector stage together over one batch,
-/// explains the flagged rows, feeds the judged rows to `drift`, and has `settle` finish
-/// the work on each chunk's lines.
+/// explains the flagged rows, has `settle` finish the work on each chunk's lines, and
+/// hands each judged chunk to `drift`.
 ///
 /// `features` is called once with a function to hand it each full chunk with its
 /// lines `L` (it fills chunks taken from `pool` and hands the last, partial one too).
 /// With `overlap`, the chunks are scored on a second thread while `features` goes on
 /// (or, when that thread is still busy with the one before, by the caller), then
-/// explained, fed to `drift` and settled on a third thread, in order; the call returns
-/// when every chunk has come back from it. Otherwise each is judged, explained, fed and
-/// settled when handed. `settle` gets a chunk's lines and their verdicts, flagged rows
-/// explained (what the caller makes of its flagged lines is done there, off the feature
-/// stage's thread). Returns each chunk's lines with their verdicts, in order; the chunks
-/// go back to `pool` for their allocations.
+/// explained, settled and handed to `drift` on a third thread, in order; the call
+/// returns when every chunk has been through it. Otherwise each is judged, explained,
+/// settled and handed when `features` hands it. `settle` gets a chunk's lines and their
+/// verdicts, flagged rows explained (what the caller makes of its flagged lines is done
+/// there, off the feature stage's thread); `drift` gets the chunks in order, with the
+/// rows' raw scores. Returns each chunk's lines with their verdicts, in order.
 pub fn judge_batch<L, F>(
     judge: &Judge,
-    drift: &mut DriftFeed<'_>,
     pool: &mut Vec<Chunk>,
     overlap: bool,
     features: F,
     settle: &(dyn Fn(&mut L, &mut [Verdict]) + Sync),
+    drift: &(dyn Fn(Judged) + Sync),
 ) -> Vec<(L, Vec<Verdict>)>
 where
     L: Send,
     F: FnOnce(&mut dyn FnMut() -> Chunk, &mut dyn FnMut(Chunk, L)),
 {
     let mut judged = Vec::new();
+    let mut take = || {
+        let mut chunk = pool.pop().unwrap_or_default();
+        chunk.clear();
+        chunk
+    };
     if !overlap {
-        let mut done = Vec::new();
-        {
-            let mut take = || pool.pop().unwrap_or_default();
-            let mut hand = |chunk: Chunk, mut lines: L| {
-                let mut verdicts = Vec::with_capacity(chunk.rows);
-                judge.judge(&chunk, &mut verdicts);
-                finish(judge, drift, &chunk, &mut verdicts);
-                settle(&mut lines, &mut verdicts);
-                judged.push((lines, verdicts));
-                done.push(chunk);
-            };
-            features(&mut take, &mut hand);
-        }
-        recycle(pool, done);
+        let mut hand = |chunk: Chunk, mut lines: L| {
+            let mut verdicts = Vec::with_capacity(chunk.rows);
+            judge.judge(&chunk, &mut verdicts);
+            finish(judge, chunk, &mut lines, &mut verdicts, settle, drift);
+            judged.push((lines, verdicts));
+        };
+        features(&mut take, &mut hand);
         return judged;
     }
     // A chunk waits for the detector's thread only while it scores the one before: when
@@ -207,7 +189,7 @@ where
     let (to_judge, chunks) = crossbeam_channel::bounded::<(usize, Chunk, L)>(1);
     let left = chunks.clone();
     let (to_finish, scored) = mpsc::channel::<(usize, Chunk, L, Vec<Verdict>)>();
-    let (to_back, finished) = mpsc::channel::<(Chunk, L, Vec<Verdict>)>();
+    let (to_back, finished) = mpsc::channel::<(L, Vec<Verdict>)>();
     // A chunk with its verdicts, for the finisher; either thread scores this way.
     let score = move |seq: usize, chunk: Chunk, lines: L| {
         let mut out = Vec::with_capacity(chunk.rows);
@@ -226,33 +208,21 @@ where
                 let _ = to_finish.send(score(seq, chunk, lines));
             }
         });
-        // Explanations, the drift monitor and `settle`, on a thread of their own, chunk
-        // after chunk in order (they come from both threads): the batch ends when they
-        // have all come back, so windows close on the same records as line by line.
+        // Explanations, `settle` and the hand-over to `drift`, on a thread of their
+        // own, chunk after chunk in order (they come from both threads).
         let finisher = scope.spawn(move || {
             let mut early = std::collections::BTreeMap::new();
             let mut next = 0;
             for (seq, chunk, lines, out) in scored {
                 early.insert(seq, (chunk, lines, out));
                 while let Some((chunk, mut lines, mut out)) = early.remove(&next) {
-                    finish(judge, drift, &chunk, &mut out);
-                    settle(&mut lines, &mut out);
-                    let _ = to_back.send((chunk, lines, out));
+                    finish(judge, chunk, &mut lines, &mut out, settle, drift);
+                    let _ = to_back.send((lines, out));
                     next += 1;
                 }
             }
         });
-        let mut spare = Vec::new();
         {
-            let mut take = || {
-                for (chunk, lines, out) in finished.try_iter() {
-                    judged.push((lines, out));
-                    spare.push(chunk);
-                }
-                let mut chunk = spare.pop().or_else(|| pool.pop()).unwrap_or_default();
-                chunk.clear();
-                chunk
-            };
             let mut handed = 0;
             let mut hand = |chunk: Chunk, lines: L| {
                 let seq = handed;
@@ -276,47 +246,43 @@ where
         drop((left, judge_here));
         // Ends when every chunk is back and the finisher has dropped its sender. The
         // finisher sends them in order.
-        for (chunk, lines, out) in finished.iter() {
-            judged.push((lines, out));
-            spare.push(chunk);
-        }
-        (worker.join().and(finisher.join()), spare)
+        judged.extend(finished.iter());
+        worker.join().and(finisher.join())
     });
-    match result {
-        (Ok(()), spare) => recycle(pool, spare),
-        (Err(panic), _) => std::panic::resume_unwind(panic),
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
     }
     judged
 }
 
-/// Explains the flagged rows of a judged chunk and feeds its rows to the drift monitor.
-fn finish(judge: &Judge, drift: &mut DriftFeed<'_>, chunk: &Chunk, verdicts: &mut [Verdict]) {
-    judge.explain(chunk, verdicts);
+/// Explains the flagged rows of a judged chunk, settles its lines and hands the chunk
+/// with its raw scores to `drift`.
+fn finish<L>(
+    judge: &Judge,
+    chunk: Chunk,
+    lines: &mut L,
+    verdicts: &mut [Verdict],
+    settle: &(dyn Fn(&mut L, &mut [Verdict]) + Sync),
+    drift: &(dyn Fn(Judged) + Sync),
+) {
+    judge.explain(&chunk, verdicts);
+    settle(lines, verdicts);
     let raw_scores: Vec<f64> = verdicts.iter().map(|v| v.raw).collect();
-    drift.observe(chunk, &raw_scores);
-}
-
-/// Keeps a few cleared chunks for the next batch.
-fn recycle(pool: &mut Vec<Chunk>, chunks: Vec<Chunk>) {
-    for mut chunk in chunks {
-        if pool.len() < 4 {
-            chunk.clear();
-            pool.push(chunk);
-        }
-    }
+    drift((chunk, raw_scores));
 }
 
 #[cfg(test)]
 mod tests {
     use anomalog_ingest::Format;
 
+    use super::super::drift::{BackgroundDrift, DriftGauges, LiveDrift};
     use super::*;
 
     /// Raw and scaled feature rows of records.
     type Rows = Vec<(Vec<f64>, Vec<f64>)>;
 
     /// A row's raw score (as bits), flag, and explanation and category.
-    type Judged = (u64, bool, Option<(Vec<Explanation>, &'static str)>);
+    type Outcome = (u64, bool, Option<(Vec<Explanation>, &'static str)>);
 
     /// A model trained on simulated traffic and the feature rows of the lines after it.
     fn model_and_rows() -> (&'static Model, Rows) {
@@ -352,12 +318,11 @@ mod tests {
         rows: &Rows,
         size: usize,
         overlap: bool,
-    ) -> (Vec<Judged>, String, Vec<(usize, &'static str)>) {
+    ) -> (Vec<Outcome>, String, Vec<(usize, &'static str)>) {
         let judge = Judge { model };
-        let mut live = LiveDrift::new(model, 300);
-        let gauges = DriftGauges::default();
-        let mut drift = DriftFeed { drift: &mut live, gauges: &gauges, reports: Vec::new() };
-        let mut pool = Vec::new();
+        let gauges = std::sync::Arc::new(DriftGauges::default());
+        let mut drift = BackgroundDrift::new(LiveDrift::new(model, 300), gauges);
+        let (mut reports, mut pool) = (Vec::new(), Vec::new());
         let features = |take: &mut dyn FnMut() -> Chunk, hand: &mut dyn FnMut(Chunk, Lines)| {
             for (b, block) in rows.chunks(size).enumerate() {
                 let mut chunk = take();
@@ -376,8 +341,26 @@ mod tests {
                 }
             }
         };
-        let chunks = judge_batch(&judge, &mut drift, &mut pool, overlap, features, &settle);
-        let reports = format!("{:?}", drift.reports);
+        // On the monitor's thread with an overlap, as the scorer does.
+        let chunks = match overlap.then(|| drift.start(&mut reports, &mut pool)).flatten() {
+            Some(to_drift) => {
+                let feed = move |judged: Judged| {
+                    let _ = to_drift.send(judged);
+                };
+                judge_batch(&judge, &mut pool, overlap, features, &settle, &feed)
+            }
+            None => {
+                let inline = std::sync::Mutex::new(Vec::new());
+                let feed = |judged: Judged| inline.lock().unwrap().push(judged);
+                let chunks = judge_batch(&judge, &mut pool, overlap, features, &settle, &feed);
+                for judged in inline.into_inner().unwrap() {
+                    drift.observe(judged, &mut reports, &mut pool);
+                }
+                chunks
+            }
+        };
+        drift.collect(&mut reports, &mut pool);
+        let reports = format!("{reports:?}");
         let mut verdicts = Vec::new();
         let mut settled = Vec::new();
         for ((first, flagged), out) in chunks {

@@ -18,8 +18,10 @@ use anomalog_watch::source::LineBatch;
 use anomalog_watch::{LineOutcome, LineScorer};
 use anyhow::{Result, bail};
 
-use super::drift::{DriftGauges, LiveDrift};
-use super::judge::{CHUNK_LINES, Chunk, DriftFeed, Judge, OVERLAP_LINES, Verdict, judge_batch};
+use anomalog_pipeline::drift::DriftReport;
+
+use super::drift::{BackgroundDrift, DriftGauges, Judged, LiveDrift};
+use super::judge::{CHUNK_LINES, Chunk, Judge, OVERLAP_LINES, Verdict, judge_batch};
 use super::lifecycle::{DriftAlarm, Lifecycle, WindowLine};
 use super::store::{StoreFeed, StoreRow};
 
@@ -37,7 +39,7 @@ pub struct ModelSlot {
     /// Reloads refused because the file could not be loaded.
     pub reload_failures: AtomicU64,
     /// The last drift report of the running model, for `/metrics`.
-    pub drift: DriftGauges,
+    pub drift: Arc<DriftGauges>,
 }
 
 impl ModelSlot {
@@ -158,7 +160,7 @@ pub struct ModelScorer {
     /// raw record).
     privacy: Option<Privacy>,
     /// Drift of the live traffic from the model's training data.
-    drift: LiveDrift,
+    drift: BackgroundDrift,
     drift_window: u64,
     slot: Arc<ModelSlot>,
     feed: StoreFeed,
@@ -204,7 +206,10 @@ impl ModelScorer {
             stream: model.features.stream(),
             formats,
             privacy,
-            drift: LiveDrift::new(model, drift_window),
+            drift: BackgroundDrift::new(
+                LiveDrift::new(model, drift_window),
+                Arc::clone(&slot.drift),
+            ),
             drift_window,
             slot,
             feed,
@@ -221,7 +226,11 @@ impl ModelScorer {
             let model = leak(model);
             self.model = model;
             self.stream = model.features.stream();
-            self.drift = LiveDrift::new(model, self.drift_window);
+            // The old model's last windows first.
+            let mut reports = Vec::new();
+            let drift = LiveDrift::new(model, self.drift_window);
+            self.drift.replace(drift, &mut reports, &mut self.pool);
+            self.drift_alerts(&reports);
             self.alarm = DriftAlarm::default();
             self.lifecycle.set_current(model);
             self.slot.reloads.fetch_add(1, Ordering::Relaxed);
@@ -271,6 +280,28 @@ fn explanation_item(e: Explanation) -> ExplanationItem {
     }
 }
 
+impl ModelScorer {
+    /// Waits for the drift monitor's thread, if running, and raises the alerts of the
+    /// windows it closed.
+    fn collect_drift(&mut self) {
+        let mut reports = Vec::new();
+        self.drift.collect(&mut reports, &mut self.pool);
+        self.drift_alerts(&reports);
+    }
+
+    /// Raises the drift alerts of closed windows.
+    fn drift_alerts(&mut self, reports: &[DriftReport]) {
+        if reports.is_empty() {
+            return;
+        }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        for report in reports {
+            self.pending.extend(self.alarm.window_closed(&self.lifecycle, report, now));
+        }
+    }
+}
+
 fn leak(model: Model) -> &'static Model {
     Box::leak(Box::new(model))
 }
@@ -289,9 +320,11 @@ impl LineScorer for ModelScorer {
         let first = out.len();
         let (stream, formats, rows) = (&mut self.stream, &mut self.formats, &mut self.rows);
         let judge = Judge { model: self.model };
-        let mut drift =
-            DriftFeed { drift: &mut self.drift, gauges: &self.slot.drift, reports: Vec::new() };
         let overlap = batch.len() >= OVERLAP_LINES;
+        // A large batch's judged rows go to the drift monitor on a thread of its own, so
+        // the batch does not wait for it; a small one's are fed here after the batch.
+        let mut reports = Vec::new();
+        let to_drift = if overlap { self.drift.start(&mut reports, &mut self.pool) } else { None };
         // The feature stage, in order: parse, update the windows, hand on full chunks.
         let features = |take: &mut dyn FnMut() -> Chunk,
                         hand: &mut dyn FnMut(Chunk, ChunkLines<'b>)| {
@@ -327,14 +360,26 @@ impl LineScorer for ModelScorer {
         let settle = |lines: &mut ChunkLines<'_>, verdicts: &mut [Verdict]| {
             lines.settle(verdicts, privacy, lifecycle);
         };
-        let judged = judge_batch(&judge, &mut drift, &mut self.pool, overlap, features, &settle);
-        if !drift.reports.is_empty() {
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            let now = i64::try_from(now).unwrap_or(i64::MAX);
-            for report in &drift.reports {
-                self.pending.extend(self.alarm.window_closed(&self.lifecycle, report, now));
+        let inline = Mutex::new(Vec::new());
+        let judged = match to_drift {
+            Some(to_drift) => {
+                let feed = move |judged: Judged| {
+                    // Fails only if the monitor's thread panicked; joining it says so.
+                    let _ = to_drift.send(judged);
+                };
+                judge_batch(&judge, &mut self.pool, overlap, features, &settle, &feed)
             }
+            None => {
+                let feed = |judged: Judged| {
+                    inline.lock().unwrap_or_else(|p| p.into_inner()).push(judged);
+                };
+                judge_batch(&judge, &mut self.pool, overlap, features, &settle, &feed)
+            }
+        };
+        for judged in inline.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            self.drift.observe(judged, &mut reports, &mut self.pool);
         }
+        self.drift_alerts(&reports);
         let retrain = self.lifecycle.retrain.enabled;
         let mut window = Vec::with_capacity(if retrain { batch.len() } else { 0 });
         let mut counts = Vec::with_capacity(batch.len());
@@ -369,6 +414,11 @@ impl LineScorer for ModelScorer {
     }
 
     fn drain_alerts(&mut self, out: &mut Vec<Anomaly>) {
+        // The windows the last batch's monitor thread closed, once it is done (or else
+        // when the next batch starts).
+        if !self.drift.busy() {
+            self.collect_drift();
+        }
         out.append(&mut self.pending);
     }
 }
@@ -581,6 +631,7 @@ mod tests {
         let mut batched = Vec::new();
         let mut whole = scorer(&model, dir.path());
         whole.score_batch(&batch, &mut batched);
+        whole.collect_drift();
 
         let mut single = scorer(&model, dir.path());
         let one_by_one: Vec<LineOutcome> =
