@@ -299,7 +299,9 @@ impl Daemon {
                         LineOutcome::Anomalous(mut a) => {
                             scored += 1;
                             anomalies += 1;
-                            a.source = origin.origin.to_string();
+                            if a.source != *origin.origin {
+                                a.source = origin.origin.to_string();
+                            }
                             a.line = origin.line_no;
                             events.extend(self.tracker.observe(&a, now));
                         }
