@@ -3,7 +3,7 @@
 //! verdict is logged. [`BackgroundDrift`] runs the monitor beside the scorer, so that
 //! a batch does not wait for it.
 
-use std::sync::mpsc::{Sender, channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -138,17 +138,26 @@ impl LiveDrift {
 /// A judged chunk for the drift monitor: its rows and their raw scores.
 pub type Judged = (Chunk, Vec<f64>);
 
+/// Chunks kept for their allocations once the monitor has taken them: a batch of the
+/// default size uses 8.
+const POOL: usize = 16;
+
 /// The live drift monitor, fed chunk after chunk on a thread of its own for each large
 /// batch ([`BackgroundDrift::start`]): the batch ends once its rows are judged and
 /// explained, and the monitor takes its last chunks while the daemon goes on with the
 /// alerts and the next lines. The thread is joined when the next batch starts (or the
-/// model changes), which hands back the reports of the windows that closed and the
-/// chunks, for their allocations. Windows close on the same records as line by line:
-/// the chunks come in order, and a batch's thread is joined before the next one is
-/// fed.
+/// model changes), which hands back the reports of the windows that closed. Windows
+/// close on the same records as line by line: the chunks come in order, and a batch's
+/// thread is joined before the next one is fed. The chunks come back as soon as the
+/// monitor has taken them, for the feature stage to fill again
+/// ([`BackgroundDrift::chunk`]).
 pub struct BackgroundDrift {
     gauges: Arc<DriftGauges>,
     state: State,
+    /// Chunks the monitor has taken, to be filled again.
+    pool: Vec<Chunk>,
+    /// Where the running thread sends them back.
+    returned: Option<Receiver<Chunk>>,
 }
 
 enum State {
@@ -164,29 +173,49 @@ enum State {
 struct Fed {
     drift: LiveDrift,
     reports: Vec<DriftReport>,
-    chunks: Vec<Chunk>,
 }
 
 impl BackgroundDrift {
     /// Runs `drift`, publishing to `gauges`.
     pub fn new(drift: LiveDrift, gauges: Arc<DriftGauges>) -> BackgroundDrift {
-        BackgroundDrift { gauges, state: State::Idle(Box::new(drift)) }
+        BackgroundDrift {
+            gauges,
+            state: State::Idle(Box::new(drift)),
+            pool: Vec::new(),
+            returned: None,
+        }
+    }
+
+    /// An empty chunk to fill: one the monitor has taken already, or a new one.
+    pub fn chunk(&mut self) -> Chunk {
+        self.take_returned();
+        let mut chunk = self.pool.pop().unwrap_or_default();
+        chunk.clear();
+        chunk
+    }
+
+    /// Keeps the chunks the running thread has sent back (up to [`POOL`]).
+    fn take_returned(&mut self) {
+        if let Some(returned) = &self.returned {
+            for chunk in returned.try_iter() {
+                if self.pool.len() < POOL {
+                    self.pool.push(chunk);
+                }
+            }
+        }
     }
 
     /// Starts a thread for the chunks of one batch (taking the previous one's results
     /// first, as [`BackgroundDrift::collect`] does); the chunks sent go to the monitor
     /// in the order sent. `None` when no thread could be started (the chunks are then
     /// to be fed with [`BackgroundDrift::observe`]).
-    pub fn start(
-        &mut self,
-        reports: &mut Vec<DriftReport>,
-        pool: &mut Vec<Chunk>,
-    ) -> Option<Sender<Judged>> {
-        self.collect(reports, pool);
+    pub fn start(&mut self, reports: &mut Vec<DriftReport>) -> Option<Sender<Judged>> {
+        self.collect(reports);
         let State::Idle(drift) = std::mem::replace(&mut self.state, State::Lost) else {
             return None;
         };
         let (tx, rx) = channel::<Judged>();
+        let (back, returned) = channel::<Chunk>();
         let gauges = Arc::clone(&self.gauges);
         // The thread takes the monitor from here, so a failed spawn leaves it behind.
         let handover = Arc::new(Mutex::new(Some(drift)));
@@ -194,16 +223,18 @@ impl BackgroundDrift {
         let spawned = std::thread::Builder::new().name("anomalog-drift".into()).spawn(move || {
             // Handed over before the thread starts, so always there.
             let drift = taken.lock().unwrap_or_else(|p| p.into_inner()).take()?;
-            let mut fed = Fed { drift: *drift, reports: Vec::new(), chunks: Vec::new() };
+            let mut fed = Fed { drift: *drift, reports: Vec::new() };
             for (chunk, scores) in rx {
                 fed.drift.observe_chunk(&chunk, &scores, &gauges, &mut fed.reports);
-                fed.chunks.push(chunk);
+                // The scorer may have moved on to a smaller batch: then it is dropped.
+                let _ = back.send(chunk);
             }
             Some(fed)
         });
         match spawned {
             Ok(handle) => {
                 self.state = State::Running(handle);
+                self.returned = Some(returned);
                 Some(tx)
             }
             Err(e) => {
@@ -217,33 +248,33 @@ impl BackgroundDrift {
     }
 
     /// Feeds a chunk on the calling thread (after the results of a running thread).
-    pub fn observe(
-        &mut self,
-        (chunk, scores): Judged,
-        reports: &mut Vec<DriftReport>,
-        pool: &mut Vec<Chunk>,
-    ) {
-        self.collect(reports, pool);
+    pub fn observe(&mut self, (chunk, scores): Judged, reports: &mut Vec<DriftReport>) {
+        self.collect(reports);
         if let State::Idle(drift) = &mut self.state {
             drift.observe_chunk(&chunk, &scores, &self.gauges, reports);
         }
-        pool.push(chunk);
+        if self.pool.len() < POOL {
+            self.pool.push(chunk);
+        }
     }
 
     /// Waits for the running thread, if any (the sender [`BackgroundDrift::start`] gave
-    /// must be dropped first): appends the reports of the windows it closed to
-    /// `reports` and its chunks to `pool`.
-    pub fn collect(&mut self, reports: &mut Vec<DriftReport>, pool: &mut Vec<Chunk>) {
+    /// must be dropped first), and appends the reports of the windows it closed to
+    /// `reports`.
+    pub fn collect(&mut self, reports: &mut Vec<DriftReport>) {
         if !matches!(self.state, State::Running(..)) {
             return;
         }
         let State::Running(handle) = std::mem::replace(&mut self.state, State::Lost) else {
             return;
         };
-        match handle.join() {
+        let joined = handle.join();
+        // Its last chunks, for the next batch.
+        self.take_returned();
+        self.returned = None;
+        match joined {
             Ok(Some(fed)) => {
                 reports.extend(fed.reports);
-                pool.extend(fed.chunks);
                 self.state = State::Idle(Box::new(fed.drift));
             }
             Ok(None) => {}
@@ -258,13 +289,8 @@ impl BackgroundDrift {
     }
 
     /// Replaces the monitor (for a new model), after the running thread's results.
-    pub fn replace(
-        &mut self,
-        drift: LiveDrift,
-        reports: &mut Vec<DriftReport>,
-        pool: &mut Vec<Chunk>,
-    ) {
-        self.collect(reports, pool);
+    pub fn replace(&mut self, drift: LiveDrift, reports: &mut Vec<DriftReport>) {
+        self.collect(reports);
         self.state = State::Idle(Box::new(drift));
     }
 }

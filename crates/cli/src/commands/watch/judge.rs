@@ -54,7 +54,8 @@ impl Chunk {
         self.rows += 1;
     }
 
-    fn clear(&mut self) {
+    /// Empties the chunk, keeping its allocations.
+    pub fn clear(&mut self) {
         self.raw.clear();
         self.scaled.clear();
         self.rows = 0;
@@ -145,8 +146,8 @@ impl Judge {
 /// explains the flagged rows, has `settle` finish the work on each chunk's lines, and
 /// hands each judged chunk to `drift`.
 ///
-/// `features` is called once with a function to hand it each full chunk with its
-/// lines `L` (it fills chunks taken from `pool` and hands the last, partial one too).
+/// `features` is called once with `take` to get empty chunks and a function to hand
+/// it each full chunk with its lines `L` (and the last, partial one too).
 /// With `overlap`, the chunks are scored on a second thread while `features` goes on
 /// (or, when that thread is still busy with the one before, by the caller), then
 /// explained, settled and handed to `drift` on a third thread, in order; the call
@@ -157,7 +158,7 @@ impl Judge {
 /// rows' raw scores. Returns each chunk's lines with their verdicts, in order.
 pub fn judge_batch<L, F>(
     judge: &Judge,
-    pool: &mut Vec<Chunk>,
+    take: &mut dyn FnMut() -> Chunk,
     overlap: bool,
     features: F,
     settle: &(dyn Fn(&mut L, &mut [Verdict]) + Sync),
@@ -168,11 +169,6 @@ where
     F: FnOnce(&mut dyn FnMut() -> Chunk, &mut dyn FnMut(Chunk, L)),
 {
     let mut judged = Vec::new();
-    let mut take = || {
-        let mut chunk = pool.pop().unwrap_or_default();
-        chunk.clear();
-        chunk
-    };
     if !overlap {
         let mut hand = |chunk: Chunk, mut lines: L| {
             let mut verdicts = Vec::with_capacity(chunk.rows);
@@ -180,7 +176,7 @@ where
             finish(judge, chunk, &mut lines, &mut verdicts, settle, drift);
             judged.push((lines, verdicts));
         };
-        features(&mut take, &mut hand);
+        features(take, &mut hand);
         return judged;
     }
     // A chunk waits for the detector's thread only while it scores the one before: when
@@ -235,7 +231,7 @@ where
                     judge_here(seq, chunk, lines);
                 }
             };
-            features(&mut take, &mut hand);
+            features(take, &mut hand);
         }
         drop(to_judge);
         // The chunk still queued is scored here, while the detector's thread finishes
@@ -322,7 +318,7 @@ mod tests {
         let judge = Judge { model };
         let gauges = std::sync::Arc::new(DriftGauges::default());
         let mut drift = BackgroundDrift::new(LiveDrift::new(model, 300), gauges);
-        let (mut reports, mut pool) = (Vec::new(), Vec::new());
+        let mut reports = Vec::new();
         let features = |take: &mut dyn FnMut() -> Chunk, hand: &mut dyn FnMut(Chunk, Lines)| {
             for (b, block) in rows.chunks(size).enumerate() {
                 let mut chunk = take();
@@ -342,24 +338,25 @@ mod tests {
             }
         };
         // On the monitor's thread with an overlap, as the scorer does.
-        let chunks = match overlap.then(|| drift.start(&mut reports, &mut pool)).flatten() {
+        let chunks = match overlap.then(|| drift.start(&mut reports)).flatten() {
             Some(to_drift) => {
                 let feed = move |judged: Judged| {
                     let _ = to_drift.send(judged);
                 };
-                judge_batch(&judge, &mut pool, overlap, features, &settle, &feed)
+                judge_batch(&judge, &mut || drift.chunk(), overlap, features, &settle, &feed)
             }
             None => {
                 let inline = std::sync::Mutex::new(Vec::new());
                 let feed = |judged: Judged| inline.lock().unwrap().push(judged);
-                let chunks = judge_batch(&judge, &mut pool, overlap, features, &settle, &feed);
+                let chunks =
+                    judge_batch(&judge, &mut || drift.chunk(), overlap, features, &settle, &feed);
                 for judged in inline.into_inner().unwrap() {
-                    drift.observe(judged, &mut reports, &mut pool);
+                    drift.observe(judged, &mut reports);
                 }
                 chunks
             }
         };
-        drift.collect(&mut reports, &mut pool);
+        drift.collect(&mut reports);
         let reports = format!("{reports:?}");
         let mut verdicts = Vec::new();
         let mut settled = Vec::new();

@@ -166,8 +166,6 @@ pub struct ModelScorer {
     feed: StoreFeed,
     /// The rows of the record being pushed, kept between batches for their allocations.
     rows: BatchRows,
-    /// Chunks of feature rows, kept between batches for their allocations.
-    pool: Vec<Chunk>,
     /// Retraining window, allow-list and drift alerts.
     lifecycle: Arc<Lifecycle>,
     alarm: DriftAlarm,
@@ -214,7 +212,6 @@ impl ModelScorer {
             slot,
             feed,
             rows: BatchRows::default(),
-            pool: Vec::new(),
             lifecycle,
             alarm: DriftAlarm::default(),
             pending: Vec::new(),
@@ -229,7 +226,7 @@ impl ModelScorer {
             // The old model's last windows first.
             let mut reports = Vec::new();
             let drift = LiveDrift::new(model, self.drift_window);
-            self.drift.replace(drift, &mut reports, &mut self.pool);
+            self.drift.replace(drift, &mut reports);
             self.drift_alerts(&reports);
             self.alarm = DriftAlarm::default();
             self.lifecycle.set_current(model);
@@ -240,6 +237,26 @@ impl ModelScorer {
                 model.training.records,
                 model.threshold()
             );
+        }
+    }
+
+    /// Waits for the drift monitor's thread, if running, and raises the alerts of the
+    /// windows it closed.
+    fn collect_drift(&mut self) {
+        let mut reports = Vec::new();
+        self.drift.collect(&mut reports);
+        self.drift_alerts(&reports);
+    }
+
+    /// Raises the drift alerts of closed windows.
+    fn drift_alerts(&mut self, reports: &[DriftReport]) {
+        if reports.is_empty() {
+            return;
+        }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        for report in reports {
+            self.pending.extend(self.alarm.window_closed(&self.lifecycle, report, now));
         }
     }
 }
@@ -280,28 +297,6 @@ fn explanation_item(e: Explanation) -> ExplanationItem {
     }
 }
 
-impl ModelScorer {
-    /// Waits for the drift monitor's thread, if running, and raises the alerts of the
-    /// windows it closed.
-    fn collect_drift(&mut self) {
-        let mut reports = Vec::new();
-        self.drift.collect(&mut reports, &mut self.pool);
-        self.drift_alerts(&reports);
-    }
-
-    /// Raises the drift alerts of closed windows.
-    fn drift_alerts(&mut self, reports: &[DriftReport]) {
-        if reports.is_empty() {
-            return;
-        }
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let now = i64::try_from(now).unwrap_or(i64::MAX);
-        for report in reports {
-            self.pending.extend(self.alarm.window_closed(&self.lifecycle, report, now));
-        }
-    }
-}
-
 fn leak(model: Model) -> &'static Model {
     Box::leak(Box::new(model))
 }
@@ -324,7 +319,7 @@ impl LineScorer for ModelScorer {
         // A large batch's judged rows go to the drift monitor on a thread of its own, so
         // the batch does not wait for it; a small one's are fed here after the batch.
         let mut reports = Vec::new();
-        let to_drift = if overlap { self.drift.start(&mut reports, &mut self.pool) } else { None };
+        let to_drift = if overlap { self.drift.start(&mut reports) } else { None };
         // The feature stage, in order: parse, update the windows, hand on full chunks.
         let features = |take: &mut dyn FnMut() -> Chunk,
                         hand: &mut dyn FnMut(Chunk, ChunkLines<'b>)| {
@@ -361,23 +356,24 @@ impl LineScorer for ModelScorer {
             lines.settle(verdicts, privacy, lifecycle);
         };
         let inline = Mutex::new(Vec::new());
+        let take = &mut || self.drift.chunk();
         let judged = match to_drift {
             Some(to_drift) => {
                 let feed = move |judged: Judged| {
                     // Fails only if the monitor's thread panicked; joining it says so.
                     let _ = to_drift.send(judged);
                 };
-                judge_batch(&judge, &mut self.pool, overlap, features, &settle, &feed)
+                judge_batch(&judge, take, overlap, features, &settle, &feed)
             }
             None => {
                 let feed = |judged: Judged| {
                     inline.lock().unwrap_or_else(|p| p.into_inner()).push(judged);
                 };
-                judge_batch(&judge, &mut self.pool, overlap, features, &settle, &feed)
+                judge_batch(&judge, take, overlap, features, &settle, &feed)
             }
         };
         for judged in inline.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            self.drift.observe(judged, &mut reports, &mut self.pool);
+            self.drift.observe(judged, &mut reports);
         }
         self.drift_alerts(&reports);
         let retrain = self.lifecycle.retrain.enabled;
