@@ -165,7 +165,8 @@ enum State {
     /// Until the sender [`BackgroundDrift::start`] gave is dropped and the chunks sent
     /// are taken.
     Running(JoinHandle<Option<Fed>>),
-    /// The thread panicked and took the monitor with it.
+    /// The monitor went with a thread that panicked (the panic went on to the scorer's
+    /// thread); between a thread's start and its join too.
     Lost,
 }
 
@@ -208,9 +209,13 @@ impl BackgroundDrift {
     /// Starts a thread for the chunks of one batch (taking the previous one's results
     /// first, as [`BackgroundDrift::collect`] does); the chunks sent go to the monitor
     /// in the order sent. `None` when no thread could be started (the chunks are then
-    /// to be fed with [`BackgroundDrift::observe`]).
+    /// to be fed with [`BackgroundDrift::observe`], or there is nothing to monitor).
     pub fn start(&mut self, reports: &mut Vec<DriftReport>) -> Option<Sender<Judged>> {
         self.collect(reports);
+        // A model without a training profile has nothing to monitor: no thread.
+        if !matches!(&self.state, State::Idle(drift) if drift.monitor.is_some()) {
+            return None;
+        }
         let State::Idle(drift) = std::mem::replace(&mut self.state, State::Lost) else {
             return None;
         };
