@@ -87,18 +87,17 @@ impl LiveDrift {
         LiveDrift { monitor, window: window.max(1), drifted: false }
     }
 
-    /// Adds scored rows (`rows` holds their raw feature rows, `width` values each, and
-    /// `raw_scores` their scores); closes each window as it fills, appending its report
-    /// to `reports`.
+    /// Adds the rows of a judged chunk, with their raw scores; closes each window as it
+    /// fills, appending its report to `reports`.
     pub fn observe(
         &mut self,
-        rows: &[f64],
-        width: usize,
+        chunk: &Chunk,
         raw_scores: &[f64],
         gauges: &DriftGauges,
         reports: &mut Vec<DriftReport>,
     ) {
         let Some(monitor) = self.monitor.as_mut() else { return };
+        let (rows, width) = (&chunk.raw, chunk.raw.len() / chunk.rows.max(1));
         let mut start = 0;
         while start < raw_scores.len() {
             let room = self.window.saturating_sub(monitor.records());
@@ -120,18 +119,6 @@ impl LiveDrift {
             gauges.publish(summarize(&report));
             reports.push(report);
         }
-    }
-
-    /// [`LiveDrift::observe`] of the rows of a judged chunk.
-    pub fn observe_chunk(
-        &mut self,
-        chunk: &Chunk,
-        raw_scores: &[f64],
-        gauges: &DriftGauges,
-        reports: &mut Vec<DriftReport>,
-    ) {
-        let width = chunk.raw.len() / chunk.rows.max(1);
-        self.observe(&chunk.raw, width, raw_scores, gauges, reports);
     }
 }
 
@@ -195,14 +182,17 @@ impl BackgroundDrift {
         chunk
     }
 
-    /// Keeps the chunks the running thread has sent back (up to [`POOL`]).
+    /// Keeps the chunks the running thread has sent back.
     fn take_returned(&mut self) {
-        if let Some(returned) = &self.returned {
-            for chunk in returned.try_iter() {
-                if self.pool.len() < POOL {
-                    self.pool.push(chunk);
-                }
-            }
+        while let Some(chunk) = self.returned.as_ref().and_then(|r| r.try_recv().ok()) {
+            self.recycle(chunk);
+        }
+    }
+
+    /// Keeps a chunk the monitor has taken, up to [`POOL`] of them.
+    fn recycle(&mut self, chunk: Chunk) {
+        if self.pool.len() < POOL {
+            self.pool.push(chunk);
         }
     }
 
@@ -230,7 +220,7 @@ impl BackgroundDrift {
             let drift = taken.lock().unwrap_or_else(|p| p.into_inner()).take()?;
             let mut fed = Fed { drift: *drift, reports: Vec::new() };
             for (chunk, scores) in rx {
-                fed.drift.observe_chunk(&chunk, &scores, &gauges, &mut fed.reports);
+                fed.drift.observe(&chunk, &scores, &gauges, &mut fed.reports);
                 // The scorer may have moved on to a smaller batch: then it is dropped.
                 let _ = back.send(chunk);
             }
@@ -256,11 +246,9 @@ impl BackgroundDrift {
     pub fn observe(&mut self, (chunk, scores): Judged, reports: &mut Vec<DriftReport>) {
         self.collect(reports);
         if let State::Idle(drift) = &mut self.state {
-            drift.observe_chunk(&chunk, &scores, &self.gauges, reports);
+            drift.observe(&chunk, &scores, &self.gauges, reports);
         }
-        if self.pool.len() < POOL {
-            self.pool.push(chunk);
-        }
+        self.recycle(chunk);
     }
 
     /// Waits for the running thread, if any (the sender [`BackgroundDrift::start`] gave
